@@ -1,0 +1,1 @@
+"""Torch models, importers and the split ONNX export (needs the `export` extra)."""

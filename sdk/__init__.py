@@ -1,0 +1,1 @@
+"""voxport: split neural TTS graphs for edge runtimes."""

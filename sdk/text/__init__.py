@@ -1,0 +1,1 @@
+"""Text front-end: normalization and sentence splitting."""
