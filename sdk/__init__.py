@@ -1,1 +1,30 @@
-"""voxport: split neural TTS graphs for edge runtimes."""
+"""voxport: split neural TTS graphs for edge runtimes.
+
+    from voxport import Voice
+    voice = Voice.load()            # the default voice, Piper en_US-joe-medium
+    audio = voice.synthesize("Hello there.")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Voice", "normalize_text", "__version__"]
+
+if TYPE_CHECKING:
+    from voxport.text.normalize import normalize_text
+    from voxport.voice import Voice
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import voxport.runtimes` or `voxport.bundle` does not pull in espeak and onnxruntime.
+    if name == "Voice":
+        from voxport.voice import Voice
+
+        return Voice
+    if name == "normalize_text":
+        from voxport.text.normalize import normalize_text
+
+        return normalize_text
+    raise AttributeError(f"module 'voxport' has no attribute {name!r}")

@@ -1,0 +1,39 @@
+"""Typed errors of the export side: importing weights and validating exported graphs."""
+
+from __future__ import annotations
+
+
+class ImportError_(ValueError):
+    """Base for weight-import problems (unknown, missing or mis-shaped tensors)."""
+
+
+class UnknownTensorError(ImportError_):
+    """A tensor in the source maps to no parameter of the model."""
+
+
+class MissingTensorError(ImportError_):
+    """A parameter of the model has no tensor in the source."""
+
+
+class TensorShapeError(ImportError_):
+    """A tensor maps to a parameter of a different shape."""
+
+
+class ExportValidationError(AssertionError):
+    """An exported graph does not reproduce the torch module."""
+
+
+class OutputNameMismatch(ExportValidationError):
+    pass
+
+
+class OutputShapeMismatch(ExportValidationError):
+    pass
+
+
+class OutputValueMismatch(ExportValidationError):
+    pass
+
+
+class ForbiddenOpError(ExportValidationError):
+    """The graph holds a random or data-dependent-shape operator that edge compilers reject."""

@@ -1,0 +1,230 @@
+"""onnxruntime on the CPU execution provider: the default runtime, always installed with voxport.
+
+onnxruntime is a core dependency but is still imported only when a session is opened (or
+``describe`` is called), so ``import voxport.runtimes`` stays cheap and numpy-only.
+
+Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRuntimeError):
+
+``optimized_model_path`` (str)
+    Write the graph as optimised by onnxruntime to this file, to inspect what the optimiser fused.
+``allow_spinning`` (bool, onnxruntime's default: True)
+    Whether idle intra-op threads busy-wait.  Spinning lowers latency for back-to-back calls; turn
+    it off when several stages share few cores or when CPU use while idle matters (battery).
+``graph_optimization_level`` ("disable" | "basic" | "extended" | "all", default "all")
+    Lower it to bisect a numerical difference against the unoptimised graph.
+``session_config`` (dict[str, str])
+    Raw ``SessionOptions.add_session_config_entry`` pairs, an escape hatch for onnxruntime knobs
+    voxport does not name.
+
+``RuntimeOptions.device`` must be None or "cpu"; ``cache_dir`` is not used (onnxruntime's
+optimised graphs are hardware-specific and load quickly enough that caching them is not worth the
+invalidation risk).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Backend, RuntimeOptions, Session, TensorSpec, physical_core_count
+from .errors import VoxportRuntimeError
+
+__all__ = ["OnnxRuntimeCPUBackend", "OnnxRuntimeSession"]
+
+_PROVIDER = "CPUExecutionProvider"
+_LOG_ERRORS_ONLY = 3  # onnxruntime severities: 0 verbose .. 3 error, 4 fatal
+
+_OPTIMIZATION_LEVELS = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+_EXTRA_KEYS = ("optimized_model_path", "allow_spinning", "graph_optimization_level", "session_config")
+
+# onnxruntime's type strings for the dtypes a TTS graph can carry; others are not checked at open.
+_ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int8)": "int8",
+    "tensor(int16)": "int16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16",
+    "tensor(uint32)": "uint32",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+}
+
+
+class OnnxRuntimeSession(Session):
+    """One graph in an ``onnxruntime.InferenceSession`` restricted to the CPU provider."""
+
+    runtime = "cpu"
+
+    def __init__(
+        self,
+        model_path: Path,
+        inputs: tuple[TensorSpec, ...],
+        outputs: tuple[TensorSpec, ...],
+        precision: str,
+        options: RuntimeOptions,
+        name: str,
+    ) -> None:
+        super().__init__(model_path, inputs, outputs, precision, options, name)
+        import onnxruntime as ort
+
+        if options.device not in (None, "cpu"):
+            raise VoxportRuntimeError(
+                f"graph {name!r}: runtime 'cpu' has no device {options.device!r}; use None or 'cpu'"
+            )
+        self._session_options = _session_options(ort, options, name)
+        try:
+            self._sess: Any = ort.InferenceSession(
+                str(model_path), sess_options=self._session_options, providers=[_PROVIDER]
+            )
+        except Exception as exc:  # onnxruntime raises its own pybind types; give one with context
+            raise VoxportRuntimeError(
+                f"graph {name!r}: onnxruntime could not load {model_path}: {exc}"
+            ) from exc
+        self._check_against_graph()
+        self._output_names = [spec.name for spec in self.outputs]
+
+    @property
+    def session_options(self) -> Any:
+        """The ``onnxruntime.SessionOptions`` the session was built with."""
+        return self._session_options
+
+    @property
+    def ort_session(self) -> Any:
+        """The underlying ``onnxruntime.InferenceSession`` (for profiling or IO binding)."""
+        if self._sess is None:
+            raise VoxportRuntimeError(f"graph {self.name!r} (cpu): session is closed")
+        return self._sess
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # Ask for the declared outputs only: a manifest may expose a subset of the graph's outputs.
+        results = self._sess.run(self._output_names, feeds)
+        return dict(zip(self._output_names, results, strict=True))
+
+    def _close(self) -> None:
+        # onnxruntime frees the session (and its thread pool) when the last reference goes.
+        self._sess = None
+
+    def _check_against_graph(self) -> None:
+        """Fail at open, not at the first call, when the manifest's specs contradict the graph."""
+        graph_inputs = {arg.name: arg for arg in self._sess.get_inputs()}
+        overridable = {arg.name: arg for arg in self._sess.get_overridable_initializers()}
+        graph_outputs = {arg.name: arg for arg in self._sess.get_outputs()}
+        declared_inputs = {spec.name for spec in self.inputs}
+        problems = [f"graph input {n!r} is not declared" for n in graph_inputs if n not in declared_inputs]
+        for spec in self.inputs:
+            arg = graph_inputs.get(spec.name) or overridable.get(spec.name)
+            if arg is None:
+                problems.append(f"declared input {spec.name!r} is not a graph input")
+            else:
+                problems += _spec_conflicts("input", spec, arg)
+        for spec in self.outputs:
+            arg = graph_outputs.get(spec.name)
+            if arg is None:
+                problems.append(
+                    f"declared output {spec.name!r} is not a graph output {sorted(graph_outputs)}"
+                )
+            else:
+                problems += _spec_conflicts("output", spec, arg)
+        if problems:
+            self.close()
+            raise VoxportRuntimeError(
+                f"graph {self.name!r}: declared specs do not match {self.model_path}: " + "; ".join(problems)
+            )
+
+
+def _spec_conflicts(kind: str, spec: TensorSpec, arg: Any) -> list[str]:
+    problems = []
+    graph_dtype = _ORT_DTYPES.get(arg.type)
+    if graph_dtype is not None and graph_dtype != spec.dtype:
+        problems.append(f"{kind} {spec.name!r} is {graph_dtype} in the graph, declared {spec.dtype}")
+    shape = arg.shape
+    # onnxruntime reports an unknown shape as None (or a non-list); only a known rank can conflict.
+    if isinstance(shape, (list, tuple)):
+        if len(shape) != spec.rank:
+            problems.append(f"{kind} {spec.name!r} has rank {len(shape)} in the graph, declared {spec.rank}")
+        else:
+            for axis, (graph_dim, dim) in enumerate(zip(shape, spec.shape, strict=True)):
+                # A declared fixed size over a dynamic graph axis is a legitimate restriction.
+                if isinstance(graph_dim, int) and isinstance(dim, int) and graph_dim != dim:
+                    problems.append(
+                        f"{kind} {spec.name!r} axis {axis} is {graph_dim} in the graph, declared {dim}"
+                    )
+    return problems
+
+
+def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
+    unknown = sorted(set(options.extra) - set(_EXTRA_KEYS))
+    if unknown:
+        raise VoxportRuntimeError(
+            f"graph {name!r}: runtime 'cpu' does not understand RuntimeOptions.extra keys {unknown}; "
+            f"it accepts {list(_EXTRA_KEYS)}"
+        )
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = options.threads or physical_core_count()
+    # TTS graphs are chains of dependent ops: inter-op parallelism only adds a second thread pool.
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = _LOG_ERRORS_ONLY
+    level = str(options.extra.get("graph_optimization_level", "all")).lower()
+    if level not in _OPTIMIZATION_LEVELS:
+        raise VoxportRuntimeError(
+            f"graph {name!r}: graph_optimization_level must be one of {list(_OPTIMIZATION_LEVELS)}, "
+            f"got {level!r}"
+        )
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPTIMIZATION_LEVELS[level])
+    if "optimized_model_path" in options.extra:
+        so.optimized_model_filepath = str(options.extra["optimized_model_path"])
+    if "allow_spinning" in options.extra:
+        so.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if options.extra["allow_spinning"] else "0"
+        )
+    for key, value in dict(options.extra.get("session_config", {})).items():
+        so.add_session_config_entry(str(key), str(value))
+    return so
+
+
+class OnnxRuntimeCPUBackend(Backend):
+    """onnxruntime with ``CPUExecutionProvider`` only, so results never depend on which other
+    providers happen to be installed (onnxruntime-gpu would otherwise pick CUDA silently)."""
+
+    name = "cpu"
+    aliases = ("onnxruntime", "ort")
+    extra = ""  # core dependency
+    module = "onnxruntime"
+    # fp32 only for now.  int8 is coming as separate calibrated (QDQ) graph files: this backend will
+    # just load that file, so adding "int8" here is all it needs once the bundle provides them.
+    # fp16 belongs to GPU providers (a separate backend class, e.g. "cuda"): the CPU provider lacks
+    # fp16 kernels for most ops and wraps them in casts, so fp16 graphs gain nothing here.
+    precisions = ("fp32",)
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["devices"] = ["cpu"]
+        info["default_threads"] = physical_core_count()
+        if info["available"]:
+            import onnxruntime as ort
+
+            info["version"] = ort.__version__
+        return info
+
+    def _open(
+        self,
+        model_path: Path,
+        inputs: tuple[TensorSpec, ...],
+        outputs: tuple[TensorSpec, ...],
+        precision: str,
+        options: RuntimeOptions,
+        name: str,
+    ) -> Session:
+        return OnnxRuntimeSession(model_path, inputs, outputs, precision, options, name)

@@ -1,0 +1,108 @@
+"""Which backends exist, resolving a user's runtime name to one, and opening sessions.
+
+Adding a backend: write one ``Backend`` subclass in its own module (importing its runtime lazily),
+add it to ``_BUILTIN_BACKENDS`` below and make sure its name is in ``KNOWN_RUNTIMES``.  Third-party
+or test backends can call :func:`register_backend` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .base import Backend, RuntimeOptions, Session, TensorSpec
+from .errors import RuntimeUnavailableError
+from .onnxruntime_cpu import OnnxRuntimeCPUBackend
+
+__all__ = [
+    "KNOWN_RUNTIMES",
+    "available_runtimes",
+    "get_backend",
+    "open_session",
+    "register_backend",
+    "registered_backends",
+]
+
+# Every runtime name a user may type -> the pip extra that installs it ("" = core dependency).
+# The single source for install hints, including runtimes that have no backend class yet.
+KNOWN_RUNTIMES: dict[str, str] = {
+    "cpu": "",
+    "openvino": "openvino",
+    "tensorrt": "tensorrt",
+}
+
+_BUILTIN_BACKENDS: tuple[type[Backend], ...] = (OnnxRuntimeCPUBackend,)
+
+_backends: dict[str, type[Backend]] = {}  # canonical name -> class, in registration order
+_aliases: dict[str, str] = {}  # lower-case name or alias -> canonical name
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Register a backend class; usable as a decorator.  Names and aliases are case-insensitive and
+    must not collide with another backend's."""
+    names = [cls.name, *cls.aliases]
+    for key in (n.lower() for n in names):
+        owner = _aliases.get(key)
+        if owner is not None and _backends[owner] is not cls:
+            raise ValueError(f"runtime name {key!r} of {cls.__name__} is already used by {owner!r}")
+    _backends[cls.name.lower()] = cls
+    for key in names:
+        _aliases[key.lower()] = cls.name.lower()
+    return cls
+
+
+def registered_backends() -> list[type[Backend]]:
+    """All registered backend classes, available or not (for ``voxport runtimes``)."""
+    return list(_backends.values())
+
+
+def available_runtimes() -> list[str]:
+    """Canonical names of the registered backends whose runtime library is installed."""
+    return [name for name, cls in _backends.items() if cls.is_available()]
+
+
+def get_backend(name: str) -> Backend:
+    """The backend for a runtime name or alias (case-insensitive).
+
+    Raises RuntimeUnavailableError, listing the runtimes that are available and the pip extra to
+    install, when the name is unknown, its runtime is not installed, or voxport has no backend for
+    it yet.
+    """
+    key = str(name).strip().lower()
+    canonical = _aliases.get(key)
+    if canonical is not None:
+        cls = _backends[canonical]
+        if cls.is_available():
+            return cls()
+        raise RuntimeUnavailableError(
+            name, f"the {cls.module or cls.name!r} package is not installed", available_runtimes(), cls.extra
+        )
+    available = available_runtimes()
+    if key in KNOWN_RUNTIMES:
+        raise RuntimeUnavailableError(
+            name,
+            "this version of voxport has no backend for it yet",
+            available,
+            KNOWN_RUNTIMES[key],
+            supported=False,
+        )
+    others = {n: extra for n, extra in KNOWN_RUNTIMES.items() if extra and n not in available}
+    known = ", ".join(sorted({*KNOWN_RUNTIMES, *_aliases}))
+    raise RuntimeUnavailableError(name, f"unknown runtime (known names: {known})", available, None, others)
+
+
+def open_session(
+    runtime: str,
+    model_path: str | os.PathLike[str],
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+    precision: str = "fp32",
+    options: RuntimeOptions | None = None,
+    name: str = "graph",
+) -> Session:
+    """Open one graph on the named runtime: ``get_backend(runtime).open(...)``."""
+    return get_backend(runtime).open(model_path, inputs, outputs, precision, options, name)
+
+
+for _cls in _BUILTIN_BACKENDS:
+    register_backend(_cls)
