@@ -179,5 +179,6 @@ def load_piper_voice(onnx_path: str | Path, config_path: str | Path | None = Non
     model = Vits(config).eval()
     expected = model.state_dict()
     state = recover_state_dict(graph, expected)
-    model.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in state.items()}, strict=True)
+    tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in state.items()}
+    model.load_state_dict(tensors, strict=True)
     return model, piper_json
