@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import Any
 from voxport import __version__
 from voxport.bundle import GraphEntry, Manifest, TensorInfo, describe_graph_file, sha256_file, write_manifest
 
-from .onnx_export import export_graph, validate_graph
+from .onnx_export import export_graph
 from .vits.graphs import vits_graph_specs
 from .vits.model import Vits
 
@@ -54,8 +53,8 @@ def build_vits_bundle(
         specs = vits_graph_specs(model)
         for i, (stage, spec) in enumerate(specs.items(), 1):
             say(f"[{i}/{len(specs)}] exporting and validating {stage}")
-            path = export_graph(spec, work / f"{stage}.onnx")
-            validation[stage] = validate_graph(spec, path)
+            path = work / f"{stage}.onnx"
+            validation[stage] = export_graph(spec, path)
             graphs[stage] = GraphEntry(
                 inputs=_tensors(spec.inputs),
                 outputs=_tensors(spec.outputs),
@@ -128,10 +127,3 @@ def build_from_piper(
         progress=say,
     )
 
-
-def fingerprint(*paths: Path) -> str:
-    """Hash of source files, used to tell whether a cached bundle was built from them."""
-    digest = hashlib.sha256()
-    for p in paths:
-        digest.update(sha256_file(p).encode())
-    return digest.hexdigest()
