@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["voxport", "voxport.text", "voxport.runtimes", "voxport.export", "voxport.export.vits", "voxport.calibration"]
+PACKAGES = [
+    "voxport", "voxport.text", "voxport.runtimes", "voxport.export", "voxport.export.vits", "voxport.calibration"
+]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from voxport.export.spec import GraphSpec
 from voxport.export.vits.checkpoint_import import load_vits_checkpoint
 from voxport.export.vits.graphs import vits_graph_specs
 from voxport.export.vits.piper_import import load_piper_voice
+from voxport.runtimes import TensorSpec
 
 VARIANTS = {
     "piper-like": {},
@@ -60,7 +61,8 @@ def test_validator_rejects_renamed_outputs(tmp_path):
     spec = vits_graph_specs(tiny_model())["vocoder"]
     path = tmp_path / "vocoder.onnx"
     export_graph(spec, path)
-    renamed = GraphSpec(**{**spec.__dict__, "outputs": (spec.outputs[0].__class__("wave", "float32", spec.outputs[0].shape),)})
+    wave = TensorSpec("wave", "float32", spec.outputs[0].shape)
+    renamed = GraphSpec(**{**spec.__dict__, "outputs": (wave,)})
     with pytest.raises(OutputNameMismatch):
         validate_graph(renamed, path)
 

@@ -1,0 +1,3 @@
+from voxport.cli import main
+
+raise SystemExit(main())

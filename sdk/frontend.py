@@ -1,0 +1,202 @@
+"""The text -> phonemes -> ids path for one voice."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import unicodedata
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from voxport.errors import FrontendError, UnknownSymbolWarning
+from voxport.phoneme_ids import PhonemeIdMapper
+from voxport.phonemize import EspeakPhonemizer
+from voxport.text.normalize import normalize_text
+from voxport.text.sentences import split_sentences
+
+__all__ = ["PiperConfig", "TextFrontend", "strip_unspeakable"]
+
+PiperConfig = Mapping[str, Any] | str | os.PathLike[str]  # a parsed .onnx.json, or its path
+
+_RAW_OPEN, _RAW_CLOSE = "[[", "]]"
+# Symbols, surrogates, private-use, unassigned: espeak either skips them or reads out their
+# Unicode names ("grinning face"), neither of which belongs in speech.
+_UNSPEAKABLE_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn"})
+# Invisible glue inside emoji sequences (ZWJ, variation selectors); dropped next to a removed symbol.
+_EMOJI_GLUE = frozenset("\u200d\ufe0e\ufe0f")
+_CLOSING_PUNCT = frozenset(".,;:!?)]}")
+
+
+class TextFrontend:
+    """Normalize, split, phonemize and map text to phoneme ids for one Piper-style voice.
+
+    The espeak-ng phonemizer is created on first use and then reused for every call; build one
+    frontend per voice and keep it.
+    """
+
+    def __init__(
+        self,
+        phoneme_id_map: Mapping[str, Sequence[int]],
+        *,
+        espeak_voice: str | None = "en-us",
+        pad: str = "_",
+        bos: str = "^",
+        eos: str = "$",
+        pad_after_bos: bool = True,
+        max_sentence_chars: int = 400,
+        phonemizer: EspeakPhonemizer | None = None,
+    ) -> None:
+        if max_sentence_chars < 1:
+            raise FrontendError(f"max_sentence_chars must be positive, got {max_sentence_chars}.")
+        self.mapper = PhonemeIdMapper(phoneme_id_map, pad=pad, bos=bos, eos=eos, pad_after_bos=pad_after_bos)
+        self.espeak_voice = espeak_voice or "en-us"
+        self.max_sentence_chars = max_sentence_chars
+        self._phonemizer = phonemizer
+        self._phonemizer_lock = threading.Lock()
+
+    @classmethod
+    def from_piper_config(cls, config: PiperConfig, **overrides: Any) -> TextFrontend:
+        """Build a frontend from a Piper ``.onnx.json`` config (a dict, or the path to the file).
+
+        Uses ``phoneme_id_map`` and ``espeak.voice``; keyword ``overrides`` go to the constructor.
+        """
+        if isinstance(config, (str, os.PathLike)):
+            config = json.loads(Path(config).read_text(encoding="utf-8"))
+        phoneme_type = config.get("phoneme_type", "espeak")
+        if phoneme_type != "espeak":
+            raise FrontendError(f"Only espeak-phonemized Piper voices are supported, not {phoneme_type!r}.")
+        if "phoneme_id_map" not in config:
+            raise FrontendError("The Piper config has no phoneme_id_map.")
+        espeak = config.get("espeak") or {}
+        overrides.setdefault("espeak_voice", espeak.get("voice", "en-us"))
+        return cls(config["phoneme_id_map"], **overrides)
+
+    @property
+    def phonemizer(self) -> EspeakPhonemizer:
+        """The espeak-ng phonemizer, created once (loading espeak is slow)."""
+        if self._phonemizer is None:
+            with self._phonemizer_lock:
+                if self._phonemizer is None:
+                    self._phonemizer = EspeakPhonemizer(self.espeak_voice)
+        return self._phonemizer
+
+    def sentences(self, text: str) -> Iterator[str]:
+        """Normalized sentences of ``text``, with unspeakable symbols (emoji...) removed.
+
+        Removed characters are reported once per call with an :class:`UnknownSymbolWarning`.
+        """
+        normalized = normalize_text(text)
+        if not normalized.strip():
+            return
+        cleaned, removed = strip_unspeakable(normalized)
+        if removed:
+            listed = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in removed)
+            warnings.warn(
+                f"Removed {len(removed)} character(s) that cannot be spoken: {listed}",
+                UnknownSymbolWarning,
+                stacklevel=2,
+            )
+        for sentence in split_sentences(cleaned, max_chars=self.max_sentence_chars):
+            if sentence.strip():
+                yield sentence
+
+    def phonemes(self, sentence: str) -> str:
+        """IPA phonemes for one sentence; ``[[ ... ]]`` segments are taken as phonemes verbatim."""
+        out = ""
+        pos = 0
+        for start, end in _raw_spans(sentence):
+            out += self._phonemize_text(sentence[pos:start])
+            # Like Piper, keep the word breaks the text had around a raw block.
+            if start > 0 and sentence[start - 1].isspace():
+                out = _with_space(out)
+            out += sentence[start + len(_RAW_OPEN) : end - len(_RAW_CLOSE)].strip()
+            if end < len(sentence) and sentence[end].isspace():
+                out = _with_space(out)
+            pos = end
+        return out + self._phonemize_text(sentence[pos:])
+
+    def ids(self, phonemes: str) -> list[int]:
+        """Phoneme ids for a phoneme string (BOS/PAD/EOS included)."""
+        return self.mapper.to_ids(phonemes)
+
+    def text_to_ids(self, text: str) -> Iterator[tuple[str, str, list[int]]]:
+        """Yield ``(sentence, phonemes, ids)`` lazily, one sentence at a time.
+
+        Sentences with nothing to say are skipped; empty text yields nothing.
+        """
+        for sentence in self.sentences(text):
+            phonemes = self.phonemes(sentence)
+            if not phonemes.strip():
+                continue
+            ids = self.ids(phonemes)
+            if len(ids) <= self.mapper.num_marker_ids:
+                continue  # every symbol was unknown (already warned): nothing to speak
+            yield sentence, phonemes, ids
+
+    def _phonemize_text(self, text: str) -> str:
+        if not text.strip():
+            return ""
+        return self.phonemizer.phonemize(text)
+
+
+def strip_unspeakable(text: str) -> tuple[str, list[str]]:
+    """Remove emoji and other characters espeak cannot speak, outside ``[[ ... ]]`` segments.
+
+    Returns the cleaned text and the distinct removed characters in order of appearance.
+    Removed are Unicode categories So, Sk, Cs, Co, Cn and control characters other than
+    whitespace, plus emoji joiners/variation selectors next to a removed character.
+    """
+    removed: dict[str, None] = {}
+    pieces: list[str] = []
+    pos = 0
+    for start, end in [*_raw_spans(text), (len(text), len(text))]:
+        pieces.append(_strip_plain(text[pos:start], removed))
+        pieces.append(text[start:end])
+        pos = end
+    if not removed:
+        return text, []
+    # Close the gaps left behind ("Hi 👋 there" -> "Hi there"), as normalization would have.
+    return "".join(pieces).strip(), list(removed)
+
+
+def _strip_plain(text: str, removed: dict[str, None]) -> str:
+    kept: list[str] = []
+    after_removed = False
+    for i, ch in enumerate(text):
+        if _unspeakable(ch):
+            removed[ch] = None
+            after_removed = True
+            continue
+        if ch in _EMOJI_GLUE and (after_removed or (i + 1 < len(text) and _unspeakable(text[i + 1]))):
+            continue  # keeps after_removed: glue can chain ("👩\u200d💻")
+        if after_removed and ch in " \t" and (not kept or kept[-1] in " \t\n"):
+            continue  # the removed symbol stood between two spaces (or at a line start)
+        if after_removed and ch in _CLOSING_PUNCT and kept and kept[-1] in " \t":
+            kept.pop()  # "tea 😀." -> "tea."
+        kept.append(ch)
+        after_removed = False
+    return "".join(kept)
+
+
+def _unspeakable(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category in _UNSPEAKABLE_CATEGORIES or (category == "Cc" and not ch.isspace())
+
+
+def _raw_spans(text: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each ``[[ ... ]]`` segment; an unclosed ``[[`` is plain text."""
+    pos = 0
+    while (start := text.find(_RAW_OPEN, pos)) >= 0:
+        end = text.find(_RAW_CLOSE, start + len(_RAW_OPEN))
+        if end < 0:
+            return
+        pos = end + len(_RAW_CLOSE)
+        yield start, pos
+
+
+def _with_space(phonemes: str) -> str:
+    """``phonemes`` ending in exactly one space (none if empty)."""
+    return phonemes + " " if phonemes and not phonemes.endswith(" ") else phonemes

@@ -1,0 +1,105 @@
+"""Phoneme strings to the integer ids a Piper VITS model reads.
+
+Piper's convention (piper-tts 1.8.0, ``piper.phoneme_ids.phonemes_to_ids``)::
+
+    BOS, PAD, (phoneme, PAD) for every phoneme, EOS
+
+e.g. "hə" -> ``^ _ h _ ə _ $``. Each phoneme is one Unicode codepoint of the (NFD-decomposed)
+phoneme string; a symbol may map to several ids, which are emitted in order.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import warnings
+from collections.abc import Mapping, Sequence
+
+from voxport.errors import FrontendError, UnknownSymbolWarning
+
+__all__ = ["PhonemeIdMapper"]
+
+
+class PhonemeIdMapper:
+    """Map phoneme strings to ids with a Piper ``phoneme_id_map``.
+
+    ``pad_after_bos=True`` (the default) matches piper-tts 1.8.0, which puts a PAD right after
+    BOS; set it to False only for models trained without that PAD.
+    """
+
+    def __init__(
+        self,
+        phoneme_id_map: Mapping[str, Sequence[int]],
+        pad: str = "_",
+        bos: str = "^",
+        eos: str = "$",
+        pad_after_bos: bool = True,
+    ) -> None:
+        if not phoneme_id_map:
+            raise FrontendError("phoneme_id_map is empty.")
+        id_map: dict[str, tuple[int, ...]] = {}
+        for symbol, ids in phoneme_id_map.items():
+            if isinstance(ids, int):  # tolerate hand-written maps with bare ints
+                ids = (ids,)
+            try:
+                id_map[symbol] = tuple(int(i) for i in ids)
+            except (TypeError, ValueError) as exc:
+                raise FrontendError(f"phoneme_id_map[{symbol!r}] is not a list of ints: {ids!r}") from exc
+        markers = {"pad": pad, "bos": bos, "eos": eos}
+        missing = [name for name, marker in markers.items() if marker not in id_map]
+        if missing:
+            raise FrontendError(
+                f"phoneme_id_map has no entry for the {', '.join(missing)} marker(s) "
+                f"(pad={pad!r}, bos={bos!r}, eos={eos!r})."
+            )
+        self._map = id_map
+        self.pad, self.bos, self.eos = pad, bos, eos
+        self.pad_after_bos = pad_after_bos
+        self._pad_ids = id_map[pad]
+        self._head = id_map[bos] + (self._pad_ids if pad_after_bos else ())
+        self._tail = id_map[eos]
+
+    @property
+    def phoneme_id_map(self) -> dict[str, list[int]]:
+        """A copy of the symbol -> ids map."""
+        return {symbol: list(ids) for symbol, ids in self._map.items()}
+
+    @property
+    def num_marker_ids(self) -> int:
+        """How many ids :meth:`to_ids` emits for an empty phoneme string (BOS, PAD, EOS)."""
+        return len(self._head) + len(self._tail)
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._map
+
+    def to_ids(self, phonemes: str) -> list[int]:
+        """Ids for ``phonemes``: BOS, [PAD], then each symbol's ids followed by PAD, then EOS.
+
+        Symbols missing from the map are skipped with a single :class:`UnknownSymbolWarning`
+        listing them. A precomposed character that is missing but whose NFD decomposition is
+        fully known is emitted as that decomposition (Piper NFD-decomposes espeak output, so the
+        maps only carry decomposed forms).
+        """
+        ids: list[int] = list(self._head)
+        unknown: dict[str, None] = {}  # ordered set: report in order of first appearance
+        for symbol in phonemes:
+            symbol_ids = self._map.get(symbol)
+            if symbol_ids is not None:
+                ids.extend(symbol_ids)
+                ids.extend(self._pad_ids)
+                continue
+            parts = unicodedata.normalize("NFD", symbol)
+            if parts != symbol and all(part in self._map for part in parts):
+                for part in parts:
+                    ids.extend(self._map[part])
+                    ids.extend(self._pad_ids)
+                continue
+            unknown[symbol] = None
+        ids.extend(self._tail)
+        if unknown:
+            listed = ", ".join(f"{s!r} (U+{ord(s):04X})" for s in unknown)
+            warnings.warn(
+                f"Skipped {len(unknown)} phoneme symbol(s) not in the voice's phoneme_id_map: {listed}",
+                UnknownSymbolWarning,
+                stacklevel=2,
+            )
+        return ids

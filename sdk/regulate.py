@@ -1,0 +1,54 @@
+"""Length regulation and prior sampling: the data-dependent steps kept out of the graphs.
+
+They run in numpy between the duration graph and the decoder graph, which is what lets the decoder
+and vocoder have plain dynamic time axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def frames_per_phoneme(log_durations: np.ndarray, phoneme_mask: np.ndarray, length_scale: float) -> np.ndarray:
+    """ceil(exp(logw) * mask * length_scale) as int64 [T], computed in float32 like VITS does.
+
+    float32 matters: the ceiling of a value that lands near an integer must round the same way as the
+    original graph, or one phoneme gains or loses a frame.
+    """
+    logw = np.asarray(log_durations, dtype=np.float32).reshape(-1)
+    mask = np.asarray(phoneme_mask, dtype=np.float32).reshape(-1)
+    w = np.exp(logw) * mask * np.float32(length_scale)
+    return np.ceil(w).astype(np.int64)
+
+
+def expand_prior(
+    prior_mean: np.ndarray, prior_log_std: np.ndarray, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat each phoneme's prior statistics for its frames: [1, C, T] -> [1, C, sum(frames)].
+
+    At least one frame is produced (VITS clamps the length to 1); a frame no phoneme covers gets mean 0
+    and log-std 0, as VITS's all-zero alignment path gives.
+    """
+    m = np.repeat(prior_mean[0], frames, axis=1)
+    logs = np.repeat(prior_log_std[0], frames, axis=1)
+    if m.shape[1] == 0:
+        m = np.zeros((prior_mean.shape[1], 1), np.float32)
+        logs = np.zeros_like(m)
+    return m[None], logs[None]
+
+
+def sample_prior(
+    mean: np.ndarray, log_std: np.ndarray, noise_scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    """z_p = m + eps * exp(logs) * noise_scale, eps ~ N(0, 1) from the caller's RNG.
+
+    The noise is always drawn, even at noise_scale 0, so that a seed gives the same noise stream
+    whatever the scales are.
+    """
+    eps = rng.standard_normal(mean.shape, dtype=np.float32)
+    return (mean + eps * np.exp(log_std) * np.float32(noise_scale)).astype(np.float32)
+
+
+def duration_noise(n_phonemes: int, noise_w: float, rng: np.random.Generator) -> np.ndarray:
+    """Input noise of the stochastic duration predictor, [1, 2, T], already scaled by noise_w."""
+    return (rng.standard_normal((1, 2, n_phonemes), dtype=np.float32) * np.float32(noise_w)).astype(np.float32)
