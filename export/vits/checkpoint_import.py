@@ -71,6 +71,7 @@ def load_vits_checkpoint(checkpoint: str | Path | Mapping[str, object], config: 
         raise MissingTensorError(f"VITS parameters missing from the checkpoint: {missing}")
     for key, value in state.items():
         if tuple(value.shape) != tuple(expected[key].shape):
-            raise TensorShapeError(f"{key}: checkpoint has {list(value.shape)}, model expects {list(expected[key].shape)}")
+            want = list(expected[key].shape)
+            raise TensorShapeError(f"{key}: checkpoint has {list(value.shape)}, model expects {want}")
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return model

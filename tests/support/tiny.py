@@ -56,7 +56,7 @@ def tiny_model(seed: int = 0, **overrides) -> Vits:
         # Keep random durations in a speech-like range (about 1-8 frames per phoneme).
         if model.config.use_sdp:
             model.dp.flows[0].m.fill_(0.0)
-            model.dp.flows[0].m[0] = 1.0
+            model.dp.flows[0].m[0] = -1.2  # reverse step subtracts m: log-durations near +1.2
             for flow in list(model.dp.flows)[3::2]:
                 flow.proj.weight.mul_(0.1)
         else:

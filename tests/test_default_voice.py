@@ -1,0 +1,82 @@
+"""The real default voice (Piper en_US-joe-medium): split bundle vs the original graph. Marked slow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = [
+    "Hello world, this is a test.",
+    "The quick brown fox jumps over the lazy dog!",
+    "How are you today?",
+    "On Tuesday, Dr. Smith paid $5.50 for 3 apples at 9:30 am.",
+    "Streaming speech synthesis lets an assistant start talking before it has finished thinking.",
+]
+
+
+@pytest.fixture(scope="module")
+def joe_voice(joe_bundle):
+    from voxport import Voice
+
+    voice = Voice.load(joe_bundle)
+    yield voice
+    voice.close()
+
+
+@pytest.fixture(scope="module")
+def piper_graph(joe_files):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(joe_files[0]), providers=["CPUExecutionProvider"])
+
+
+def _original(session, ids: list[int]) -> np.ndarray:
+    feeds = {
+        "input": np.array([ids], np.int64),
+        "input_lengths": np.array([len(ids)], np.int64),
+        "scales": np.array([0.0, 1.0, 0.0], np.float32),  # Piper's deterministic setting
+    }
+    return session.run(None, feeds)[0].reshape(-1)
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_bundle_matches_the_original_piper_graph(joe_voice, piper_graph, text):
+    [(_, _, ids)] = list(joe_voice.frontend.text_to_ids(text))
+    ref = _original(piper_graph, ids)
+    from_ids = joe_voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
+    from_text = joe_voice.synthesize(text, noise_scale=0.0, noise_w=0.0)
+    for ours in (from_ids, from_text):
+        assert ours.shape == ref.shape
+        assert float(np.max(np.abs(ours - ref))) <= 1e-3
+
+
+def test_manifest_records_provenance_and_validation(joe_voice):
+    m = joe_voice.manifest
+    assert m.sample_rate == 22050 and m.hop_length == 256
+    assert m.source["kind"] == "piper" and len(m.source["sha256"]) == 64
+    assert set(m.extra["max_abs_diff_vs_torch"]) == {"encoder", "duration", "decoder", "vocoder"}
+    assert all(v <= 1e-3 for v in m.extra["max_abs_diff_vs_torch"].values())
+
+
+def test_default_voice_is_built_into_the_cache_on_first_use(tmp_path, joe_bundle):
+    """First use builds through the CLI in a child process; the parent never imports torch."""
+    env = {**os.environ, "VOXPORT_CACHE_DIR": str(tmp_path)}
+    code = (
+        "import sys\n"
+        "from voxport import Voice\n"
+        "voice = Voice.load()\n"
+        "audio = voice.synthesize('Hi.', seed=0)\n"
+        "assert audio.size > 0\n"
+        "assert 'torch' not in sys.modules\n"
+        "print(voice.bundle.root)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(str(tmp_path))
+    assert "exporting and validating vocoder" in result.stderr  # the progress display
