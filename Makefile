@@ -24,7 +24,7 @@ install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(VENV)/bin/voxport build
-	$(VENV)/bin/voxport speak "$(TEXT)" -o $(OUT) --seed 0
+	$(VENV)/bin/voxport speak '$(TEXT)' -o $(OUT) --seed 0
 
 test: install-dev
 	$(PY) -m pytest -q

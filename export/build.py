@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from voxport import __version__
-from voxport.bundle import GraphEntry, Manifest, TensorInfo, describe_graph_file, sha256_file, write_manifest
+from voxport.bundle import GraphEntry, Manifest, describe_graph_file, sha256_file, write_manifest
 
 from .onnx_export import export_graph
 from .vits.graphs import vits_graph_specs
@@ -18,10 +18,6 @@ from .vits.model import Vits
 Progress = Callable[[str], None]
 
 PIPER_MARKERS = {"pad": "_", "bos": "^", "eos": "$", "pad_after_bos": True}
-
-
-def _tensors(specs) -> tuple[TensorInfo, ...]:
-    return tuple(TensorInfo(t.name, t.dtype, tuple(t.shape)) for t in specs)
 
 
 def build_vits_bundle(
@@ -56,8 +52,8 @@ def build_vits_bundle(
             path = work / f"{stage}.onnx"
             validation[stage] = export_graph(spec, path)
             graphs[stage] = GraphEntry(
-                inputs=_tensors(spec.inputs),
-                outputs=_tensors(spec.outputs),
+                inputs=spec.inputs,
+                outputs=spec.outputs,
                 variants={"fp32": describe_graph_file(work, path.name)},
             )
         manifest = Manifest(

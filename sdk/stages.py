@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.bundle import Bundle
-from voxport.runtimes import RuntimeOptions, Session, TensorSpec, open_session
+from voxport.runtimes import RuntimeOptions, Session, open_session
 
 StageChoice = str | Mapping[str, str]
 
@@ -43,8 +43,8 @@ class StageSessions:
             sessions[stage] = open_session(
                 runtimes[stage],
                 bundle.graph_path(stage, precisions[stage]),
-                [TensorSpec(t.name, t.dtype, t.shape) for t in entry.inputs],
-                [TensorSpec(t.name, t.dtype, t.shape) for t in entry.outputs],
+                entry.inputs,
+                entry.outputs,
                 precision=precisions[stage],
                 options=options,
                 name=stage,

