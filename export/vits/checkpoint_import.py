@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import MissingTensorError, TensorShapeError, UnknownTensorError
+from ..errors import MissingTensorError
 from .config import VitsConfig
 from .model import Vits
+from .weights import load_strict
 
 # Parts of SynthesizerTrn that inference never runs (VITS drops SDP flow 1 as a "useless vflow").
 TRAINING_ONLY_PREFIXES = ("enc_q.", "dp.post_pre.", "dp.post_proj.", "dp.post_convs.", "dp.post_flows.", "dp.flows.1.")
@@ -61,17 +62,4 @@ def load_vits_checkpoint(checkpoint: str | Path | Mapping[str, object], config: 
     ) else checkpoint
     state = fold_weight_norm(_generator_state(raw))
     state = {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
-    model = Vits(config).eval()
-    expected = model.state_dict()
-    unknown = sorted(set(state) - set(expected))
-    if unknown:
-        raise UnknownTensorError(f"checkpoint tensors that map to no VITS parameter: {unknown}")
-    missing = sorted(set(expected) - set(state))
-    if missing:
-        raise MissingTensorError(f"VITS parameters missing from the checkpoint: {missing}")
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(expected[key].shape):
-            want = list(expected[key].shape)
-            raise TensorShapeError(f"{key}: checkpoint has {list(value.shape)}, model expects {want}")
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    return model
+    return load_strict(config, state, "the checkpoint")

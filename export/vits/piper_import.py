@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from ..errors import MissingTensorError, TensorShapeError, UnknownTensorError
+from ..errors import MissingTensorError, UnknownTensorError
 from .config import VitsConfig
 from .model import Vits
+from .weights import load_strict
 
 # Which consumer input slot holds which parameter: Conv(X, W, B), Gather(data, indices).
 _SLOT_PARAMS = {("Conv", 1): "weight", ("Conv", 2): "bias", ("ConvTranspose", 1): "weight",
@@ -61,8 +63,8 @@ def _scope_to_module(node_name: str) -> str:
     return ".".join(node_name.strip("/").split("/")[:-1])
 
 
-def recover_state_dict(graph: PiperGraph, expected: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Map every weight-like initializer to a parameter name; unknown or missing ones are errors."""
+def recover_state_dict(graph: PiperGraph, expected: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Map every weight-like initializer to parameter names; a float tensor that maps nowhere is an error."""
     state: dict[str, np.ndarray] = {}
     unknown: list[str] = []
     for name in graph.initializers:
@@ -90,12 +92,6 @@ def recover_state_dict(graph: PiperGraph, expected: dict[str, torch.Tensor]) -> 
             state[target] = value
     if unknown:
         raise UnknownTensorError(f"Piper graph tensors that map to no VITS parameter: {unknown}")
-    missing = sorted(set(expected) - set(state))
-    if missing:
-        raise MissingTensorError(f"VITS parameters not found in the Piper graph: {missing}")
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise TensorShapeError(f"{key}: graph has {list(value.shape)}, model expects {list(expected[key].shape)}")
     return state
 
 
@@ -176,9 +172,5 @@ def load_piper_voice(onnx_path: str | Path, config_path: str | Path | None = Non
     piper_json = json.loads(config_path.read_text(encoding="utf-8"))
     graph = PiperGraph(onnx.load(str(onnx_path)))
     config = infer_config(graph, piper_json)
-    model = Vits(config).eval()
-    expected = model.state_dict()
-    state = recover_state_dict(graph, expected)
-    tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in state.items()}
-    model.load_state_dict(tensors, strict=True)
-    return model, piper_json
+    state = recover_state_dict(graph, Vits(config).state_dict())
+    return load_strict(config, state, f"the Piper graph {onnx_path.name}"), piper_json
