@@ -287,3 +287,8 @@ def test_pathological_inputs_stay_linear(unit: str) -> None:
     start = time.perf_counter()
     normalize_text(text)
     assert time.perf_counter() - start < 1.0, f"slow on {unit!r} * n"
+
+
+def test_numbers_after_a_number_sign_are_not_years():
+    assert normalize_text("order No. 1234") == "order number one thousand two hundred thirty-four"
+    assert normalize_text("room #1500") == "room number one thousand five hundred"

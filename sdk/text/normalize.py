@@ -348,8 +348,10 @@ def _number(m: re.Match[str]) -> str:
         return number_to_words(m.group("pfrac"))
     sign, int_part, frac = m.group("sign"), m.group("int"), m.group("frac")
     prefix = {"+": "plus "}.get(sign, "minus ") if sign else ""
-    # Bare four-digit numbers in running text are almost always years.
-    if not sign and not frac and len(int_part) == 4 and int_part.isdigit() and 1100 <= int(int_part) <= 2099:
+    # Bare four-digit numbers in running text are almost always years; "No. 1234" / "#1500" are not.
+    after_number_sign = m.string[max(0, m.start() - 7) : m.start()].lower().endswith("number ")
+    if (not sign and not frac and len(int_part) == 4 and int_part.isdigit() and 1100 <= int(int_part) <= 2099
+            and not after_number_sign):
         return year_to_words(int(int_part))
     return prefix + number_to_words(int_part + (frac or ""))
 
