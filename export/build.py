@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,29 @@ def build_vits_bundle(
             },
         )
         write_manifest(work, manifest)
+        say("measuring the decoder and vocoder receptive fields for streaming")
+        streaming = _measure_streaming_context(work)
+        write_manifest(work, replace(manifest, extra={**manifest.extra, "streaming": streaming}))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         work.rename(out_dir)
     say(f"bundle written to {out_dir}")
     return out_dir
+
+
+def _measure_streaming_context(bundle_dir: Path) -> dict[str, int]:
+    """Receptive fields of the exported graphs as run by the SDK (onnxruntime CPU fp32)."""
+    from voxport.bundle import Bundle
+    from voxport.receptive_field import measure_reach
+    from voxport.runtimes import RuntimeOptions
+    from voxport.stages import StageSessions
+
+    bundle = Bundle.load(bundle_dir, verify=False)
+    sessions = StageSessions.open(bundle, "cpu", "fp32", RuntimeOptions())
+    try:
+        return measure_reach(sessions, bundle.manifest.hop_length).to_dict()
+    finally:
+        sessions.close()
 
 
 def build_from_piper(

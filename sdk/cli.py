@@ -71,6 +71,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
     voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
                        sentence_silence=args.sentence_silence)
     load_s = time.perf_counter() - t0
+    if args.play:
+        return _speak_streaming(voice, text, args)
     t1 = time.perf_counter()
     audio = voice.synthesize(
         text,
@@ -87,6 +89,34 @@ def cmd_speak(args: argparse.Namespace) -> int:
     rtf = synth_s / seconds if seconds else float("nan")
     print(f"wrote {out.resolve()}  ({seconds:.2f} s of audio at {voice.sample_rate} Hz)")
     print(f"synthesis {synth_s * 1000:.0f} ms, real-time factor {rtf:.3f} (load {load_s * 1000:.0f} ms)")
+    return 0
+
+
+def _speak_streaming(voice, text: str, args: argparse.Namespace) -> int:
+    """Play while synthesizing; also write the WAV when -o was given explicitly."""
+    import numpy as np
+
+    from voxport.audio import write_wav
+    from voxport.playback import AudioDeviceError, AudioPlayer
+
+    try:
+        player = AudioPlayer(voice.sample_rate)
+    except AudioDeviceError as exc:
+        print(f"voxport speak --play: {exc}", file=sys.stderr)
+        return 2
+    pieces, first_s = [], None
+    start = time.perf_counter()
+    with player:
+        for chunk in voice.stream(text, length_scale=args.length_scale, noise_scale=args.noise_scale,
+                                  noise_w=args.noise_w, seed=args.seed, speaker=args.speaker, volume=args.volume):
+            first_s = first_s if first_s is not None else time.perf_counter() - start
+            player.write(chunk.audio)
+            pieces.append(chunk.audio)
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    print(f"played {audio.size / voice.sample_rate:.2f} s; first audio after {1000 * (first_s or 0):.0f} ms; "
+          f"underruns: {player.stats.underruns}")
+    if args.output_given:
+        print(f"wrote {write_wav(args.output, audio, voice.sample_rate).resolve()}")
     return 0
 
 
@@ -132,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("speak", help="synthesize text to a WAV file")
     s.add_argument("text", help="text to speak, or - to read standard input")
-    s.add_argument("-o", "--output", default="voxport.wav")
+    s.add_argument("-o", "--output", help="WAV file to write (default: voxport.wav, or none with --play)")
+    s.add_argument("--play", action="store_true", help="stream to the audio device while synthesizing")
     s.add_argument("--bundle", help="bundle directory (default: the default voice)")
     s.add_argument("--length-scale", type=float)
     s.add_argument("--noise-scale", type=float)
@@ -158,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "func", None) is cmd_speak:
+        args.output_given = args.output is not None
+        args.output = args.output or "voxport.wav"
     if getattr(args, "speaker", None) is not None and args.speaker.isdigit():
         args.speaker = int(args.speaker)
     return int(args.func(args) or 0)

@@ -71,6 +71,33 @@ class PhonemeIdMapper:
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._map
 
+    def symbol_ids(self, symbol: str) -> tuple[int, ...] | None:
+        """Ids of one phoneme symbol (its decomposition if only that is known), None if unknown."""
+        symbol_ids = self._map.get(symbol)
+        if symbol_ids is not None:
+            return symbol_ids
+        parts = unicodedata.normalize("NFD", symbol)
+        if parts != symbol and all(part in self._map for part in parts):
+            return tuple(i for part in parts for i in (*self._map[part], *self._pad_ids))[: -len(self._pad_ids) or None]
+        return None
+
+    def spans(self, phonemes: str) -> list[tuple[str, int, int]]:
+        """(symbol, first id index, end id index incl. its trailing PAD) for each known symbol.
+
+        Indices refer to the list :meth:`to_ids` returns for the same string, so durations predicted
+        per id can be summed per symbol (timestamps).
+        """
+        out: list[tuple[str, int, int]] = []
+        pos = len(self._head)
+        for symbol in phonemes:
+            symbol_ids = self.symbol_ids(symbol)
+            if symbol_ids is None:
+                continue
+            end = pos + len(symbol_ids) + len(self._pad_ids)
+            out.append((symbol, pos, end))
+            pos = end
+        return out
+
     def to_ids(self, phonemes: str) -> list[int]:
         """Ids for ``phonemes``: BOS, [PAD], then each symbol's ids followed by PAD, then EOS.
 
@@ -82,18 +109,12 @@ class PhonemeIdMapper:
         ids: list[int] = list(self._head)
         unknown: dict[str, None] = {}  # ordered set: report in order of first appearance
         for symbol in phonemes:
-            symbol_ids = self._map.get(symbol)
-            if symbol_ids is not None:
-                ids.extend(symbol_ids)
-                ids.extend(self._pad_ids)
+            symbol_ids = self.symbol_ids(symbol)
+            if symbol_ids is None:
+                unknown[symbol] = None
                 continue
-            parts = unicodedata.normalize("NFD", symbol)
-            if parts != symbol and all(part in self._map for part in parts):
-                for part in parts:
-                    ids.extend(self._map[part])
-                    ids.extend(self._pad_ids)
-                continue
-            unknown[symbol] = None
+            ids.extend(symbol_ids)
+            ids.extend(self._pad_ids)
         ids.extend(self._tail)
         if unknown:
             listed = ", ".join(f"{s!r} (U+{ord(s):04X})" for s in unknown)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +10,19 @@ import numpy as np
 
 from voxport.audio import apply_volume, silence
 from voxport.bundle import Bundle
+from voxport.engine import Engine
 from voxport.frontend import TextFrontend
-from voxport.regulate import duration_noise, expand_prior, frames_per_phoneme, sample_prior
+from voxport.receptive_field import Reach, measure_reach
 from voxport.runtimes import RuntimeOptions
 from voxport.stages import StageChoice, StageSessions
+from voxport.streaming import (
+    DEFAULT_CHUNK_FRAMES,
+    DEFAULT_FIRST_CHUNK_FRAMES,
+    AudioChunk,
+    sentences_from_pieces,
+    stream_audio,
+)
+from voxport.timestamps import sentence_timing
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Voice:
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
+        self.engine = Engine(m, sessions)
+        self._reach: Reach | None = None
         self.sentence_silence = sentence_silence
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
@@ -134,6 +145,63 @@ class Voice:
         rng = np.random.default_rng(seed)
         return self._synthesize(list(phoneme_ids), length_scale, noise_scale, noise_w, rng, speaker)[0]
 
+    def stream(
+        self,
+        text: str | Iterable[str],
+        *,
+        length_scale: float | None = None,
+        noise_scale: float | None = None,
+        noise_w: float | None = None,
+        seed: int | None = None,
+        speaker: int | str | None = None,
+        volume: float = 1.0,
+        first_chunk_frames: int = DEFAULT_FIRST_CHUNK_FRAMES,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ) -> Iterator[AudioChunk]:
+        """Yield audio chunks as soon as each is ready; joined, they equal `synthesize` with the same seed.
+
+        `text` may be one string or an iterable of pieces (tokens from a language model): speaking
+        starts at each sentence boundary without waiting for the rest. Each chunk carries its sample
+        offset and its sentence's phoneme and word timestamps.
+        """
+        rng = np.random.default_rng(seed)
+        scales = self.engine.scales(length_scale, noise_scale, noise_w)
+        sid = self.engine.speaker_id(speaker)
+        reach = self.reach
+        gap = silence(self.sentence_silence, self.sample_rate)
+        pieces = [text] if isinstance(text, str) else sentences_from_pieces(text)
+        offset, index = 0, 0
+        for piece in pieces:
+            for sentence, phonemes, ids in self.frontend.text_to_ids(piece):
+                if index and gap.size:
+                    yield AudioChunk(gap, offset, -1, True, None)
+                    offset += gap.size
+                prepared = self.engine.prepare(ids, scales, rng, sid)
+                timing = sentence_timing(
+                    sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length, self.sample_rate,
+                    offset,
+                )
+                windows = stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames)
+                pending = next(windows, None)
+                while pending is not None:
+                    following = next(windows, None)
+                    audio = apply_volume(pending, volume)
+                    yield AudioChunk(audio, offset, index, following is None, timing)
+                    offset += audio.size
+                    pending = following
+                index += 1
+
+    @property
+    def reach(self) -> Reach:
+        """Context frames each streamed window needs per graph: from the manifest, else measured once."""
+        if self._reach is None:
+            recorded = self.manifest.extra.get("streaming")
+            if recorded:
+                self._reach = Reach(recorded["decoder_context_frames"], recorded["vocoder_context_frames"])
+            else:
+                self._reach = measure_reach(self.sessions, self.hop_length)
+        return self._reach
+
     def phonemize(self, text: str) -> list[str]:
         """The phoneme string of each sentence, for inspection."""
         return [phonemes for _, phonemes, _ in self.frontend.text_to_ids(text)]
@@ -148,32 +216,6 @@ class Voice:
         self.close()
 
     # --- the pipeline ---------------------------------------------------------------------------------
-    def _speaker_id(self, speaker: int | str | None) -> np.ndarray | None:
-        if self.manifest.num_speakers <= 1:
-            return None
-        if speaker is None:
-            speaker = 0
-        if isinstance(speaker, str):
-            if speaker not in self.manifest.speaker_id_map:
-                raise ValueError(f"unknown speaker {speaker!r}; known: {sorted(self.manifest.speaker_id_map)}")
-            speaker = self.manifest.speaker_id_map[speaker]
-        if not 0 <= int(speaker) < self.manifest.num_speakers:
-            raise ValueError(f"speaker id {speaker} out of range 0..{self.manifest.num_speakers - 1}")
-        return np.array([int(speaker)], np.int64)
-
-    def _scales(
-        self, length_scale: float | None, noise_scale: float | None, noise_w: float | None
-    ) -> tuple[float, float, float]:
-        d = self.manifest.inference
-        ls = d.get("length_scale", 1.0) if length_scale is None else length_scale
-        ns = d.get("noise_scale", 0.667) if noise_scale is None else noise_scale
-        nw = d.get("noise_w", 0.8) if noise_w is None else noise_w
-        if not ls > 0:
-            raise ValueError(f"length_scale must be > 0, got {ls}")
-        if ns < 0 or nw < 0:
-            raise ValueError("noise_scale and noise_w must be >= 0")
-        return float(ls), float(ns), float(nw)
-
     def _synthesize(
         self,
         ids: list[int],
@@ -185,24 +227,6 @@ class Voice:
     ) -> tuple[np.ndarray, np.ndarray]:
         if not ids:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        vocab = self.manifest.extra.get("model_config", {}).get("n_vocab")
-        if vocab is not None and (min(ids) < 0 or max(ids) >= vocab):
-            raise ValueError(f"phoneme ids must lie in [0, {vocab}); got min {min(ids)}, max {max(ids)}")
-        ls, ns, nw = self._scales(length_scale, noise_scale, noise_w)
-        feeds: dict[str, np.ndarray] = {
-            "phoneme_ids": np.asarray([ids], dtype=np.int64),
-            "phoneme_lengths": np.asarray([len(ids)], dtype=np.int64),
-        }
-        sid = self._speaker_id(speaker)
-        if sid is not None:
-            feeds["sid"] = sid
-        feeds.update(self.sessions.run("encoder", feeds))
-        feeds["noise"] = duration_noise(len(ids), nw, rng)
-        logw = self.sessions.run("duration", feeds)["log_durations"]
-        frames = frames_per_phoneme(logw, feeds["phoneme_mask"], ls)
-        mean, log_std = expand_prior(feeds["prior_mean"], feeds["prior_log_std"], frames)
-        feeds["prior_latent"] = sample_prior(mean, log_std, ns, rng)
-        feeds["frame_mask"] = np.ones((1, 1, mean.shape[2]), np.float32)
-        feeds["latent"] = self.sessions.run("decoder", feeds)["latent"]
-        audio = self.sessions.run("vocoder", feeds)["audio"].reshape(-1)
-        return audio.astype(np.float32, copy=False), frames
+        scales = self.engine.scales(length_scale, noise_scale, noise_w)
+        prepared = self.engine.prepare(ids, scales, rng, self.engine.speaker_id(speaker))
+        return self.engine.render(prepared), prepared.frames

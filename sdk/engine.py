@@ -1,0 +1,128 @@
+"""The model pipeline between phoneme ids and audio, split where streaming needs it.
+
+`prepare` runs everything up to the sampled prior latent (encoder, duration predictor, length
+regulation, noise); `render` turns any window of that latent into audio (decoder + vocoder). Whole-
+utterance synthesis renders the full window once, streaming renders overlapping windows — both from
+the same prepared latent, so they draw the same noise and agree sample for sample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voxport.manifest import Manifest
+from voxport.regulate import duration_noise, expand_prior, frames_per_phoneme, sample_prior
+from voxport.stages import StageSessions
+
+
+@dataclass
+class StageTimer:
+    """Wall time per pipeline stage, summed over calls (seconds)."""
+
+    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.totals[stage] += seconds
+
+
+@dataclass(frozen=True)
+class Scales:
+    length_scale: float
+    noise_scale: float
+    noise_w: float
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One utterance up to the decoder: its sampled prior latent and how many frames each id got."""
+
+    frames: np.ndarray  # int64 [n_ids]
+    prior_latent: np.ndarray  # float32 [1, C, n_frames]
+    conditioning: dict[str, np.ndarray]  # speaker embedding for multi-speaker voices, else empty
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.prior_latent.shape[2])
+
+
+class Engine:
+    def __init__(self, manifest: Manifest, sessions: StageSessions) -> None:
+        self.manifest = manifest
+        self.sessions = sessions
+        self.hop_length = manifest.hop_length
+        self.n_vocab = manifest.extra.get("model_config", {}).get("n_vocab")
+        self.timer: StageTimer | None = None
+
+    def _run(self, stage: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        out = self.sessions.run(stage, feeds)
+        if self.timer is not None:
+            self.timer.add(stage, time.perf_counter() - start)
+        return out
+
+    def scales(self, length_scale: float | None, noise_scale: float | None, noise_w: float | None) -> Scales:
+        d = self.manifest.inference
+        ls = d.get("length_scale", 1.0) if length_scale is None else length_scale
+        ns = d.get("noise_scale", 0.667) if noise_scale is None else noise_scale
+        nw = d.get("noise_w", 0.8) if noise_w is None else noise_w
+        if not ls > 0:
+            raise ValueError(f"length_scale must be > 0, got {ls}")
+        if ns < 0 or nw < 0:
+            raise ValueError("noise_scale and noise_w must be >= 0")
+        return Scales(float(ls), float(ns), float(nw))
+
+    def speaker_id(self, speaker: int | str | None) -> np.ndarray | None:
+        m = self.manifest
+        if m.num_speakers <= 1:
+            return None
+        if speaker is None:
+            speaker = 0
+        if isinstance(speaker, str):
+            if speaker not in m.speaker_id_map:
+                raise ValueError(f"unknown speaker {speaker!r}; known: {sorted(m.speaker_id_map)}")
+            speaker = m.speaker_id_map[speaker]
+        if not 0 <= int(speaker) < m.num_speakers:
+            raise ValueError(f"speaker id {speaker} out of range 0..{m.num_speakers - 1}")
+        return np.array([int(speaker)], np.int64)
+
+    def prepare(
+        self, ids: list[int], scales: Scales, rng: np.random.Generator, sid: np.ndarray | None
+    ) -> Prepared:
+        if self.n_vocab is not None and (min(ids) < 0 or max(ids) >= self.n_vocab):
+            raise ValueError(f"phoneme ids must lie in [0, {self.n_vocab}); got min {min(ids)}, max {max(ids)}")
+        feeds: dict[str, np.ndarray] = {
+            "phoneme_ids": np.asarray([ids], dtype=np.int64),
+            "phoneme_lengths": np.asarray([len(ids)], dtype=np.int64),
+        }
+        if sid is not None:
+            feeds["sid"] = sid
+        feeds.update(self._run("encoder", feeds))
+        feeds["noise"] = duration_noise(len(ids), scales.noise_w, rng)
+        logw = self._run("duration", feeds)["log_durations"]
+        start = time.perf_counter()
+        frames = frames_per_phoneme(logw, feeds["phoneme_mask"], scales.length_scale)
+        mean, log_std = expand_prior(feeds["prior_mean"], feeds["prior_log_std"], frames)
+        latent = sample_prior(mean, log_std, scales.noise_scale, rng)
+        if self.timer is not None:
+            self.timer.add("length_regulation", time.perf_counter() - start)
+        conditioning = {"speaker_embedding": feeds["speaker_embedding"]} if "speaker_embedding" in feeds else {}
+        return Prepared(frames, latent, conditioning)
+
+    def decode(self, prepared: Prepared, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Decoder (flow, reversed) over prior-latent frames [start, stop): latent [1, C, n]."""
+        window = prepared.prior_latent[:, :, start:stop]
+        feeds = {"prior_latent": window, "frame_mask": np.ones((1, 1, window.shape[2]), np.float32)}
+        return self._run("decoder", {**feeds, **prepared.conditioning})["latent"]
+
+    def vocode(self, prepared: Prepared, latent: np.ndarray) -> np.ndarray:
+        """Vocoder over decoded latent frames: float32 audio [n * hop_length]."""
+        audio = self._run("vocoder", {"latent": latent, **prepared.conditioning})["audio"].reshape(-1)
+        return audio.astype(np.float32, copy=False)
+
+    def render(self, prepared: Prepared) -> np.ndarray:
+        """The whole utterance's audio in one decoder and one vocoder call."""
+        return self.vocode(prepared, self.decode(prepared))

@@ -1,0 +1,97 @@
+"""Streaming synthesis: audio leaves in small chunks while the rest of the sentence is still decoding.
+
+Per sentence the encoder and duration predictor run once. The decoder then runs twice: a short head
+covering the first chunk, then the rest of the sentence. The vocoder runs over growing frame windows,
+each widened by a context margin on both sides that is cut away afterwards. Margins are the measured
+receptive fields of the two graphs (voxport.receptive_field), so the chunks join into exactly the
+audio of a whole-sentence render. Windows grow geometrically: the first is small for a fast first
+sound; later ones are large because every window pays for its margins again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxport.engine import Engine, Prepared
+from voxport.receptive_field import Reach
+from voxport.text.sentences import split_sentences
+from voxport.timestamps import SentenceTiming
+
+DEFAULT_FIRST_CHUNK_FRAMES = 8  # ~93 ms of audio at 22050 Hz / hop 256
+DEFAULT_CHUNK_FRAMES = 512
+# Each window may be this many times the audio already out: with RTF well below 1/8 the next window is
+# ready before the audio before it has played, and few windows keep the margin overhead small.
+GROWTH = 8
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of the output stream: float32 samples starting at `offset` samples into the stream."""
+
+    audio: np.ndarray
+    offset: int
+    sentence_index: int  # -1 for the silence between sentences
+    last_in_sentence: bool
+    timing: SentenceTiming | None  # the whole sentence's phoneme/word times, on each of its chunks
+
+
+def chunk_windows(n_frames: int, first: int, size: int, growth: int = GROWTH) -> list[tuple[int, int]]:
+    """[start, stop) frame ranges covering n_frames: `first`, then growing by `growth` up to `size`."""
+    if first < 1 or size < 1 or growth < 1:
+        raise ValueError(f"chunk sizes must be >= 1 frame, got first={first}, size={size}, growth={growth}")
+    windows, start, step = [], 0, first
+    while start < n_frames:
+        stop = min(n_frames, start + step)
+        windows.append((start, stop))
+        start, step = stop, min(size, max(step * growth, 1))
+    return windows
+
+
+def stream_audio(
+    engine: Engine, prepared: Prepared, reach: Reach, first: int, size: int, growth: int = GROWTH
+) -> Iterator[np.ndarray]:
+    """Yield one sentence's audio window by window; concatenated it equals `engine.render(prepared)`."""
+    n, hop = prepared.n_frames, engine.hop_length
+    windows = chunk_windows(n, first, size, growth)
+    latent: np.ndarray | None = None
+    valid = 0  # decoded latent is exact on frames [0, valid)
+
+    def decode_until(stop: int) -> None:
+        nonlocal latent, valid
+        lo, hi = max(0, valid - reach.decoder), min(n, stop + reach.decoder)
+        part = engine.decode(prepared, lo, hi)[:, :, valid - lo : stop - lo]
+        latent = part if latent is None else np.concatenate([latent, part], axis=2)
+        valid = stop
+
+    for i, (start, stop) in enumerate(windows):
+        need = min(n, stop + reach.vocoder)
+        if need > valid:
+            # The head covers just the first window; after it, decode the rest in one call.
+            decode_until(need if i == 0 else n)
+        lo, hi = max(0, start - reach.vocoder), need
+        audio = engine.vocode(prepared, latent[:, :, lo:hi])
+        yield audio[(start - lo) * hop : (stop - lo) * hop]
+
+
+def sentences_from_pieces(pieces: Iterable[str], max_chars: int = 400) -> Iterator[str]:
+    """Complete sentences as soon as text arriving in pieces (e.g. LLM tokens) contains them.
+
+    A sentence is complete once text after its boundary has arrived (split_sentences then yields
+    something after it); the remainder waits for more pieces or the end of the input.
+    """
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        if not buffer.strip():
+            continue
+        parts = list(split_sentences(buffer, max_chars=max_chars))
+        if len(parts) > 1:
+            yield from parts[:-1]
+            # Keep the unfinished tail as raw text when it can be found, so spacing survives.
+            head = parts[-1][:20]
+            buffer = buffer[buffer.rfind(head) :] if head in buffer else parts[-1]
+    if buffer.strip():
+        yield from split_sentences(buffer, max_chars=max_chars)

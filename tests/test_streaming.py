@@ -1,0 +1,88 @@
+"""Streaming: chunks join into exactly what synthesize() gives; text pieces; timestamps."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from voxport.receptive_field import measure_reach
+from voxport.streaming import chunk_windows, sentences_from_pieces
+
+TEXT = "Streaming starts early. The rest of the sentence follows while the first words already play!"
+
+
+def test_windows_cover_every_frame_once_and_grow():
+    for n in (1, 7, 8, 9, 100, 1000):
+        windows = chunk_windows(n, 8, 512)
+        assert windows[0][0] == 0 and windows[-1][1] == n
+        assert all(a[1] == b[0] for a, b in pairwise(windows))
+        sizes = [b - a for a, b in windows[:-1]]
+        assert sizes == sorted(sizes)
+    with pytest.raises(ValueError):
+        chunk_windows(10, 0, 8)
+
+
+def test_reach_is_measured_not_assumed(tiny_voice):
+    reach = measure_reach(tiny_voice.sessions, tiny_voice.hop_length)
+    # Tiny model: 2 coupling layers of a 2-layer WaveNet with kernel 5 reach 2 * 2 * 2 = 8 frames.
+    assert reach.decoder == 8
+    assert 1 <= reach.vocoder < 16
+
+
+@pytest.mark.parametrize("first,size", [(1, 1), (1, 4), (3, 17), (8, 512), (64, 64), (10_000, 10_000)])
+def test_stream_equals_synthesize_at_every_chunk_size(tiny_voice, first, size):
+    ref = tiny_voice.synthesize(TEXT, seed=11)
+    chunks = list(tiny_voice.stream(TEXT, seed=11, first_chunk_frames=first, chunk_frames=size))
+    out = np.concatenate([c.audio for c in chunks])
+    assert out.shape == ref.shape
+    assert float(np.max(np.abs(out - ref))) <= 1e-4
+    offsets = np.cumsum([0] + [c.audio.size for c in chunks[:-1]])
+    assert [c.offset for c in chunks] == offsets.tolist()
+
+
+def test_first_chunk_is_small(tiny_voice):
+    first = next(iter(tiny_voice.stream(TEXT, seed=0, first_chunk_frames=4)))
+    assert first.audio.size == 4 * tiny_voice.hop_length
+
+
+def test_text_pieces_are_spoken_sentence_by_sentence():
+    tokens = ["Hel", "lo th", "ere. ", "How", " are", " you?", " Fine", "."]
+    seen = []
+
+    def feed():
+        for t in tokens:
+            seen.append(t)
+            yield t
+
+    out = []
+    for sentence in sentences_from_pieces(feed()):
+        out.append((sentence, len(seen)))
+    assert [s for s, _ in out] == ["Hello there.", "How are you?", "Fine."]
+    # The first sentence was released before the last token arrived.
+    assert out[0][1] < len(tokens)
+
+
+def test_stream_accepts_pieces_and_matches_whole_text(tiny_voice):
+    pieces = ["Streaming starts ", "early. The rest of the sentence follows ", "while the first words already play!"]
+    joined = np.concatenate([c.audio for c in tiny_voice.stream(pieces, seed=4)])
+    np.testing.assert_allclose(joined, tiny_voice.synthesize(TEXT, seed=4), atol=1e-4)
+
+
+def test_word_timestamps_are_monotonic_and_cover_the_audio(tiny_voice):
+    chunks = list(tiny_voice.stream("One two three. Four five.", seed=2))
+    total = sum(c.audio.size for c in chunks) / tiny_voice.sample_rate
+    timings = []
+    for c in chunks:
+        if c.timing is not None and c.timing not in timings:
+            timings.append(c.timing)
+    assert [t.text for t in timings] == ["One two three.", "Four five."]
+    words = [w for t in timings for w in t.words]
+    assert [w.word for w in words] == ["One", "two", "three", "Four", "five"]
+    for a, b in pairwise(words):
+        assert a.start < a.end <= b.start
+    assert timings[0].start == 0.0 and abs(timings[-1].end - total) < 1e-6
+    for c in chunks:
+        if c.timing is not None:  # every chunk of a sentence lies inside that sentence's span
+            assert c.timing.start <= c.offset / tiny_voice.sample_rate < c.timing.end
