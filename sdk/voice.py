@@ -179,7 +179,7 @@ class Voice:
                 prepared = self.engine.prepare(ids, scales, rng, sid)
                 timing = sentence_timing(
                     sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length, self.sample_rate,
-                    offset,
+                    offset, phonemize_word=self.frontend.phonemizer.phonemize,
                 )
                 windows = stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames)
                 pending = next(windows, None)

@@ -80,3 +80,43 @@ def test_default_voice_is_built_into_the_cache_on_first_use(tmp_path, joe_bundle
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(tmp_path))
     assert "exporting and validating vocoder" in result.stderr  # the progress display
+
+
+def test_receptive_field_is_measured_on_the_real_voice(joe_voice):
+    from voxport.receptive_field import measure_reach
+
+    reach = measure_reach(joe_voice.sessions, joe_voice.hop_length)
+    # 4 coupling layers x 4 WaveNet convolutions of kernel 5 (radius 2) reach exactly 32 frames.
+    assert reach.decoder == 32
+    # HiFi-GAN: measured, not derived; a margin smaller than this would corrupt chunk edges.
+    assert 4 <= reach.vocoder <= 32
+    assert joe_voice.manifest.extra["streaming"] == reach.to_dict()
+
+
+@pytest.mark.parametrize("text", SENTENCES[:3])
+def test_real_voice_stream_equals_synthesize(joe_voice, text):
+    ref = joe_voice.synthesize(text, seed=5)
+    for first, size in ((1, 8), (8, 512)):
+        out = np.concatenate([c.audio for c in joe_voice.stream(text, seed=5, first_chunk_frames=first,
+                                                                 chunk_frames=size)])
+        assert out.shape == ref.shape
+        assert float(np.max(np.abs(out - ref))) <= 1e-4
+
+
+def test_word_spans_hold_the_speech_energy(joe_voice):
+    text = "Seven bright green apples fell from the tall tree."
+    chunks = list(joe_voice.stream(text, seed=0, noise_scale=0.0, noise_w=0.0))
+    audio = np.concatenate([c.audio for c in chunks])
+    timing = chunks[0].timing
+    assert timing.words_aligned
+    assert [w.word for w in timing.words] == text.rstrip(".").split()
+    rate = joe_voice.sample_rate
+    inside = np.zeros(audio.size, bool)
+    for w in timing.words:
+        assert 0 <= w.start < w.end <= audio.size / rate
+        span = audio[int(w.start * rate) : int(w.end * rate)]
+        inside[int(w.start * rate) : int(w.end * rate)] = True
+        # Every word is voiced: its RMS is well above the quietest parts of the utterance.
+        assert np.sqrt(np.mean(span**2)) > 4 * np.percentile(np.abs(audio), 10)
+    energy = audio**2
+    assert energy[inside].sum() >= 0.9 * energy.sum()

@@ -86,3 +86,14 @@ def test_word_timestamps_are_monotonic_and_cover_the_audio(tiny_voice):
     for c in chunks:
         if c.timing is not None:  # every chunk of a sentence lies inside that sentence's span
             assert c.timing.start <= c.offset / tiny_voice.sample_rate < c.timing.end
+
+
+def test_words_espeak_joins_still_get_their_own_spans(tiny_voice):
+    # espeak speaks "from the" as one group ("fɹʌmðə") and "twenty-four" as two.
+    text = "They came from the north with twenty-four horses."
+    [chunk, *_] = tiny_voice.stream(text, seed=0)
+    words = chunk.timing.words
+    assert chunk.timing.words_aligned
+    assert [w.word for w in words] == ["They", "came", "from", "the", "north", "with", "twenty-four", "horses"]
+    for a, b in pairwise(words):
+        assert a.start < a.end <= b.start
