@@ -1,4 +1,5 @@
-"""Backends that run one ONNX graph each: a small common interface, one class per runtime."""
+"""Backends that run one ONNX graph each: a small common interface, one class per runtime
+(onnxruntime CPU, OpenVINO, TensorRT; the last two are optional extras imported lazily)."""
 
 from .base import Backend, CallStats, RuntimeOptions, Session, TensorSpec, physical_core_count
 from .errors import (
@@ -8,6 +9,7 @@ from .errors import (
     VoxportRuntimeError,
 )
 from .onnxruntime_cpu import OnnxRuntimeCPUBackend, OnnxRuntimeSession
+from .openvino_backend import DevicePrecisionError, OpenVINOBackend, OpenVINOSession
 from .registry import (
     KNOWN_RUNTIMES,
     available_runtimes,
@@ -15,18 +17,25 @@ from .registry import (
     open_session,
     register_backend,
     registered_backends,
+    variant_for,
 )
+from .tensorrt_backend import TensorRTBackend, TensorRTSession
 
 __all__ = [
     "KNOWN_RUNTIMES",
     "Backend",
     "CallStats",
+    "DevicePrecisionError",
     "InputMismatchError",
     "OnnxRuntimeCPUBackend",
     "OnnxRuntimeSession",
+    "OpenVINOBackend",
+    "OpenVINOSession",
     "RuntimeOptions",
     "RuntimeUnavailableError",
     "Session",
+    "TensorRTBackend",
+    "TensorRTSession",
     "TensorSpec",
     "UnsupportedPrecisionError",
     "VoxportRuntimeError",
@@ -36,4 +45,5 @@ __all__ = [
     "physical_core_count",
     "register_backend",
     "registered_backends",
+    "variant_for",
 ]

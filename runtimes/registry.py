@@ -8,11 +8,13 @@ or test backends can call :func:`register_backend` instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from .base import Backend, RuntimeOptions, Session, TensorSpec
 from .errors import RuntimeUnavailableError
 from .onnxruntime_cpu import OnnxRuntimeCPUBackend
+from .openvino_backend import OpenVINOBackend
+from .tensorrt_backend import TensorRTBackend
 
 __all__ = [
     "KNOWN_RUNTIMES",
@@ -21,6 +23,7 @@ __all__ = [
     "open_session",
     "register_backend",
     "registered_backends",
+    "variant_for",
 ]
 
 # Every runtime name a user may type -> the pip extra that installs it ("" = core dependency).
@@ -31,7 +34,7 @@ KNOWN_RUNTIMES: dict[str, str] = {
     "tensorrt": "tensorrt",
 }
 
-_BUILTIN_BACKENDS: tuple[type[Backend], ...] = (OnnxRuntimeCPUBackend,)
+_BUILTIN_BACKENDS: tuple[type[Backend], ...] = (OnnxRuntimeCPUBackend, OpenVINOBackend, TensorRTBackend)
 
 _backends: dict[str, type[Backend]] = {}  # canonical name -> class, in registration order
 _aliases: dict[str, str] = {}  # lower-case name or alias -> canonical name
@@ -102,6 +105,23 @@ def open_session(
 ) -> Session:
     """Open one graph on the named runtime: ``get_backend(runtime).open(...)``."""
     return get_backend(runtime).open(model_path, inputs, outputs, precision, options, name)
+
+
+def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
+    """Which of a graph's file variants to open so that ``runtime`` runs it at ``precision``.
+
+    OpenVINO and TensorRT lower an fp32 graph to bf16/fp16 while compiling it, so for those
+    precisions they take the fp32 file when the bundle has no file of that precision; onnxruntime
+    needs a file per precision.  Returns ``precision`` itself whenever there is no better answer, so
+    a missing variant is still reported by the bundle, naming the precision the caller asked for.
+    """
+    precision = str(precision).strip().lower()
+    if precision in variants:
+        return precision
+    canonical = _aliases.get(str(runtime).strip().lower())
+    # Not on Backend itself (base.py): a class attribute of the backends that compile precisions.
+    compiled = getattr(_backends[canonical], "compiled_precisions", ()) if canonical else ()
+    return "fp32" if precision in compiled and "fp32" in variants else precision
 
 
 for _cls in _BUILTIN_BACKENDS:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.bundle import Bundle
-from voxport.runtimes import RuntimeOptions, Session, open_session
+from voxport.runtimes import RuntimeOptions, Session, open_session, variant_for
 
 StageChoice = str | Mapping[str, str]
 
@@ -40,9 +40,11 @@ class StageSessions:
         sessions: dict[str, Session] = {}
         for stage in stages:
             entry = bundle.graph(stage)
+            # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
+            variant = variant_for(runtimes[stage], precisions[stage], entry.variants)
             sessions[stage] = open_session(
                 runtimes[stage],
-                bundle.graph_path(stage, precisions[stage]),
+                bundle.graph_path(stage, variant),
                 entry.inputs,
                 entry.outputs,
                 precision=precisions[stage],

@@ -49,8 +49,11 @@ class MultiHeadAttention(nn.Module):
 
     def _relative_embeddings(self, emb: torch.Tensor, length: int) -> torch.Tensor:
         # VITS pads by max(length - window - 1, 0); padding by `length` always covers that and needs no
-        # Python branch on a traced size, so the exported graph stays valid for every length.
-        padded = F.pad(emb, [0, 0, length, length])
+        # Python branch on a traced size, so the exported graph stays valid for every length.  A concat,
+        # not F.pad: OpenVINO's CPU plugin (2024.6-2026.4) fails at inference on the Pad torch exports for
+        # a length-dependent pad of a constant.
+        zeros = emb.new_zeros(emb.shape[0], length, emb.shape[2])
+        padded = torch.cat([zeros, emb, zeros], dim=1)
         start = self.window_size + 1
         return padded[:, start : start + 2 * length - 1]
 

@@ -1,0 +1,100 @@
+"""What the benchmarks share: the sentences, a timing loop, one child process per configuration, and the
+original Piper graph as a baseline.
+
+Each configuration runs in its own child process: onnxruntime's idle threads busy-wait, and a pool left
+spinning by one configuration would slow down whichever ran next in the same process.  Configurations
+alternate over several rounds (A B C A B C ...) so that machine drift hits all of them; per sentence the
+median over runs is taken, then the best round.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+SENTENCES = [
+    "Hello world.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Streaming speech synthesis lets an assistant start talking before it has finished thinking.",
+    "On a cold winter morning in nineteen ninety-nine, the old lighthouse keeper climbed the stairs once "
+    "more, counting every step as his father had taught him, and watched the grey sea for ships.",
+    "Is this the right way to the station?",
+]
+
+Synthesize = Callable[[list[int]], np.ndarray]
+
+
+def time_utterances(run: Synthesize, utterances: Sequence[list[int]], runs: int) -> dict[str, Any]:
+    """Median wall time of ``run`` per utterance (after one warm-up call), with the audio's length and a
+    sparse sample of it so the parent can check that configurations produced the same audio."""
+    medians, samples, checks = [], [], []
+    for ids in utterances:
+        audio = run(ids)  # warm-up: arenas, kernel selection, shape-specialised compilation
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run(ids)
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+        samples.append(int(audio.size))
+        checks.append(audio[:: max(1, audio.size // 512)].tolist())
+    return {"ids": [len(u) for u in utterances], "median_s": medians, "samples": samples, "checks": checks}
+
+
+def piper_monolith(piper: str, threads: int, spin: bool) -> Synthesize:
+    """The original Piper graph on onnxruntime with voxport's CPU options (spinning threads optional),
+    noise scales 0 so it does the same work as the split pipeline at noise 0."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    mono = ort.InferenceSession(piper, options, providers=["CPUExecutionProvider"])
+
+    def run(ids: list[int]) -> np.ndarray:
+        feeds = {
+            "input": np.array([ids], np.int64),
+            "input_lengths": np.array([len(ids)], np.int64),
+            "scales": np.array([0.0, 1.0, 0.0], np.float32),
+        }
+        return mono.run(None, feeds)[0].reshape(-1)
+
+    return run
+
+
+def run_configurations(
+    script: str, configs: Sequence[str], rounds: int, args: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Run ``script --worker CONFIG *args`` once per configuration and round, alternating; each child
+    prints its result as JSON on its last line."""
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
+    for _ in range(rounds):
+        for config in configs:
+            cmd = [sys.executable, script, "--worker", config, *args]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"configuration {config!r} failed:\n{done.stderr[-3000:]}")
+            results[config].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def best_times(results: dict[str, list[dict[str, Any]]]) -> dict[str, list[float]]:
+    """Per configuration and sentence, the best round's median."""
+    return {c: [min(r["median_s"][i] for r in rs) for i in range(len(rs[0]["median_s"]))] for c, rs in results.items()}
+
+
+def max_sampled_diff(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return max(
+        float(np.max(np.abs(np.array(x) - np.array(y)))) for x, y in zip(a["checks"], b["checks"], strict=True)
+    )

@@ -1,0 +1,329 @@
+"""OpenVINO: one compiled model per graph, for CPU, GPU, NPU or a virtual device such as AUTO.
+
+``openvino`` is the ``openvino`` pip extra and is imported only when a session is opened (or
+``describe`` is called).  The precision is a compile-time hint applied to the fp32 graph
+(``INFERENCE_PRECISION_HINT``), not a separate graph file.
+
+``RuntimeOptions`` as used here:
+
+``device`` (default "CPU")
+    Passed through to ``compile_model``: "CPU", "GPU", "GPU.1", "NPU", "AUTO", "AUTO:GPU,CPU", ...
+``threads``
+    ``INFERENCE_NUM_THREADS``; only sent to devices that have the property (CPU and the virtual
+    devices that forward it), since GPU and NPU plugins reject properties they do not know.
+``cache_dir``
+    ``CACHE_DIR``: OpenVINO stores the compiled blob there, keyed by model, device and config, so a
+    second load skips compilation (and ``OpenVINOSession.loaded_from_cache`` says so).
+
+Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRuntimeError):
+
+``config`` (dict[str, Any])
+    Raw OpenVINO properties merged over voxport's, an escape hatch for knobs voxport does not name
+    (e.g. ``{"ENABLE_CPU_PINNING": False}``).
+
+Precision is checked, never silently substituted: OpenVINO's CPU plugin quietly runs bf16 when f16 is
+asked on a CPU without fp16 arithmetic (and f32 when bf16 is asked without bf16), so a device whose
+``OPTIMIZATION_CAPABILITIES`` lacks the precision, or a compiled model that reports another one,
+raises :class:`DevicePrecisionError`.
+
+The default precision hint of OpenVINO's CPU plugin is bf16 on CPUs with bf16 instructions; voxport
+always sends the hint, so "fp32" means f32 on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Backend, RuntimeOptions, Session, TensorSpec, physical_core_count
+from .errors import UnsupportedPrecisionError, VoxportRuntimeError
+
+__all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "shared_core"]
+
+# voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entry needed)
+_PRECISIONS: dict[str, tuple[str, str]] = {"fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16")}
+# What compiled models report back for the hint (ov.Type names).
+_REPORTED = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16"}
+# Virtual devices take hardware properties in compile_model's config and forward them.
+_VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+_EXTRA_KEYS = ("config",)
+
+_core: Any = None
+_core_pid: int | None = None
+_core_lock = threading.Lock()
+
+
+def shared_core() -> Any:
+    """The process's one ``openvino.Core``, created on first use.
+
+    A Core loads device plugins and owns their thread pools; one per session would load every plugin
+    four times per voice.  Keyed by pid because a Core inherited through ``fork`` holds thread pools
+    whose threads did not survive the fork.
+    """
+    global _core, _core_pid
+    with _core_lock:
+        if _core is None or _core_pid != os.getpid():
+            import openvino as ov
+
+            _core, _core_pid = ov.Core(), os.getpid()
+        return _core
+
+
+class DevicePrecisionError(UnsupportedPrecisionError):
+    """The OpenVINO device cannot run the requested precision (the backend can, elsewhere)."""
+
+    def __init__(self, precision: str, supported: Sequence[str], device: str, detail: str) -> None:
+        self.device = device
+        self.detail = detail
+        super().__init__("openvino", precision, supported)
+        self.args = (f"{self.args[0]} on device {device!r}: {detail}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self):  # type: ignore[override]
+        return (type(self), (self.precision, self.supported, self.device, self.detail))
+
+
+class OpenVINOSession(Session):
+    """One graph compiled by OpenVINO, run through one reused infer request."""
+
+    runtime = "openvino"
+
+    def __init__(
+        self,
+        model_path: Path,
+        inputs: tuple[TensorSpec, ...],
+        outputs: tuple[TensorSpec, ...],
+        precision: str,
+        options: RuntimeOptions,
+        name: str,
+    ) -> None:
+        super().__init__(model_path, inputs, outputs, precision, options, name)
+        self._device = options.device or "CPU"
+        core = shared_core()
+        config = _compile_config(core, self._device, precision, options, name)
+        base = _base_device(self._device)
+        if base not in _VIRTUAL_DEVICES:  # fail before a compilation that can take seconds
+            _check_capability(core, [self._device], precision)
+        try:
+            # From the path, not a read model: with CACHE_DIR set OpenVINO then hashes the file and
+            # can load the cached blob without parsing the ONNX at all.
+            self._compiled: Any = core.compile_model(str(model_path), self._device, config)
+        except Exception as exc:
+            raise VoxportRuntimeError(
+                f"graph {name!r}: OpenVINO could not compile {model_path} for device {self._device!r}: {exc}"
+            ) from exc
+        try:
+            self._check_precision_applied(core)
+            self._check_against_graph()
+        except Exception:
+            self._compiled = None
+            raise
+        self._request: Any = self._compiled.create_infer_request()
+        self._ports = [(spec.name, self._compiled.output(spec.name)) for spec in self.outputs]
+        # One infer request holds the input/output tensors of one call; sessions may be shared
+        # between threads (the base class allows it), so calls on it are serialised.
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @property
+    def compiled_model(self) -> Any:
+        """The underlying ``openvino.CompiledModel`` (for properties and profiling)."""
+        if self._compiled is None:
+            raise VoxportRuntimeError(f"graph {self.name!r} (openvino): session is closed")
+        return self._compiled
+
+    @property
+    def loaded_from_cache(self) -> bool:
+        """True when the compiled blob came from ``RuntimeOptions.cache_dir`` instead of a compilation."""
+        try:
+            return bool(self.compiled_model.get_property("LOADED_FROM_CACHE"))
+        except RuntimeError:  # devices without the property cannot have used the cache
+            return False
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with self._lock:
+            # share_outputs=False (the default) copies the outputs out of the request's tensors, which
+            # the next call overwrites; they are small next to the compute.
+            results = self._request.infer(feeds)
+            return {name: results[port] for name, port in self._ports}
+
+    def _close(self) -> None:
+        self._request = None
+        self._compiled = None
+
+    def _check_precision_applied(self, core: Any) -> None:
+        try:
+            hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        except RuntimeError:
+            # Virtual devices (AUTO, MULTI) do not report the hint: check the devices they picked.
+            _check_capability(core, _execution_devices(self._compiled, self._device), self.precision)
+            return
+        # An ov.Type prints as "<Type: 'bfloat16'>"; its type name is "bf16".
+        reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+        ran = _REPORTED.get(reported.lower())
+        if ran is not None and ran != self.precision:
+            raise DevicePrecisionError(
+                self.precision,
+                _device_precisions(core, self._device),
+                self._device,
+                f"OpenVINO compiled it as {ran} instead, so voxport refuses it rather than report {ran} "
+                f"results as {self.precision}",
+            )
+
+    def _check_against_graph(self) -> None:
+        """Fail at open, not at the first call, when the manifest's specs contradict the graph."""
+        graph_inputs = {n: port for port in self._compiled.inputs for n in port.get_names()}
+        graph_outputs = {n: port for port in self._compiled.outputs for n in port.get_names()}
+        declared = {spec.name for spec in self.inputs}
+        problems = [
+            f"graph input {port.get_any_name()!r} is not declared"
+            for port in self._compiled.inputs
+            if not declared & set(port.get_names())
+        ]
+        for kind, specs, ports in (("input", self.inputs, graph_inputs), ("output", self.outputs, graph_outputs)):
+            for spec in specs:
+                port = ports.get(spec.name)
+                if port is None:
+                    problems.append(f"declared {kind} {spec.name!r} is not a graph {kind} {sorted(ports)}")
+                else:
+                    problems += _spec_conflicts(kind, spec, port)
+        if problems:
+            raise VoxportRuntimeError(
+                f"graph {self.name!r}: declared specs do not match {self.model_path}: " + "; ".join(problems)
+            )
+
+
+def _spec_conflicts(kind: str, spec: TensorSpec, port: Any) -> list[str]:
+    problems = []
+    try:
+        graph_dtype = np.dtype(port.get_element_type().to_dtype()).name
+    except Exception:  # element types without a numpy equivalent (bf16, u4) are not checked
+        graph_dtype = None
+    if graph_dtype is not None and graph_dtype != spec.dtype:
+        problems.append(f"{kind} {spec.name!r} is {graph_dtype} in the graph, declared {spec.dtype}")
+    shape = port.get_partial_shape()
+    if shape.rank.is_static:
+        if len(shape) != spec.rank:
+            problems.append(f"{kind} {spec.name!r} has rank {len(shape)} in the graph, declared {spec.rank}")
+        else:
+            for axis, (graph_dim, dim) in enumerate(zip(shape, spec.shape, strict=True)):
+                # A declared fixed size over a dynamic graph axis is a legitimate restriction.
+                if graph_dim.is_static and isinstance(dim, int) and graph_dim.get_length() != dim:
+                    problems.append(
+                        f"{kind} {spec.name!r} axis {axis} is {graph_dim.get_length()} in the graph, declared {dim}"
+                    )
+    return problems
+
+
+def _base_device(device: str) -> str:
+    """"AUTO:GPU,CPU" -> "AUTO"; "GPU.1" -> "GPU"."""
+    return device.split(":", 1)[0].split(".", 1)[0].upper()
+
+
+def _compile_config(core: Any, device: str, precision: str, options: RuntimeOptions, name: str) -> dict[str, Any]:
+    unknown = sorted(set(options.extra) - set(_EXTRA_KEYS))
+    if unknown:
+        raise VoxportRuntimeError(
+            f"graph {name!r}: runtime 'openvino' does not understand RuntimeOptions.extra keys {unknown}; "
+            f"it accepts {list(_EXTRA_KEYS)}"
+        )
+    # LATENCY: one stream, every thread on the one request -- a TTS stage is one call at a time.
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0]}
+    if _base_device(device) in _VIRTUAL_DEVICES or "INFERENCE_NUM_THREADS" in _supported_properties(core, device):
+        config["INFERENCE_NUM_THREADS"] = options.threads or physical_core_count()
+    if options.cache_dir is not None:
+        Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
+        config["CACHE_DIR"] = str(options.cache_dir)
+    raw = options.extra.get("config", {})
+    if not isinstance(raw, dict):
+        raise VoxportRuntimeError(f"graph {name!r}: RuntimeOptions.extra['config'] must be a dict, got {raw!r}")
+    config.update(raw)
+    return config
+
+
+def _supported_properties(core: Any, device: str) -> list[str]:
+    try:
+        return [str(p) for p in core.get_property(device, "SUPPORTED_PROPERTIES")]
+    except RuntimeError:  # the device's plugin cannot load (no driver): compile_model will say why
+        return []
+
+
+def _capabilities(core: Any, device: str) -> list[str] | None:
+    try:
+        return [str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")]
+    except RuntimeError:
+        return None
+
+
+def _device_precisions(core: Any, device: str) -> list[str]:
+    caps = _capabilities(core, device)
+    if caps is None:
+        return list(OpenVINOBackend.precisions)
+    return [p for p, (_, cap) in _PRECISIONS.items() if cap in caps]
+
+
+def _check_capability(core: Any, devices: Sequence[str], precision: str) -> None:
+    needed = _PRECISIONS[precision][1]
+    for device in devices:
+        caps = _capabilities(core, device)
+        if caps is not None and needed not in caps:
+            raise DevicePrecisionError(
+                precision,
+                _device_precisions(core, device),
+                device,
+                f"its OPTIMIZATION_CAPABILITIES are {caps}, without {needed} (OpenVINO would silently "
+                "run another precision)",
+            )
+
+
+def _execution_devices(compiled: Any, device: str) -> list[str]:
+    try:
+        return [str(d) for d in compiled.get_property("EXECUTION_DEVICES")]
+    except RuntimeError:
+        return [device]
+
+
+class OpenVINOBackend(Backend):
+    """OpenVINO on any of its devices; fp32, bf16 and fp16 are compile-time hints on the fp32 graph."""
+
+    name = "openvino"
+    aliases = ("ov",)
+    extra = "openvino"
+    module = "openvino"
+    precisions = ("fp32", "bf16", "fp16")
+    # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
+    compiled_precisions = ("bf16", "fp16")
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        if info["available"]:
+            import openvino as ov
+
+            core = shared_core()
+            info["version"] = ov.get_version()
+            info["devices"] = list(core.available_devices)
+            info["precisions_by_device"] = {d: _device_precisions(core, d) for d in info["devices"]}
+            info["default_device"] = "CPU"
+            info["default_threads"] = physical_core_count()
+        return info
+
+    def _open(
+        self,
+        model_path: Path,
+        inputs: tuple[TensorSpec, ...],
+        outputs: tuple[TensorSpec, ...],
+        precision: str,
+        options: RuntimeOptions,
+        name: str,
+    ) -> Session:
+        return OpenVINOSession(model_path, inputs, outputs, precision, options, name)
