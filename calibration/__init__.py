@@ -1,5 +1,14 @@
-"""int8 calibration from a text corpus.
+"""int8 from a text corpus: capture real stage inputs, quantize per backend, gate on measured quality.
 
-Not implemented yet: this package only reserves the import name `voxport.calibration`
-(see the issue "int8 from a text corpus"). Nothing here claims to quantize.
+    from voxport.calibration import calibrate
+    report = calibrate("path/to/bundle", runtime="cpu")   # writes int8 graphs + report into the bundle
+
+Needs the `calibration` extra (onnx for the quantizer, pocketsphinx for the intelligibility check).
 """
+
+from __future__ import annotations
+
+from voxport.calibration.calibrate import CalibrationRefused, calibrate
+from voxport.calibration.gate import GateThresholds
+
+__all__ = ["CalibrationRefused", "GateThresholds", "calibrate"]

@@ -202,11 +202,11 @@ class OnnxRuntimeCPUBackend(Backend):
     aliases = ("onnxruntime", "ort")
     extra = ""  # core dependency
     module = "onnxruntime"
-    # fp32 only for now.  int8 is coming as separate calibrated (QDQ) graph files: this backend will
-    # just load that file, so adding "int8" here is all it needs once the bundle provides them.
+    # int8 is a separate calibrated (QDQ) graph file written by `voxport calibrate`; this backend just
+    # loads it (onnxruntime fuses Q/DQ around convolutions into int8 kernels).
     # fp16 belongs to GPU providers (a separate backend class, e.g. "cuda"): the CPU provider lacks
     # fp16 kernels for most ops and wraps them in casts, so fp16 graphs gain nothing here.
-    precisions = ("fp32",)
+    precisions = ("fp32", "int8")
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

@@ -46,7 +46,10 @@ from .errors import UnsupportedPrecisionError, VoxportRuntimeError
 __all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "shared_core"]
 
 # voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entry needed)
-_PRECISIONS: dict[str, tuple[str, str]] = {"fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16")}
+# int8 runs a calibrated QDQ graph (voxport calibrate): its quantized ops run int8, the rest f32.
+_PRECISIONS: dict[str, tuple[str, str]] = {
+    "fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16"), "int8": ("f32", "INT8"),
+}
 # What compiled models report back for the hint (ov.Type names).
 _REPORTED = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16"}
 # Virtual devices take hardware properties in compile_model's config and forward them.
@@ -171,7 +174,8 @@ class OpenVINOSession(Session):
         # An ov.Type prints as "<Type: 'bfloat16'>"; its type name is "bf16".
         reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
         ran = _REPORTED.get(reported.lower())
-        if ran is not None and ran != self.precision:
+        expected = "fp32" if self.precision == "int8" else self.precision
+        if ran is not None and ran != expected:
             raise DevicePrecisionError(
                 self.precision,
                 _device_precisions(core, self._device),
@@ -300,7 +304,7 @@ class OpenVINOBackend(Backend):
     aliases = ("ov",)
     extra = "openvino"
     module = "openvino"
-    precisions = ("fp32", "bf16", "fp16")
+    precisions = ("fp32", "bf16", "fp16", "int8")
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
 

@@ -1,4 +1,4 @@
-"""`voxport` command line: build bundles, speak text, list runtimes."""
+"""`voxport` command line: build bundles, speak text, calibrate int8, list runtimes."""
 
 from __future__ import annotations
 
@@ -127,6 +127,27 @@ def _stage_option(value: str) -> str | dict[str, str]:
     return dict(part.split("=", 1) for part in value.split(","))
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    try:
+        from voxport.calibration import CalibrationRefused, calibrate
+    except ImportError as exc:
+        print(f"voxport calibrate needs the calibration extra: pip install 'voxport[calibration]' ({exc})",
+              file=sys.stderr)
+        return 2
+    from voxport.default_voice import ensure_default_bundle
+
+    bundle = args.bundle or ensure_default_bundle()
+    try:
+        report = calibrate(bundle, args.runtime, corpus=args.corpus, seed=args.seed, method=args.method,
+                           max_sentences=args.max_sentences, check_wer=not args.no_wer, threads=args.threads,
+                           progress=_progress(args.quiet))
+    except CalibrationRefused as exc:
+        print(f"voxport calibrate: {exc}", file=sys.stderr)
+        return 1
+    print(f"int8 stages: {', '.join(report['result']['int8_stages'])}; report: {Path(bundle) / 'calibration'}")
+    return 0
+
+
 def cmd_runtimes(args: argparse.Namespace) -> int:
     from voxport.runtimes import available_runtimes, get_backend
 
@@ -177,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--volume", type=float, default=1.0)
     s.set_defaults(func=cmd_speak)
 
+    c = sub.add_parser("calibrate", help="int8 graphs from a text corpus, kept only if they pass a quality gate")
+    c.add_argument("--bundle", help="bundle directory (default: the default voice)")
+    c.add_argument("--runtime", default="cpu", choices=["cpu", "openvino", "tensorrt"])
+    c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    c.add_argument("--max-sentences", type=int, help="use only the first N corpus sentences")
+    c.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx intelligibility check")
+    c.add_argument("--threads", type=int)
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_calibrate)
+
     r = sub.add_parser("runtimes", help="list the runtimes usable on this machine")
     r.set_defaults(func=cmd_runtimes)
 
@@ -184,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--bundle")
     p.set_defaults(func=cmd_phonemize)
+
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,8 +57,13 @@ class Engine:
         self.hop_length = manifest.hop_length
         self.n_vocab = manifest.extra.get("model_config", {}).get("n_vocab")
         self.timer: StageTimer | None = None
+        # Sees each stage's inputs before it runs (calibration captures real stage inputs this way).
+        self.observer: Callable[[str, dict[str, np.ndarray]], None] | None = None
 
     def _run(self, stage: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.observer is not None:
+            wanted = self.sessions.input_names(stage)
+            self.observer(stage, {k: v for k, v in feeds.items() if k in wanted})
         start = time.perf_counter()
         out = self.sessions.run(stage, feeds)
         if self.timer is not None:

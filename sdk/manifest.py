@@ -64,11 +64,12 @@ class _BundleKeyError(BundleError, KeyError):
 class MissingVariantError(_BundleKeyError):
     """A graph has no file at the requested precision."""
 
-    def __init__(self, precision: str, available: list[str], stage: str | None = None):
+    def __init__(self, precision: str, available: list[str], stage: str | None = None, advice: str = ""):
         self.precision, self.available, self.stage = precision, sorted(available), stage
         where = f"graph {stage!r}" if stage else "this graph"
         present = ", ".join(self.available) or "none"
-        super().__init__(f"{where} has no {precision!r} variant; precisions present: {present}")
+        super().__init__(f"{where} has no {precision!r} variant; precisions present: {present}"
+                         + (f"; {advice}" if advice else ""))
 
 
 class MissingStageError(_BundleKeyError):

@@ -76,16 +76,25 @@ def _dct_ortho(x: np.ndarray) -> np.ndarray:
     return x @ basis.T
 
 
-def mel_cepstral_distortion_db(reference: np.ndarray, test: np.ndarray, sample_rate: int, n_coeffs: int = 24) -> float:
+def mel_cepstral_distortion_db(
+    reference: np.ndarray, test: np.ndarray, sample_rate: int, n_coeffs: int = 24, dynamic_range_db: float = 40.0
+) -> float:
     """MCD in dB over speech frames: (10 / ln 10) * sqrt(2 * sum_d (c_d - c'_d)^2), c0 (energy) excluded.
 
     Cepstra are the DCT of the log mel amplitude (80 bands), an MFCC-style approximation of SPTK
     mel-cepstra: values compare configurations of one voice against each other, not with papers that
     use SPTK. Frames whose energy is more than 40 dB below the loudest frame's are pauses, not speech,
     and are skipped (noise in pauses shows in the log-mel distance instead).
+
+    Both spectra are floored `dynamic_range_db` below the reference's loudest band. Without a floor,
+    bands 60-100 dB down (this voice has almost nothing above ~9 kHz) dominate the cepstra: white noise
+    at 35 dB SNR then scores 53 dB MCD, while a 100-sample shift scores 8. With the 40 dB floor the
+    same noise scores 0.3 dB, noise at 25 dB SNR 1.0 dB, at 15 dB SNR 16 dB (measured on the joe voice).
     """
     reference, test = _pair(reference, test)
     ref_db, out_db = log_mel(reference, sample_rate), log_mel(test, sample_rate)
+    floor = ref_db.max() - dynamic_range_db
+    ref_db, out_db = np.maximum(ref_db, floor), np.maximum(out_db, floor)
     energy = 10.0 * np.log10(np.sum(10.0 ** (ref_db / 10.0), axis=1))
     speech = energy > energy.max() - 40.0
     if not speech.any():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxport.bundle import Bundle
+from voxport.bundle import Bundle, MissingVariantError
 from voxport.runtimes import RuntimeOptions, Session, open_session, variant_for
 
 StageChoice = str | Mapping[str, str]
@@ -42,6 +42,12 @@ class StageSessions:
             entry = bundle.graph(stage)
             # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
             variant = variant_for(runtimes[stage], precisions[stage], entry.variants)
+            if variant == "int8" and "int8" not in entry.variants:
+                raise MissingVariantError(
+                    "int8", sorted(entry.variants), stage,
+                    advice="this bundle has no int8 graphs yet: run `voxport calibrate --bundle DIR --runtime "
+                    f"{runtimes[stage]}` to create and quality-check them",
+                )
             sessions[stage] = open_session(
                 runtimes[stage],
                 bundle.graph_path(stage, variant),

@@ -282,7 +282,7 @@ def test_unknown_device_rejected(affine_model: Path) -> None:
 def test_unsupported_precision(affine_model: Path) -> None:
     with pytest.raises(UnsupportedPrecisionError, match="fp32") as info:
         open_session("cpu", affine_model, INPUTS, OUTPUTS, precision="fp16")
-    assert info.value.precision == "fp16" and info.value.supported == ["fp32"]
+    assert info.value.precision == "fp16" and info.value.supported == ["fp32", "int8"]
 
 
 def test_precision_is_case_insensitive(affine_model: Path) -> None:
@@ -382,7 +382,7 @@ def test_registered_but_unavailable_backend(monkeypatch: pytest.MonkeyPatch) -> 
 def test_describe() -> None:
     info = get_backend("cpu").describe()
     assert info["name"] == "cpu" and info["available"] is True
-    assert info["precisions"] == ["fp32"] and info["devices"] == ["cpu"]
+    assert info["precisions"] == ["fp32", "int8"] and info["devices"] == ["cpu"]
     assert isinstance(info["version"], str)
     json.dumps(info)
 

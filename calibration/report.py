@@ -1,0 +1,54 @@
+"""The calibration report: JSON for machines, markdown for people, both written into the bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPORT_SCHEMA = 1
+
+
+def write_reports(bundle_dir: Path, runtime: str, report: dict[str, Any]) -> tuple[Path, Path]:
+    out = bundle_dir / "calibration"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"report-{runtime}.json"
+    md_path = out / f"report-{runtime}.md"
+    json_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(report), encoding="utf-8")
+    return json_path, md_path
+
+
+def _row(e: dict[str, Any]) -> str:
+    mean, worst = e["mean"], e["worst"]
+    wer = "n/a" if e["wer_int8"] is None else f"{e['wer_int8']:.1f} (fp32 {e['wer_fp32']:.1f})"
+    verdict = "pass" if e["passed"] else "REFUSED: " + "; ".join(e["reasons"])
+    stages = ", ".join(e["int8_stages"])
+    return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {mean['snr_db']:.1f} / {worst['snr_db']:.1f} | "
+            f"{mean['log_mel_db']:.3f} | {worst['max_abs']:.3g} | {100 * e['duration_change_fraction']:.2f} | "
+            f"{wer} | {verdict} |")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    t = report["thresholds"]
+    lines = [
+        f"# int8 calibration: {report['bundle']} on {report['runtime']}",
+        "",
+        f"Corpus: {report['corpus']['sentences']} sentences ({report['corpus']['file']}), seed {report['seed']}, "
+        f"calibration method {report['method']}; held-out: {report['heldout']['sentences']} sentences.",
+        f"Gate: mean MCD <= {t['max_mcd_db']} dB, WER <= fp32 + {t['max_wer_increase']} points, "
+        f"durations moved on <= {100 * t['max_duration_changes']:.2f}% of phonemes. Same durations and noise as fp32.",
+        "",
+        "| configuration | int8 stages | MCD dB | SNR dB mean / worst | log-mel dB | max abs | durations moved % "
+        "| WER % | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(_row(e) for e in report["evaluations"]),
+        "",
+        f"**Result:** int8 stages {report['result']['int8_stages'] or 'none'}; "
+        f"kept fp32: {report['result']['fp32_stages']}.",
+    ]
+    if report.get("speed"):
+        lines += ["", "| stage | fp32 ms | int8 ms | int8 / fp32 |", "|---|---|---|---|"]
+        for stage, s in report["speed"].items():
+            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {s['int8_ms']:.2f} | {s['ratio']:.3f} |")
+    return "\n".join(lines) + "\n"
