@@ -48,7 +48,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"kept fp32: {report['result']['fp32_stages']}.",
     ]
     if report.get("speed"):
-        lines += ["", "| stage | fp32 ms | int8 ms | int8 / fp32 |", "|---|---|---|---|"]
+        lines += ["", "Latency per call on captured inputs (median):", "",
+                  "| stage | fp32 ms | int8 ms | int8 / fp32 | accepted |", "|---|---|---|---|---|"]
         for stage, s in report["speed"].items():
-            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {s['int8_ms']:.2f} | {s['ratio']:.3f} |")
+            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {s['int8_ms']:.2f} | {s['ratio']:.3f} | "
+                         f"{'yes' if s['accepted'] else 'no'} |")
     return "\n".join(lines) + "\n"
