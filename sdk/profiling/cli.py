@@ -1,0 +1,97 @@
+"""`voxport profile`: its arguments and what it prints. Imported when the parser is built, so this
+module imports nothing heavy at the top."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.util import find_spec
+
+USAGE = """examples:
+  voxport profile --threads 1,2 --json a.json --markdown a.md --plot a.png
+  voxport profile --bundle DIR --runtime cpu,openvino --precision fp32,bf16 --runs 10
+  voxport profile --runtime "encoder=cpu;default=openvino"     (one configuration, runtime per stage)
+  voxport profile --compare a.json b.json                      (two reports side by side, ratios b/a)
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("profile", help="latency per stage, TTFA, RTF, load time and memory per configuration",
+                       epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", help="bundle directory (default: the default voice)")
+    p.add_argument("--runtime", default="cpu", help="runtimes to compare, comma-separated (default: cpu); "
+                   "one item may choose per stage: 'encoder=cpu;default=openvino'")
+    p.add_argument("--precision", default="fp32", help="precisions to compare, comma-separated (default: fp32)")
+    p.add_argument("--threads", help="thread counts, comma-separated (default: the usable physical cores)")
+    p.add_argument("--texts", metavar="FILE", help="texts to speak, one per line (default: four built-in texts)")
+    p.add_argument("--runs", type=int, default=5, help="timed rounds over the texts per pass (default: 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds before them (default: 1)")
+    p.add_argument("--passes", type=int, default=2,
+                   help="fresh loads of each configuration; their disagreement is the reported spread (default: 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--piper", metavar="VOICE.onnx", help="the original Piper graph for the baseline "
+                   "(default: the one the bundle was built from, when it can be found)")
+    p.add_argument("--no-baseline", action="store_true", help="do not run the original Piper graph")
+    p.add_argument("--in-process", action="store_true",
+                   help="measure in this process (faster start; peak RSS is then the whole process's)")
+    p.add_argument("--json", metavar="OUT.json", help="write the report as JSON")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the Markdown tables (also printed)")
+    p.add_argument("--plot", metavar="OUT.png", help="write the per-stage chart (needs voxport[profile])")
+    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print two reports side by side")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from voxport.profiling.report import load_json
+
+    if args.compare:
+        from voxport.profiling.compare import compare_reports
+
+        try:
+            a, b = (load_json(path) for path in args.compare)
+        except (OSError, ValueError) as exc:
+            print(f"voxport profile --compare: {exc}", file=sys.stderr)
+            return 2
+        print(compare_reports(a, b, names=tuple(args.compare)), end="")
+        return 0
+    if args.plot and find_spec("matplotlib") is None:
+        # Before the run, not after minutes of measuring.
+        from voxport.profiling.chart import MISSING_MATPLOTLIB
+
+        print(f"voxport profile --plot: {MISSING_MATPLOTLIB}", file=sys.stderr)
+        return 2
+
+    from voxport.profiling.chart import ChartUnavailableError, save_chart
+    from voxport.profiling.plan import parse_list, parse_threads, read_texts
+    from voxport.profiling.report import save_json, to_markdown
+    from voxport.profiling.runner import profile
+
+    try:
+        texts = read_texts(args.texts) if args.texts else None
+        threads = parse_threads(args.threads) or None
+        report = profile(args.bundle, runtimes=parse_list(args.runtime), precisions=parse_list(args.precision),
+                         threads=threads, texts=texts, runs=args.runs, warmup=args.warmup, passes=args.passes,
+                         seed=args.seed, piper=args.piper, baseline=not args.no_baseline,
+                         isolate=not args.in_process, progress=not args.quiet)
+    except (OSError, ValueError) as exc:
+        print(f"voxport profile: {exc}", file=sys.stderr)
+        return 2
+    markdown = to_markdown(report)
+    print(markdown, end="")
+    if args.json:
+        print(f"voxport profile: wrote {save_json(report, args.json)}", file=sys.stderr)
+    if args.markdown:
+        from pathlib import Path
+
+        Path(args.markdown).write_text(markdown, encoding="utf-8")
+        print(f"voxport profile: wrote {args.markdown}", file=sys.stderr)
+    if args.plot:
+        try:
+            print(f"voxport profile: wrote {save_chart(report, args.plot)}", file=sys.stderr)
+        except ChartUnavailableError as exc:
+            print(f"voxport profile --plot: {exc}", file=sys.stderr)
+            return 2
+    ran = any(r["status"] == "ok" for r in report["configurations"])
+    return 0 if ran else 1

@@ -1,0 +1,124 @@
+"""What a profile runs: the configuration matrix, the texts, and the jobs handed to a measuring process."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Pipeline order; a stage the engine does not report (another model family) is appended after these.
+STAGES: tuple[str, ...] = ("frontend", "encoder", "duration", "length_regulation", "decoder", "vocoder")
+# The baseline's single graph does what encoder..vocoder do; it is charted and tabled as one stage.
+MONOLITH_STAGE = "monolith"
+
+# Lengths from a greeting to a paragraph: latency percentiles mix short and long requests, the way an
+# application sees them, and the long ones keep per-call Python overhead a small share of the total.
+DEFAULT_TEXTS: tuple[str, ...] = (
+    "Hello there.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Streaming speech synthesis lets an assistant start talking before it has finished thinking.",
+    "On a cold winter morning the old lighthouse keeper climbed the stairs once more. He counted every "
+    "step, as his father had taught him, and watched the grey sea for ships.",
+)
+
+Choice = str | dict[str, str]  # one name for every stage, or stage -> name with an optional "default"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One cell of the matrix: which runtime and precision each stage uses, and how many threads."""
+
+    runtime: Choice
+    precision: Choice
+    threads: int
+
+    @property
+    def name(self) -> str:
+        return f"{format_choice(self.runtime)}/{format_choice(self.precision)}/t{self.threads}"
+
+
+def parse_choice(item: str) -> Choice:
+    """`cpu`, or a per-stage mapping written `encoder=cpu;default=openvino` (commas separate matrix
+    items on the command line, so the pairs of one mapping are joined with `;`)."""
+    item = item.strip()
+    if "=" not in item:
+        return item
+    pairs = [p.split("=", 1) for p in item.split(";") if p.strip()]
+    return {stage.strip(): name.strip() for stage, name in pairs}
+
+
+def format_choice(choice: Choice) -> str:
+    if isinstance(choice, str):
+        return choice
+    return ";".join(f"{stage}={name}" for stage, name in choice.items())
+
+
+def parse_list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def parse_threads(value: str | None) -> list[int]:
+    counts = [int(part) for part in parse_list(value)]
+    if any(n < 1 for n in counts):
+        raise ValueError(f"thread counts must be >= 1, got {value!r}")
+    return counts
+
+
+def build_matrix(
+    runtimes: Iterable[Choice], precisions: Iterable[Choice], threads: Iterable[int]
+) -> list[Configuration]:
+    """Every combination, threads varying fastest so neighbouring rows differ in one knob."""
+    return [Configuration(r, p, t) for r, p, t in itertools.product(list(runtimes), list(precisions), list(threads))]
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """One text per non-blank line; a line may hold several sentences."""
+    texts = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not texts:
+        raise ValueError(f"{path}: no texts (one per line)")
+    return texts
+
+
+def runtime_names(choice: Choice) -> list[str]:
+    return [choice] if isinstance(choice, str) else sorted(set(choice.values()))
+
+
+def unavailable_reason(choice: Choice) -> str | None:
+    """Why a runtime choice cannot run here (the registry's own message), or None; checked before a
+    process is started for it."""
+    from voxport.runtimes import VoxportRuntimeError, get_backend
+
+    for name in runtime_names(choice):
+        try:
+            get_backend(name)
+        except VoxportRuntimeError as exc:
+            return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def split_job(
+    config: Configuration, bundle: str, texts: list[str], runs: int, warmup: int, seed: int
+) -> dict[str, Any]:
+    """A JSON-ready description of one measurement of the split bundle (see measure.measure_job)."""
+    return {"kind": "split", "name": config.name, "bundle": bundle, "runtime": config.runtime,
+            "precision": config.precision, "threads": config.threads, "texts": texts, "runs": runs,
+            "warmup": warmup, "seed": seed}
+
+
+def baseline_job(piper: str, bundle: str, threads: int, texts: list[str], runs: int, warmup: int) -> dict[str, Any]:
+    return {"kind": "baseline", "name": baseline_name(threads), "bundle": bundle, "piper": piper,
+            "runtime": "cpu", "precision": "fp32", "threads": threads, "texts": texts, "runs": runs,
+            "warmup": warmup, "seed": 0}
+
+
+def baseline_name(threads: int) -> str:
+    return f"piper-monolith/cpu/fp32/t{threads}"
+
+
+def stage_order(names: Iterable[str]) -> list[str]:
+    """Known stages in pipeline order, then the baseline's, then any others alphabetically."""
+    names = set(names)
+    known = [s for s in (*STAGES, MONOLITH_STAGE) if s in names]
+    return known + sorted(names - set(known))

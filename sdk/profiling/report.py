@@ -1,0 +1,165 @@
+"""A profile report as a file: JSON (the record) and Markdown (what a person reads, printed by the CLI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from voxport.profiling.plan import stage_order
+from voxport.profiling.schema import validate_report
+
+Row = dict[str, Any]
+
+
+def save_json(report: dict[str, Any], path: str | Path) -> Path:
+    validate_report(report)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_json(path: str | Path) -> dict[str, Any]:
+    report = json.loads(Path(path).read_text(encoding="utf-8"))
+    validate_report(report)
+    return report
+
+
+def all_rows(report: dict[str, Any]) -> list[Row]:
+    """Baseline rows first, then the configurations, in matrix order."""
+    return [*report["baseline"].get("rows", []), *report["configurations"]]
+
+
+def fmt(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _one_line(text: str | None, limit: int = 400) -> str:
+    """Runtime errors span lines (OpenVINO's quote C++ sources); a list item must not."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    gpus = ", ".join(g["name"] for g in machine["gpus"]) or "none"
+    flags = " ".join(f for f in machine["cpu_flags"] if f.startswith(("avx512", "amx", "avx2", "avx_vnni"))) or "-"
+    return (f"{machine['cpu_model']} ({machine['physical_cores']} physical / {machine['logical_cores']} logical "
+            f"cores, {machine.get('usable_cores')} usable), {machine['memory_gib']} GiB, GPU: {gpus}; "
+            f"{machine['os']}; {machine['python']}; flags: {flags}")
+
+
+def versions_line(versions: dict[str, str | None]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
+
+
+# Summary columns: header -> (value from a row, format). Ratios are row / baseline with equal threads.
+_SUMMARY: list[tuple[str, Callable[[Row], float | None], Callable[[float | None], str]]] = [
+    ("RTF", lambda r: r.get("rtf"), lambda v: fmt(v, 4)),
+    ("RTF × base", lambda r: (r.get("vs_baseline") or {}).get("rtf"), lambda v: fmt(v, 3)),
+    ("TTFA p50 ms", lambda r: r["ttfa_ms"]["p50"], lambda v: fmt(v, 2)),
+    ("TTFA × base", lambda r: (r.get("vs_baseline") or {}).get("ttfa_p50"), lambda v: fmt(v, 3)),
+    ("TTFA other ms", lambda r: r.get("ttfa_other_ms"), lambda v: fmt(v, 2)),
+    ("e2e p50 ms", lambda r: r["end_to_end_ms"]["p50"], lambda v: fmt(v, 2)),
+    ("e2e spread %", lambda r: r["end_to_end_ms"]["spread"], _pct),
+    ("stages/e2e", lambda r: r.get("stage_sum_ratio"), lambda v: fmt(v, 3)),
+    ("load ms", lambda r: r["load_ms"], lambda v: fmt(v, 1)),
+    ("first call ms", lambda r: r["first_call_ms"], lambda v: fmt(v, 1)),
+    ("peak RSS MB", lambda r: r["peak_rss_mb"], lambda v: fmt(v, 1)),
+    ("size MB", lambda r: r["bundle_bytes"] / 1e6, lambda v: fmt(v, 2)),
+]
+
+
+def _table(headers: list[str], lines: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    return out + ["| " + " | ".join(cells) + " |" for cells in lines]
+
+
+def summary_table(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for row in all_rows(report):
+        if row["status"] != "ok":
+            continue
+        lines.append([row["name"], row["kind"], *(show(get(row)) for _, get, show in _SUMMARY)])
+    return _table(["configuration", "kind", *(h for h, _, _ in _SUMMARY)], lines)
+
+
+def stage_p50_table(report: dict[str, Any]) -> list[str]:
+    rows = [r for r in all_rows(report) if r["status"] == "ok"]
+    stages = stage_order({s for r in rows for s in r["stages_ms"]})
+    lines = [[r["name"], *(fmt(r["stages_ms"][s]["p50"], 2) if s in r["stages_ms"] else "–" for s in stages),
+              fmt(r["end_to_end_ms"]["p50"], 2)] for r in rows]
+    return _table(["configuration", *stages, "end-to-end"], lines)
+
+
+def percentile_table(report: dict[str, Any]) -> list[str]:
+    """Per stage p50/p90/p99, the backend's own time (Session.stats) and the spread between passes."""
+    lines = []
+    for row in all_rows(report):
+        if row["status"] != "ok":
+            continue
+        entries = [(s, row["stages_ms"][s], row["graph_ms"].get(s)) for s in stage_order(row["stages_ms"])]
+        entries += [("end_to_end", row["end_to_end_ms"], None), ("ttfa", row["ttfa_ms"], None)]
+        for stage, dist, graph in entries:
+            lines.append([row["name"], stage, fmt(dist["p50"], 3), fmt(dist["p90"], 3), fmt(dist["p99"], 3),
+                          fmt(graph["p50"], 3) if graph else "–", _pct(dist["spread"])])
+    return _table(["configuration", "stage", "p50", "p90", "p99", "graph p50", "spread %"], lines)
+
+
+NOISY_SPREAD = 0.2
+
+
+def _noise_warning(report: dict[str, Any]) -> list[str]:
+    """Say it when passes disagree a lot: the numbers then describe the machine's load, not the model."""
+    spreads = [(r["end_to_end_ms"]["spread"], r["name"]) for r in all_rows(report)
+               if r["status"] == "ok" and r["end_to_end_ms"]["spread"] is not None]
+    worst = max(spreads, default=None)
+    if worst is None or worst[0] <= NOISY_SPREAD:
+        return []
+    return ["", f"**Warning:** the passes of `{worst[1]}` disagree by {100 * worst[0]:.0f}% (end-to-end p50): "
+                "other work was probably sharing the cores. Rerun on an idle machine, or with more --runs."]
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    s, b, base = report["settings"], report["bundle"], report["baseline"]
+    out = [
+        f"# voxport profile: {b['name']} ({b['family']}, {b['size_bytes'] / 1e6:.1f} MB on disk)",
+        "",
+        f"- machine: {machine_line(report['machine'])}",
+        f"- versions: {versions_line(report['versions'])}",
+        f"- settings: {len(s['texts'])} texts × {s['runs']} runs × {s['passes']} passes "
+        f"({s['warmup']} warm-up), seed {s['seed']}, scales {s['scales']}, "
+        f"{'one process per configuration and pass' if s['isolated'] else 'in one process'}; "
+        f"created {report['created_utc']}; 1-min load average before/after the run: "
+        f"{report['conditions']['load_average_1m']}",
+        f"- baseline (original Piper graph, onnxruntime): {base['note']}",
+        "",
+        "RTF = compute time / audio time. TTFA = time to first audio of `voice.stream`. × base = ratio to the "
+        "baseline with the same threads (< 1 is faster). spread = (max − min) / median of the pass medians. "
+        "TTFA other = mean time to first audio spent outside the stages (word timestamps). "
+        "stages/e2e = sum of stage timers over end-to-end time.",
+        *_noise_warning(report),
+        "",
+        "## Summary",
+        "",
+        *summary_table(report),
+        "",
+        "## Stage p50 (ms)",
+        "",
+        *stage_p50_table(report),
+        "",
+        "## Stage percentiles (ms) and repeat spread",
+        "",
+        *percentile_table(report),
+    ]
+    problems = [r for r in all_rows(report) if r["status"] != "ok"]
+    if problems:
+        out += ["", "## Skipped or failed", ""]
+        out += [f"- `{r['name']}` ({r['status']}): {_one_line(r['error'])}" for r in problems]
+    return "\n".join(out) + "\n"
+

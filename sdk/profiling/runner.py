@@ -1,0 +1,215 @@
+"""Running a profile: the matrix and its baselines, pass after pass, each in its own process, into one report.
+
+Passes alternate over the configurations (A B C, A B C) so that drift of a shared machine hits all of
+them alike, and the difference between passes is reported as each statistic's spread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from voxport.profiling.baseline import resolve_piper_file
+from voxport.profiling.machine import library_versions, load_average, machine_info
+from voxport.profiling.measure import measure_job
+from voxport.profiling.plan import (
+    DEFAULT_TEXTS,
+    Choice,
+    Configuration,
+    build_matrix,
+    parse_choice,
+    unavailable_reason,
+)
+from voxport.profiling.plan import baseline_job as make_baseline_job
+from voxport.profiling.plan import split_job as make_split_job
+from voxport.profiling.progress import ProgressLine
+from voxport.profiling.schema import SCHEMA_VERSION
+from voxport.profiling.stats import summarize
+from voxport.profiling.worker import PROGRESS
+
+
+def profile(
+    bundle: str | Path | None = None,
+    *,
+    runtimes: Sequence[Choice] = ("cpu",),
+    precisions: Sequence[Choice] = ("fp32",),
+    threads: Sequence[int] | None = None,
+    texts: Sequence[str] | None = None,
+    runs: int = 5,
+    warmup: int = 1,
+    passes: int = 2,
+    seed: int = 0,
+    piper: str | Path | None = None,
+    baseline: bool = True,
+    isolate: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Profile every runtime × precision × threads configuration of a bundle on the same texts.
+
+    Returns the report as a JSON-ready dict (see voxport.profiling.schema). `runtimes`/`precisions`
+    items are names or per-stage mappings (`{"decoder": "openvino", "default": "cpu"}`); `threads`
+    defaults to the usable physical cores. Each configuration is loaded `passes` times (in a fresh
+    process each time when `isolate`), warmed up with `warmup` rounds over the texts, then timed
+    `runs` rounds. A configuration that cannot run is reported with status "skipped" and its error.
+    """
+    from voxport.bundle import Bundle
+    from voxport.default_voice import ensure_default_bundle
+    from voxport.runtimes import physical_core_count
+
+    if runs < 1 or warmup < 0 or passes < 1:
+        raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1 (got {runs}, {warmup}, {passes})")
+    bundle_path = Path(bundle) if bundle is not None else ensure_default_bundle(progress=progress)
+    loaded = Bundle.load(bundle_path, verify=False)
+    bundle_str = str(loaded.root)
+    texts = list(texts or DEFAULT_TEXTS)
+    thread_counts = list(dict.fromkeys(threads or [physical_core_count()]))
+    configs = build_matrix([_choice(r) for r in runtimes], [_choice(p) for p in precisions], thread_counts)
+
+    found = resolve_piper_file(loaded.manifest.source, piper)
+    piper_path = str(found.path) if baseline and found.path is not None else None
+    rows, jobs = _plan_jobs(configs, piper_path, thread_counts, bundle_str, texts, runs, warmup, seed)
+    load_start = load_average()
+    results = _run_passes(jobs, passes, isolate, progress)
+    for name, outcome in results.items():
+        failed = next((r for r in outcome if r["status"] != "ok"), None)
+        if failed is not None:
+            rows[name].update(status=failed["status"], error=failed["error"])
+        else:
+            rows[name].update(summarize(outcome), rss_scope="isolated" if isolate else "process")
+    base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
+    _add_ratios(rows, base_names)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": library_versions(),
+        "conditions": {"load_average_1m": [load_start, load_average()]},
+        "bundle": {"path": bundle_str, "name": loaded.manifest.name, "family": loaded.manifest.family,
+                   "source_kind": loaded.manifest.source.get("kind"), "size_bytes": _bundle_bytes(loaded)},
+        "settings": {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate,
+                     "texts": texts, "scales": dict(loaded.manifest.inference)},
+        "baseline": {"status": found.status if baseline else "not_applicable",
+                     "file": str(found.path) if found.path else None,
+                     "note": found.note if baseline else "not applicable: baseline turned off",
+                     "rows": [_clean(rows[n]) for n in base_names]},
+        "configurations": [_clean(rows[name]) for name in dict.fromkeys(c.name for c in configs)],
+    }
+
+
+def _plan_jobs(
+    configs: list[Configuration], piper: str | None, thread_counts: list[int], bundle: str, texts: list[str],
+    runs: int, warmup: int, seed: int,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """A report row per configuration and baseline, and the jobs to measure them (baselines first).
+    A runtime that is not installed is skipped here, without starting a process for it."""
+    rows: dict[str, dict[str, Any]] = {}
+    jobs: list[dict[str, Any]] = []
+    for n in thread_counts if piper else []:
+        job = make_baseline_job(piper, bundle, n, texts, runs, warmup)
+        rows[job["name"]] = _row(job["name"], "baseline", "cpu", "fp32", n)
+        jobs.append(job)
+    for config in configs:
+        if config.name in rows:  # the same item given twice
+            continue
+        rows[config.name] = _row(config.name, "split", config.runtime, config.precision, config.threads)
+        reason = unavailable_reason(config.runtime)
+        if reason is not None:
+            rows[config.name].update(status="skipped", error=reason)
+        else:
+            jobs.append(make_split_job(config, bundle, texts, runs, warmup, seed))
+    return rows, jobs
+
+
+def _run_passes(jobs: list[dict[str, Any]], passes: int, isolate: bool, progress: bool) -> dict[str, list[Any]]:
+    """Every job once per pass, alternating (A B C, A B C); a job that could not run is not retried."""
+    bar = ProgressLine(len(jobs) * passes, enabled=progress)
+    results: dict[str, list[dict[str, Any]]] = {job["name"]: [] for job in jobs}
+    try:
+        for pass_index in range(passes):
+            for job in jobs:
+                name = job["name"]
+                if results[name] and results[name][-1]["status"] != "ok":
+                    bar.end_step()  # once is enough to say why
+                    continue
+                bar.start_step(f"{name} pass {pass_index + 1}/{passes}")
+                results[name].append(_execute(job, isolate, bar))
+                bar.end_step()
+    finally:
+        bar.close()
+    return results
+
+
+def _choice(value: Choice) -> Choice:
+    return parse_choice(value) if isinstance(value, str) else dict(value)
+
+
+def _row(name: str, kind: str, runtime: Choice, precision: Choice, threads: int) -> dict[str, Any]:
+    return {"name": name, "kind": kind, "runtime": runtime, "precision": precision, "threads": threads,
+            "status": "ok", "error": None}
+
+
+def _execute(job: dict[str, Any], isolate: bool, bar: ProgressLine) -> dict[str, Any]:
+    if not isolate:
+        return measure_job(job, bar.update)
+    with tempfile.TemporaryDirectory(prefix="voxport-profile-") as tmp:
+        job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        cmd = [sys.executable, "-m", "voxport.profiling.worker", str(job_path), str(result_path)]
+        tail: list[str] = []
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
+            assert child.stderr is not None
+            for line in child.stderr:
+                if line.startswith(PROGRESS):
+                    done, total = line.split()[1:3]
+                    bar.update(int(done), int(total))
+                else:
+                    tail = (tail + [line.rstrip()])[-20:]
+        if child.returncode != 0 or not result_path.is_file():
+            detail = "\n".join(tail).strip() or "no output"
+            return {"status": "failed", "error": f"worker exited with status {child.returncode}: {detail}"}
+        return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def _add_ratios(rows: dict[str, dict[str, Any]], base_names: Iterable[str]) -> None:
+    """Each split row against the baseline with its thread count: > 1 means slower than the monolith."""
+    bases = {rows[n]["threads"]: rows[n] for n in base_names if rows[n]["status"] == "ok"}
+    for row in rows.values():
+        base = bases.get(row["threads"])
+        if row["kind"] != "split" or row["status"] != "ok":
+            continue
+        if base is None:
+            row["vs_baseline"] = None
+            continue
+        row["vs_baseline"] = {
+            "baseline": base["name"],
+            "rtf": _ratio(row["rtf"], base["rtf"]),
+            "ttfa_p50": _ratio(row["ttfa_ms"]["p50"], base["ttfa_ms"]["p50"]),
+            "end_to_end_p50": _ratio(row["end_to_end_ms"]["p50"], base["end_to_end_ms"]["p50"]),
+        }
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _clean(value: Any) -> Any:
+    """NaN (no audio, no baseline time) becomes null: the report must be strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _bundle_bytes(bundle: Any) -> int:
+    sizes = {v.file: v.size for g in bundle.manifest.graphs.values() for v in g.variants.values()}
+    return sum(sizes.values()) + bundle.manifest_path.stat().st_size
