@@ -116,6 +116,9 @@ def calibrate(
     voice = Voice.load(bundle_dir, threads=threads)
     if voice.manifest.num_speakers > 1:
         raise NotImplementedError("calibration of multi-speaker voices is not supported yet")
+    if "vocoder" not in voice.bundle.stages:
+        raise NotImplementedError("this bundle vocodes with Griffin-Lim (no vocoder graph); only graphs are quantized "
+                                  "and gated, so calibrate a bundle built with a vocoder")
     corpus_path, heldout_path = Path(corpus or CORPUS), Path(heldout or HELDOUT)
     sentences = read_sentences(corpus_path)[:max_sentences]
     evaluation_sentences = read_sentences(heldout_path)[: max_sentences and max(4, max_sentences // 8)]

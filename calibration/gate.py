@@ -15,7 +15,7 @@ import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
 from voxport.quality import compare
-from voxport.regulate import expand_prior, frames_per_phoneme
+from voxport.regulate import expand_prior
 from voxport.stages import StageSessions
 from voxport.voice import Voice
 
@@ -71,7 +71,7 @@ class Gate:
         enc = s.run("encoder", {"phoneme_ids": np.asarray([ids], np.int64), "phoneme_lengths": np.asarray([len(ids)])})
         noise = rng.standard_normal((1, 2, len(ids)), dtype=np.float32) * np.float32(self.scales.noise_w)
         logw = s.run("duration", {**enc, "noise": noise})["log_durations"]
-        frames = frames_per_phoneme(logw, enc["phoneme_mask"], self.scales.length_scale)
+        frames = self.voice.engine.frames(logw, enc["phoneme_mask"], self.scales.length_scale)
         m, logs = expand_prior(enc["prior_mean"], enc["prior_log_std"], frames)
         eps = rng.standard_normal(m.shape, dtype=np.float32)
         audio = self._render(s, enc, frames, eps)
@@ -91,7 +91,7 @@ class Gate:
             enc = sessions.run("encoder", {"phoneme_ids": np.asarray([ids], np.int64),
                                            "phoneme_lengths": np.asarray([len(ids)])})
             logw = sessions.run("duration", {**enc, "noise": ref.noise})["log_durations"]
-            frames = frames_per_phoneme(logw, enc["phoneme_mask"], self.scales.length_scale)
+            frames = self.voice.engine.frames(logw, enc["phoneme_mask"], self.scales.length_scale)
             moved += int(np.sum(frames != ref.frames))
             total += frames.size
             audio = self._render(sessions, enc, ref.frames, ref.eps)

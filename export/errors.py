@@ -19,6 +19,10 @@ class TensorShapeError(ImportError_):
     """A tensor maps to a parameter of a different shape."""
 
 
+class UnsupportedConfigError(ImportError_):
+    """A model config uses a variant voxport cannot export (named in the message)."""
+
+
 class ExportValidationError(AssertionError):
     """An exported graph does not reproduce the torch module."""
 

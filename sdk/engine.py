@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxport.griffin_lim import GriffinLim
 from voxport.manifest import Manifest
-from voxport.regulate import duration_noise, expand_prior, frames_per_phoneme, sample_prior
+from voxport.regulate import duration_noise, expand_prior, fit_to_multiple, frames_per_phoneme, sample_prior
 from voxport.stages import StageSessions
 
 
@@ -51,11 +52,20 @@ class Prepared:
 
 
 class Engine:
+    """Runs one bundle's graphs. What differs between model families (duration rule, frame multiple,
+    vocoder graph or Griffin-Lim on the mel) comes from the manifest, not from the family's name."""
+
     def __init__(self, manifest: Manifest, sessions: StageSessions) -> None:
         self.manifest = manifest
         self.sessions = sessions
         self.hop_length = manifest.hop_length
+        self.frame_multiple = manifest.frame_multiple
         self.n_vocab = manifest.extra.get("model_config", {}).get("n_vocab")
+        self.griffin_lim: GriffinLim | None = None
+        if "vocoder" not in sessions.sessions:
+            if manifest.mel is None:
+                raise ValueError("the bundle has no vocoder graph and no `mel` parameters to run Griffin-Lim on")
+            self.griffin_lim = GriffinLim(manifest.mel, manifest.sample_rate, manifest.hop_length)
         self.timer: StageTimer | None = None
         # Sees each stage's inputs before it runs (calibration captures real stage inputs this way).
         self.observer: Callable[[str, dict[str, np.ndarray]], None] | None = None
@@ -110,7 +120,7 @@ class Engine:
         feeds["noise"] = duration_noise(len(ids), scales.noise_w, rng)
         logw = self._run("duration", feeds)["log_durations"]
         start = time.perf_counter()
-        frames = frames_per_phoneme(logw, feeds["phoneme_mask"], scales.length_scale)
+        frames = self.frames(logw, feeds["phoneme_mask"], scales.length_scale)
         mean, log_std = expand_prior(feeds["prior_mean"], feeds["prior_log_std"], frames)
         latent = sample_prior(mean, log_std, scales.noise_scale, rng)
         if self.timer is not None:
@@ -118,14 +128,38 @@ class Engine:
         conditioning = {"speaker_embedding": feeds["speaker_embedding"]} if "speaker_embedding" in feeds else {}
         return Prepared(frames, latent, conditioning)
 
+    def frames(self, log_durations: np.ndarray, phoneme_mask: np.ndarray, length_scale: float) -> np.ndarray:
+        """Frames per phoneme by the manifest's duration rule, fitted to its frame multiple."""
+        rule = self.manifest.durations
+        frames = frames_per_phoneme(
+            log_durations, phoneme_mask, length_scale, offset=rule.offset, min_frames=rule.min_frames
+        )
+        return fit_to_multiple(frames, self.frame_multiple)
+
     def decode(self, prepared: Prepared, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Decoder (flow, reversed) over prior-latent frames [start, stop): latent [1, C, n]."""
+        """Decoder (flow, reversed) over prior-latent frames [start, stop): latent (or mel) [1, C, n].
+
+        `start` and `stop` must lie on the manifest's frame multiple (the decoder groups frames).
+        """
         window = prepared.prior_latent[:, :, start:stop]
+        if start % self.frame_multiple or window.shape[2] % self.frame_multiple:
+            raise ValueError(f"decoder windows must start and end on multiples of {self.frame_multiple} frames")
         feeds = {"prior_latent": window, "frame_mask": np.ones((1, 1, window.shape[2]), np.float32)}
         return self._run("decoder", {**feeds, **prepared.conditioning})["latent"]
 
+    @property
+    def vocoder_is_local(self) -> bool:
+        """Whether audio of a frame window depends only on nearby frames (false for Griffin-Lim)."""
+        return self.griffin_lim is None
+
     def vocode(self, prepared: Prepared, latent: np.ndarray) -> np.ndarray:
-        """Vocoder over decoded latent frames: float32 audio [n * hop_length]."""
+        """Vocoder graph (or Griffin-Lim) over decoded frames: float32 audio [n * hop_length]."""
+        if self.griffin_lim is not None:
+            start = time.perf_counter()
+            audio = self.griffin_lim(latent)
+            if self.timer is not None:
+                self.timer.add("vocoder", time.perf_counter() - start)
+            return audio
         audio = self._run("vocoder", {"latent": latent, **prepared.conditioning})["audio"].reshape(-1)
         return audio.astype(np.float32, copy=False)
 

@@ -135,6 +135,28 @@ class _Obj:
     def obj(self, key: str, default: Any = ..., allowed: set[str] | None = None) -> _Obj:
         return _Obj(self.get(key, default), self.name(key), self.mp, allowed)
 
+    def number(self, key: str, default: Any = ..., *, above: float | None = None, at_least: float | None = None,
+               below: float | None = None) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            _fail(self.mp, self.name(key), f"must be a finite number, got {type(v).__name__} {v!r}")
+        for bad, what in ((above is not None and v <= above, f"> {above}"),
+                          (at_least is not None and v < at_least, f">= {at_least}"),
+                          (below is not None and v >= below, f"< {below}")):
+            if bad:
+                _fail(self.mp, self.name(key), f"must be {what}, got {v!r}")
+        return float(v)
+
+    def boolean(self, key: str, default: Any = ...) -> bool:
+        if not isinstance(v := self.get(key, default), bool):
+            _fail(self.mp, self.name(key), f"must be true or false, got {type(v).__name__} {v!r}")
+        return v
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
+        if (v := self.get(key, default)) not in options:
+            _fail(self.mp, self.name(key), f"must be one of {list(options)}, got {v!r}")
+        return v
+
 
 # --------------------------------------------------------------------------- dataclasses
 
@@ -202,6 +224,102 @@ class GraphEntry:
             p: GraphVariant.from_dict(v, o.mp, variants.name(p)) for p, v in variants.d.items()})
 
 
+@dataclass(frozen=True)
+class DurationRule:
+    """How predicted log-durations become frames: ceil((exp(logw) + offset) * length_scale), then at least
+    `min_frames` per phoneme. VITS: offset 0, min 0; GlowTTS predicts log(1 + frames): offset -1, min 1."""
+
+    offset: float = 0.0
+    min_frames: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset, "min_frames": self.min_frames}
+
+    @classmethod
+    def from_dict(cls, d: Any, manifest_path: _MP = None, field: str = "durations") -> DurationRule:
+        o = _Obj(d, field, manifest_path, {"offset", "min_frames"})
+        return cls(offset=o.number("offset", 0.0), min_frames=o.integer("min_frames", 0, default=0))
+
+
+@dataclass(frozen=True)
+class MelNormalization:
+    """Coqui's spectrogram normalization: "none", or "range" (dB shifted by ref_level_db, scaled from
+    [min_level_db, 0] to [0, max_norm] or, symmetric, [-max_norm, max_norm], clipped if `clip`)."""
+
+    kind: str = "none"
+    symmetric: bool = True
+    max_norm: float = 4.0
+    min_level_db: float = -100.0
+    ref_level_db: float = 20.0
+    clip: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} if self.kind != "none" else {"kind": "none"}
+
+    @classmethod
+    def from_dict(cls, d: Any, manifest_path: _MP = None, field: str = "normalization") -> MelNormalization:
+        o = _Obj(d, field, manifest_path, {"kind", "symmetric", "max_norm", "min_level_db", "ref_level_db", "clip"})
+        if o.choice("kind", ("none", "range")) == "none":
+            return cls()
+        return cls(kind="range", symmetric=o.boolean("symmetric"), max_norm=o.number("max_norm", above=0.0),
+                   min_level_db=o.number("min_level_db", below=0.0), ref_level_db=o.number("ref_level_db"),
+                   clip=o.boolean("clip"))
+
+
+@dataclass(frozen=True)
+class MelParams:
+    """The mel spectrogram a mel-decoding model produces (frames at the manifest's hop_length and
+    sample_rate): what a mel vocoder must have been trained on, and what Griffin-Lim inverts.
+
+    Magnitudes are slaney-scale, slaney-normalized mel filters (librosa's default, which Coqui uses)
+    over a Hann-windowed STFT; dB = spec_gain * log_base(magnitude), then `normalization`.
+    """
+
+    n_fft: int
+    win_length: int
+    n_mels: int
+    fmin: float = 0.0
+    fmax: float | None = None  # None: sample_rate / 2
+    log_base: float = 10.0
+    spec_gain: float = 20.0
+    power: float = 1.5  # Griffin-Lim sharpens magnitudes by this power, as Coqui does
+    griffin_lim_iters: int = 60
+    pad_mode: str = "reflect"
+    normalization: MelNormalization = field(default_factory=MelNormalization)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["normalization"] = self.normalization.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, manifest_path: _MP = None, field: str = "mel",
+                  sample_rate: int | None = None) -> MelParams:
+        o = _Obj(d, field, manifest_path, {f.name for f in fields(cls)})
+        n_fft = o.integer("n_fft", 1)
+        win_length = o.integer("win_length", 1)
+        if win_length > n_fft:
+            _fail(o.mp, o.name("win_length"), f"is {win_length}, larger than n_fft {n_fft}")
+        fmin = o.number("fmin", 0.0, at_least=0.0)
+        fmax = None if o.get("fmax", None) is None else o.number("fmax", above=fmin)
+        if fmax is not None and sample_rate is not None and fmax > sample_rate / 2:
+            _fail(o.mp, o.name("fmax"), f"is {fmax}, above the Nyquist frequency {sample_rate / 2}")
+        if (base := o.number("log_base", 10.0, above=0.0)) == 1.0:
+            _fail(o.mp, o.name("log_base"), "must not be 1")
+        return cls(n_fft=n_fft, win_length=win_length, n_mels=o.integer("n_mels", 1), fmin=fmin, fmax=fmax,
+                   log_base=base, spec_gain=o.number("spec_gain", 20.0, above=0.0),
+                   power=o.number("power", 1.5, above=0.0),
+                   griffin_lim_iters=o.integer("griffin_lim_iters", 0, default=60),
+                   pad_mode=o.choice("pad_mode", ("reflect", "constant"), "reflect"),
+                   normalization=MelNormalization.from_dict(o.get("normalization", {"kind": "none"}), o.mp,
+                                                            o.name("normalization")))
+
+
+# Optional fields written only when they differ from these defaults, so that manifests of models that
+# do not need them (VITS) stay readable by voxport versions that predate them.
+_OPTIONAL_DEFAULTS: dict[str, Any] = {"durations": DurationRule(), "frame_multiple": 1, "mel": None}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     """Everything a runtime needs besides the graph files themselves."""
@@ -219,10 +337,19 @@ class Manifest:
     speaker_id_map: dict[str, int] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    durations: DurationRule = field(default_factory=DurationRule)
+    # The decoder reads frame counts that are a multiple of this (GlowTTS's squeeze); the SDK trims.
+    frame_multiple: int = 1
+    mel: MelParams | None = None  # for models that decode to a mel spectrogram
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready deep copy; mutating it does not affect the manifest."""
-        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "graphs"}
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+             if f.name != "graphs" and f.name not in _OPTIONAL_DEFAULTS}
+        for name, default in _OPTIONAL_DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                d[name] = value.to_dict() if hasattr(value, "to_dict") else value
         d["graphs"] = {stage: g.to_dict() for stage, g in self.graphs.items()}
         # Write 1.0, not 1, so the file says what the reader will produce (type(v) is int skips bools).
         d["inference"] = {k: float(v) if type(v) is int else v for k, v in self.inference.items()}
@@ -263,6 +390,10 @@ class Manifest:
             speaker_id_map=speakers.d,
             source=copy.deepcopy(o.obj("source", default={}).d),
             extra=copy.deepcopy(o.obj("extra", default={}).d),
+            durations=DurationRule.from_dict(o.get("durations", {}), o.mp),
+            frame_multiple=o.integer("frame_multiple", 1, default=1),
+            mel=None if o.get("mel", None) is None else MelParams.from_dict(
+                o.d["mel"], o.mp, sample_rate=o.integer("sample_rate", 1)),
         )
 
 

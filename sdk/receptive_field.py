@@ -17,12 +17,13 @@ from voxport.stages import StageSessions
 
 @dataclass(frozen=True)
 class Reach:
-    """Frames of context each streamed window needs on each side, per graph."""
+    """Frames of context each streamed window needs on each side, per graph; vocoder None: not local
+    in time (Griffin-Lim), so windows cannot be cut."""
 
     decoder: int
-    vocoder: int
+    vocoder: int | None
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | None]:
         return {"decoder_context_frames": self.decoder, "vocoder_context_frames": self.vocoder}
 
 
@@ -48,11 +49,13 @@ def _measure(run: Callable[[np.ndarray], np.ndarray], channels: int, per_frame: 
             raise RuntimeError("receptive field exceeds 8192 frames; streaming needs a bound")
 
 
-def measure_reach(sessions: StageSessions, hop_length: int, n_frames: int = 256) -> Reach:
+def measure_reach(sessions: StageSessions, hop_length: int, n_frames: int = 256, frame_multiple: int = 1) -> Reach:
     """Measure decoder and vocoder reach on the graphs as loaded (any runtime, any precision).
 
     Outputs are compared with time on the first axis: frames for the decoder, samples for the vocoder.
+    The test signal's length stays a multiple of `frame_multiple` (decoders that group frames need it).
     """
+    n_frames = -(-n_frames // frame_multiple) * frame_multiple
     decoder_inputs = {t.name: t for t in sessions["decoder"].inputs}
     channels = int(decoder_inputs["prior_latent"].shape[1])
     cond = {}
@@ -66,6 +69,8 @@ def measure_reach(sessions: StageSessions, hop_length: int, n_frames: int = 256)
     def vocode(z: np.ndarray) -> np.ndarray:
         return sessions.run("vocoder", {"latent": z, **cond})["audio"].reshape(-1)
 
+    has_vocoder = "vocoder" in sessions.sessions
     return Reach(
-        decoder=_measure(decode, channels, 1, n_frames), vocoder=_measure(vocode, channels, hop_length, n_frames)
+        decoder=_measure(decode, channels, 1, n_frames),
+        vocoder=_measure(vocode, channels, hop_length, n_frames) if has_vocoder else None,
     )

@@ -9,16 +9,53 @@ from __future__ import annotations
 import numpy as np
 
 
-def frames_per_phoneme(log_durations: np.ndarray, phoneme_mask: np.ndarray, length_scale: float) -> np.ndarray:
-    """ceil(exp(logw) * mask * length_scale) as int64 [T], computed in float32 like VITS does.
+def frames_per_phoneme(
+    log_durations: np.ndarray,
+    phoneme_mask: np.ndarray,
+    length_scale: float,
+    *,
+    offset: float = 0.0,
+    min_frames: int = 0,
+) -> np.ndarray:
+    """ceil((exp(logw) + offset) * mask * length_scale) as int64 [T], computed in float32 like the models.
 
-    float32 matters: the ceiling of a value that lands near an integer must round the same way as the
-    original graph, or one phoneme gains or loses a frame.
+    VITS: offset 0. GlowTTS predicts log(1 + frames): offset -1 and at least `min_frames` = 1 per phoneme
+    (the manifest's `durations` rule). float32 matters: the ceiling of a value that lands near an integer
+    must round the same way as the original model, or one phoneme gains or loses a frame.
     """
     logw = np.asarray(log_durations, dtype=np.float32).reshape(-1)
     mask = np.asarray(phoneme_mask, dtype=np.float32).reshape(-1)
-    w = np.exp(logw) * mask * np.float32(length_scale)
-    return np.ceil(w).astype(np.int64)
+    w = np.exp(logw)
+    if offset:  # skipped at 0 so that VITS's arithmetic stays exactly what it was
+        w = w + np.float32(offset)
+    frames = np.ceil(w * mask * np.float32(length_scale)).astype(np.int64)
+    if min_frames:
+        frames = np.where(mask > 0, np.maximum(frames, min_frames), frames)
+    return frames
+
+
+def fit_to_multiple(frames: np.ndarray, multiple: int) -> np.ndarray:
+    """Frames per phoneme whose total is a multiple of `multiple` (GlowTTS's squeeze of the time axis).
+
+    Like Coqui, the frames past the last multiple are dropped, from the last phonemes backwards; a total
+    below one multiple is instead filled up by holding the last phoneme.
+    """
+    total = int(frames.sum())
+    if multiple <= 1 or total % multiple == 0 and total:
+        return frames
+    target = max(total // multiple * multiple, multiple)
+    fitted = frames.copy()
+    if target > total:
+        fitted[-1] += target - total
+        return fitted
+    excess = total - target
+    for i in range(fitted.size - 1, -1, -1):
+        cut = min(excess, int(fitted[i]))
+        fitted[i] -= cut
+        excess -= cut
+        if not excess:
+            break
+    return fitted
 
 
 def expand_prior(

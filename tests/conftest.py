@@ -52,3 +52,62 @@ def joe_bundle(tmp_path_factory, joe_files) -> Path:
     from voxport.export.build import build_from_piper
 
     return build_from_piper(joe_files[0], tmp_path_factory.mktemp("joe") / "joe", license="CC0")
+
+
+# --- tiny GlowTTS (Coqui layout) with a HiFi-GAN, as Coqui saves them -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def phonemes(joe_phoneme_map) -> str:
+    pytest.importorskip("torch", reason="building test voices needs the export extra (torch)")
+    from support.tiny_glowtts import phoneme_characters
+
+    return phoneme_characters(joe_phoneme_map)
+
+
+@pytest.fixture(scope="session")
+def coqui(tmp_path_factory, phonemes) -> dict:
+    """A tiny GlowTTS and HiFi-GAN saved as Coqui saves them; the vocoder normalizes its mels differently,
+    so the bundle's vocoder graph has to convert. Also the torch modules, as references."""
+    from support import tiny_glowtts as tiny
+
+    from voxport.export.coqui_config import MelRenormalize, mel_params
+    from voxport.export.hifigan import HifiGanConfig, MelVocoder
+
+    root = tmp_path_factory.mktemp("coqui")
+    config = tiny.coqui_config(phonemes)
+    model = tiny.tiny_glowtts(config)
+    voc_config = tiny.hifigan_config(symmetric_norm=False, max_norm=1.0)
+    generator = tiny.tiny_hifigan(voc_config)
+    renormalize = MelRenormalize(mel_params(config["audio"]).normalization,
+                                 mel_params(voc_config["audio"]).normalization)
+    return {
+        "config": config,
+        "model": model,
+        "vocoder": MelVocoder(generator, HifiGanConfig.from_coqui(voc_config), renormalize),
+        "files": tiny.write_model(root / "glowtts", config, tiny.coqui_checkpoint(model)),
+        "voc_files": tiny.write_model(root / "hifigan", voc_config, tiny.hifigan_checkpoint(generator)),
+    }
+
+
+@pytest.fixture(scope="session")
+def hifigan_bundle(coqui, tmp_path_factory) -> Path:
+    from voxport.export.build import build_from_coqui
+
+    return build_from_coqui(*coqui["files"], tmp_path_factory.mktemp("glow") / "glow", vocoder=coqui["voc_files"])
+
+
+@pytest.fixture(scope="session")
+def griffin_lim_bundle(coqui, tmp_path_factory) -> Path:
+    from voxport.export.build import build_from_coqui
+
+    return build_from_coqui(*coqui["files"], tmp_path_factory.mktemp("glow") / "glow-gl")
+
+
+@pytest.fixture(scope="session")
+def glow_voice(hifigan_bundle):
+    from voxport import Voice
+
+    voice = Voice.load(hifigan_bundle, threads=1)
+    yield voice
+    voice.close()

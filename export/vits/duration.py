@@ -6,6 +6,7 @@ Flow steps are inference-only: their `forward` is VITS's `reverse=True` directio
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -128,12 +129,22 @@ class StochasticDurationPredictor(nn.Module):
 
 
 class DurationPredictor(nn.Module):
-    def __init__(self, in_channels: int, filter_channels: int, kernel_size: int, gin_channels: int = 0) -> None:
+    """Deterministic duration predictor of VITS, and of Coqui's GlowTTS (which passes its own `norm`)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        filter_channels: int,
+        kernel_size: int,
+        gin_channels: int = 0,
+        *,
+        norm: Callable[[int], nn.Module] = LayerNorm,
+    ) -> None:
         super().__init__()
         self.conv_1 = nn.Conv1d(in_channels, filter_channels, kernel_size, padding=kernel_size // 2)
-        self.norm_1 = LayerNorm(filter_channels)
+        self.norm_1 = norm(filter_channels)
         self.conv_2 = nn.Conv1d(filter_channels, filter_channels, kernel_size, padding=kernel_size // 2)
-        self.norm_2 = LayerNorm(filter_channels)
+        self.norm_2 = norm(filter_channels)
         self.proj = nn.Conv1d(filter_channels, 1, 1)
         if gin_channels:
             self.cond = nn.Conv1d(gin_channels, in_channels, 1)

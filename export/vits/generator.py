@@ -1,4 +1,8 @@
-"""HiFi-GAN generator (VITS `dec`): latent frames -> waveform."""
+"""HiFi-GAN generator (VITS `dec`): latent frames -> waveform.
+
+The same module is the mel vocoder of Coqui / jik876 HiFi-GAN (`conv_pre`, `ups`, `resblocks`,
+`conv_post` alike), built with `conv_post_bias=True` and the mel channels as `initial_channel`.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ class Generator(nn.Module):
         upsample_initial_channel: int,
         upsample_kernel_sizes: list[int],
         gin_channels: int = 0,
+        *,
+        conv_post_bias: bool = False,
     ) -> None:
         super().__init__()
         self.num_kernels = len(resblock_kernel_sizes)
@@ -64,7 +70,8 @@ class Generator(nn.Module):
             self.ups.append(nn.ConvTranspose1d(ch * 2, ch, kernel, rate, padding=(kernel - rate) // 2))
             for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes, strict=True):
                 self.resblocks.append(block(ch, k, d))
-        self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=False)
+        # VITS drops the last convolution's bias; Coqui's mel HiFi-GAN keeps it.
+        self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=conv_post_bias)
         if gin_channels:
             self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -12,21 +13,31 @@ from .layers import LayerNorm, sequence_mask
 
 
 class MultiHeadAttention(nn.Module):
-    """Self-attention with learned relative-position keys/values inside a +-window (shared by heads)."""
+    """Self-attention with learned relative-position keys/values inside a +-window (shared by heads).
 
-    def __init__(self, channels: int, n_heads: int, window_size: int) -> None:
+    Also Coqui's RelativePositionMultiHeadAttention (GlowTTS): same parameters, and its scaling of the
+    relative logits by 1/sqrt(d) after the matmul equals scaling the query before it. Coqui configs may
+    leave out the window (`window_size=None`: plain attention, no relative embeddings) or limit
+    attention to a band of +-`block_length` positions (its `input_length`).
+    """
+
+    def __init__(
+        self, channels: int, n_heads: int, window_size: int | None, block_length: int | None = None
+    ) -> None:
         super().__init__()
         assert channels % n_heads == 0
         self.n_heads = n_heads
         self.k_channels = channels // n_heads
         self.window_size = window_size
+        self.block_length = block_length
         self.conv_q = nn.Conv1d(channels, channels, 1)
         self.conv_k = nn.Conv1d(channels, channels, 1)
         self.conv_v = nn.Conv1d(channels, channels, 1)
         self.conv_o = nn.Conv1d(channels, channels, 1)
-        std = self.k_channels**-0.5
-        self.emb_rel_k = nn.Parameter(torch.randn(1, window_size * 2 + 1, self.k_channels) * std)
-        self.emb_rel_v = nn.Parameter(torch.randn(1, window_size * 2 + 1, self.k_channels) * std)
+        if window_size is not None:
+            std = self.k_channels**-0.5
+            self.emb_rel_k = nn.Parameter(torch.randn(1, window_size * 2 + 1, self.k_channels) * std)
+            self.emb_rel_v = nn.Parameter(torch.randn(1, window_size * 2 + 1, self.k_channels) * std)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
         q, k, v = self.conv_q(x), self.conv_k(x), self.conv_v(x)
@@ -36,16 +47,24 @@ class MultiHeadAttention(nn.Module):
         v = v.view(b, self.n_heads, self.k_channels, t).transpose(2, 3)
         q = q / math.sqrt(self.k_channels)
         scores = torch.matmul(q, k.transpose(-2, -1))
-        rel_k = self._relative_embeddings(self.emb_rel_k, t)
-        rel_logits = torch.matmul(q, rel_k.unsqueeze(0).transpose(-2, -1))
-        scores = scores + self._relative_to_absolute(rel_logits)
+        if self.window_size is not None:
+            rel_k = self._relative_embeddings(self.emb_rel_k, t)
+            rel_logits = torch.matmul(q, rel_k.unsqueeze(0).transpose(-2, -1))
+            scores = scores + self._relative_to_absolute(rel_logits)
         scores = scores.masked_fill(attn_mask == 0, -1e4)
+        if self.block_length is not None:
+            scores = scores.masked_fill(self._outside_band(t, scores.device), -1e4)
         p_attn = F.softmax(scores, dim=-1)
         out = torch.matmul(p_attn, v)
-        rel_v = self._relative_embeddings(self.emb_rel_v, t)
-        out = out + torch.matmul(self._absolute_to_relative(p_attn), rel_v.unsqueeze(0))
+        if self.window_size is not None:
+            rel_v = self._relative_embeddings(self.emb_rel_v, t)
+            out = out + torch.matmul(self._absolute_to_relative(p_attn), rel_v.unsqueeze(0))
         out = out.transpose(2, 3).contiguous().view(b, d, t)
         return self.conv_o(out)
+
+    def _outside_band(self, length: int, device: torch.device) -> torch.Tensor:
+        positions = torch.arange(length, device=device)
+        return (positions.unsqueeze(0) - positions.unsqueeze(1)).abs() > self.block_length
 
     def _relative_embeddings(self, emb: torch.Tensor, length: int) -> torch.Tensor:
         # VITS pads by max(length - window - 1, 0); padding by `length` always covers that and needs no
@@ -87,15 +106,29 @@ class FFN(nn.Module):
 
 
 class Encoder(nn.Module):
+    """Relative-position Transformer; also Coqui's RelativePositionTransformer (GlowTTS), whose layer
+    norms are given by `norm` (Coqui masks each layer's input as well, which changes only padding)."""
+
     def __init__(
-        self, hidden: int, filter_channels: int, n_heads: int, n_layers: int, kernel_size: int, window: int
+        self,
+        hidden: int,
+        filter_channels: int,
+        n_heads: int,
+        n_layers: int,
+        kernel_size: int,
+        window: int | None,
+        *,
+        norm: Callable[[int], nn.Module] = LayerNorm,
+        block_length: int | None = None,
     ) -> None:
         super().__init__()
         self.n_layers = n_layers
-        self.attn_layers = nn.ModuleList(MultiHeadAttention(hidden, n_heads, window) for _ in range(n_layers))
-        self.norm_layers_1 = nn.ModuleList(LayerNorm(hidden) for _ in range(n_layers))
+        self.attn_layers = nn.ModuleList(
+            MultiHeadAttention(hidden, n_heads, window, block_length) for _ in range(n_layers)
+        )
+        self.norm_layers_1 = nn.ModuleList(norm(hidden) for _ in range(n_layers))
         self.ffn_layers = nn.ModuleList(FFN(hidden, filter_channels, kernel_size) for _ in range(n_layers))
-        self.norm_layers_2 = nn.ModuleList(LayerNorm(hidden) for _ in range(n_layers))
+        self.norm_layers_2 = nn.ModuleList(norm(hidden) for _ in range(n_layers))
 
     def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
         attn_mask = x_mask.unsqueeze(2) * x_mask.unsqueeze(-1)

@@ -1,0 +1,1 @@
+"""GlowTTS in Coqui TTS's layout: torch model, checkpoint importer and the three split graphs."""
