@@ -1,4 +1,4 @@
-"""`voxport` command line: build bundles, speak text, calibrate int8, list runtimes."""
+"""`voxport` command line: build bundles, speak text, list runtimes, profile latency."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     from voxport.default_voice import VOICE_LICENSE, VOICE_PACKAGE, default_bundle_dir, default_voice_files
 
     say = _progress(args.quiet)
+    if args.coqui:
+        return _build_coqui(args, say)
+    if args.vocoder:
+        print("voxport build: --vocoder goes with --coqui", file=sys.stderr)
+        return 2
     if args.piper:
         onnx_path = Path(args.piper)
         if not onnx_path.is_file():
@@ -45,6 +50,29 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 0
     start = time.perf_counter()
     build_from_piper(onnx_path, out, config_path=config, license=license_, origin=origin, progress=say)
+    say(f"done in {time.perf_counter() - start:.1f} s")
+    print(out)
+    return 0
+
+
+def _build_coqui(args: argparse.Namespace, say) -> int:
+    """A Coqui TTS GlowTTS (+ HiFi-GAN, else Griffin-Lim) into a bundle; a config problem is reported, not raised."""
+    from voxport.export.build import build_from_coqui
+    from voxport.export.errors import ImportError_
+
+    files = [Path(p) for p in [*args.coqui, *(args.vocoder or [])]]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing or not args.output:
+        problem = f"no such file: {', '.join(missing)}" if missing else "-o BUNDLE_DIR is required with --coqui"
+        print(f"voxport build: {problem}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        out = build_from_coqui(*files[:2], args.output, vocoder=tuple(files[2:]) or None, license=args.license,
+                               progress=say)
+    except ImportError_ as exc:
+        print(f"voxport build: {exc}", file=sys.stderr)
+        return 1
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out)
     return 0
@@ -162,7 +190,10 @@ def cmd_phonemize(args: argparse.Namespace) -> int:
     from voxport.frontend import TextFrontend
 
     bundle = Bundle.load(args.bundle or ensure_default_bundle(), verify=False)
-    frontend = TextFrontend(bundle.manifest.phoneme_id_map, espeak_voice=bundle.manifest.phonemizer.get("voice"))
+    ph = bundle.manifest.phonemizer
+    # The bundle's own markers: a Coqui vocabulary has no Piper "_", "^", "$".
+    markers = {k: ph[k] for k in ("pad", "bos", "eos", "pad_after_bos") if k in ph}
+    frontend = TextFrontend(bundle.manifest.phoneme_id_map, espeak_voice=ph.get("voice"), **markers)
     for sentence, phonemes, ids in frontend.text_to_ids(args.text):
         print(f"{sentence}\n  {phonemes}\n  {ids}")
     return 0
@@ -175,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="import a voice and write its split bundle")
     b.add_argument("--piper", metavar="VOICE.onnx", help="a Piper voice (its .onnx.json beside it)")
     b.add_argument("--config", metavar="VOICE.onnx.json", help="the Piper config, if not beside the .onnx")
+    b.add_argument("--coqui", nargs=2, metavar=("CONFIG.json", "MODEL.pth"), help="a Coqui TTS GlowTTS")
+    b.add_argument("--vocoder", nargs=2, metavar=("CONFIG.json", "MODEL.pth"),
+                   help="its Coqui HiFi-GAN vocoder (without one, the bundle uses Griffin-Lim)")
     b.add_argument("--license", help="license of the voice, recorded in the manifest")
     b.add_argument("-o", "--output", metavar="BUNDLE_DIR", help="default: the cache (default voice)")
     b.add_argument("--force", action="store_true", help="rebuild the default voice even if it is cached")
@@ -203,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--runtime", default="cpu", choices=["cpu", "openvino", "tensorrt"])
     c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport)")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    c.add_argument("--method", default="percentile", choices=["minmax", "percentile", "entropy"])
     c.add_argument("--max-sentences", type=int, help="use only the first N corpus sentences")
     c.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx intelligibility check")
     c.add_argument("--threads", type=int)
@@ -218,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle")
     p.set_defaults(func=cmd_phonemize)
 
+    from voxport.profiling.cli import add_parser as add_profile_parser
+
+    add_profile_parser(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ sound; later ones are large because every window pays for its margins again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,24 @@ class AudioChunk:
     offset: int
     sentence_index: int  # -1 for the silence between sentences
     last_in_sentence: bool
-    timing: SentenceTiming | None  # the whole sentence's phoneme/word times, on each of its chunks
+    # The sentence's phoneme/word times, shared by its chunks and computed on first access: aligning
+    # words can take tens of ms on a long sentence and must not delay the first sound.
+    timing_source: LazyTiming | None = None
+
+    @property
+    def timing(self) -> SentenceTiming | None:
+        return None if self.timing_source is None else self.timing_source.get()
+
+
+class LazyTiming:
+    def __init__(self, compute: Callable[[], SentenceTiming]) -> None:
+        self._compute: Callable[[], SentenceTiming] | None = compute
+        self._value: SentenceTiming | None = None
+
+    def get(self) -> SentenceTiming:
+        if self._compute is not None:
+            self._value, self._compute = self._compute(), None
+        return self._value  # type: ignore[return-value]
 
 
 def chunk_windows(n_frames: int, first: int, size: int, growth: int = GROWTH) -> list[tuple[int, int]]:
@@ -52,16 +69,26 @@ def chunk_windows(n_frames: int, first: int, size: int, growth: int = GROWTH) ->
 
 def stream_audio(
     engine: Engine, prepared: Prepared, reach: Reach, first: int, size: int, growth: int = GROWTH
-) -> Iterator[np.ndarray]:
-    """Yield one sentence's audio window by window; concatenated it equals `engine.render(prepared)`."""
-    n, hop = prepared.n_frames, engine.hop_length
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """Yield (audio, is_last) window by window; the audio joined equals `engine.render(prepared)`.
+
+    Whether a window is the last is known from the plan, not by computing the next one first: a
+    look-ahead would decode the whole sentence before the first chunk could leave.
+    A vocoder that is not local in time (Griffin-Lim, `reach.vocoder` None) gives the sentence as one chunk.
+    """
+    if reach.vocoder is None or not engine.vocoder_is_local:
+        yield engine.render(prepared), True
+        return
+    n, hop, multiple = prepared.n_frames, engine.hop_length, engine.frame_multiple
     windows = chunk_windows(n, first, size, growth)
     latent: np.ndarray | None = None
     valid = 0  # decoded latent is exact on frames [0, valid)
 
     def decode_until(stop: int) -> None:
         nonlocal latent, valid
-        lo, hi = max(0, valid - reach.decoder), min(n, stop + reach.decoder)
+        # Decoder windows lie on the frame multiple (n is one), so the decoder groups frames as in a full render.
+        lo = max(0, valid - reach.decoder) // multiple * multiple
+        hi = min(n, -(-(stop + reach.decoder) // multiple) * multiple)
         part = engine.decode(prepared, lo, hi)[:, :, valid - lo : stop - lo]
         latent = part if latent is None else np.concatenate([latent, part], axis=2)
         valid = stop
@@ -73,7 +100,7 @@ def stream_audio(
             decode_until(need if i == 0 else n)
         lo, hi = max(0, start - reach.vocoder), need
         audio = engine.vocode(prepared, latent[:, :, lo:hi])
-        yield audio[(start - lo) * hop : (stop - lo) * hop]
+        yield audio[(start - lo) * hop : (stop - lo) * hop], i == len(windows) - 1
 
 
 def sentences_from_pieces(pieces: Iterable[str], max_chars: int = 400) -> Iterator[str]:

@@ -105,8 +105,10 @@ def _align(words: list[str], groups: list[list[PhonemeTime]], phonemize_word: Ca
     cost = [[inf] * (n_g + 1) for _ in range(n_w + 1)]
     back: list[list[tuple[int, int] | None]] = [[None] * (n_g + 1) for _ in range(n_w + 1)]
     cost[0][0] = 0.0
+    # Words and groups drift apart by at most a few joins/splits: a band keeps this linear in length.
+    band = abs(n_w - n_g) + 6
     for i in range(n_w + 1):
-        for j in range(n_g + 1):
+        for j in range(max(0, i - band), min(n_g, i + band) + 1):
             if cost[i][j] == inf:
                 continue
             for dw, dg in ((1, 1), (2, 1), (3, 1), (1, 2), (1, 3)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from voxport.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
     AudioChunk,
+    LazyTiming,
     sentences_from_pieces,
     stream_audio,
 )
@@ -177,18 +179,14 @@ class Voice:
                     yield AudioChunk(gap, offset, -1, True, None)
                     offset += gap.size
                 prepared = self.engine.prepare(ids, scales, rng, sid)
-                timing = sentence_timing(
-                    sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length, self.sample_rate,
-                    offset, phonemize_word=self.frontend.phonemizer.phonemize,
-                )
-                windows = stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames)
-                pending = next(windows, None)
-                while pending is not None:
-                    following = next(windows, None)
-                    audio = apply_volume(pending, volume)
-                    yield AudioChunk(audio, offset, index, following is None, timing)
+                timing = LazyTiming(partial(
+                    sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
+                    self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
+                ))
+                for audio, last in stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames):
+                    audio = apply_volume(audio, volume)
+                    yield AudioChunk(audio, offset, index, last, timing)
                     offset += audio.size
-                    pending = following
                 index += 1
 
     @property
@@ -199,7 +197,8 @@ class Voice:
             if recorded:
                 self._reach = Reach(recorded["decoder_context_frames"], recorded["vocoder_context_frames"])
             else:
-                self._reach = measure_reach(self.sessions, self.hop_length)
+                self._reach = measure_reach(self.sessions, self.hop_length,
+                                            frame_multiple=self.manifest.frame_multiple)
         return self._reach
 
     def phonemize(self, text: str) -> list[str]:

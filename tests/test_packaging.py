@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = [
-    "voxport", "voxport.text", "voxport.runtimes", "voxport.export", "voxport.export.vits", "voxport.calibration"
+    "voxport", "voxport.text", "voxport.runtimes", "voxport.export", "voxport.export.vits",
+    "voxport.export.glowtts", "voxport.calibration", "voxport.profiling",
 ]
 
 

@@ -97,3 +97,16 @@ def test_words_espeak_joins_still_get_their_own_spans(tiny_voice):
     assert [w.word for w in words] == ["They", "came", "from", "the", "north", "with", "twenty-four", "horses"]
     for a, b in pairwise(words):
         assert a.start < a.end <= b.start
+
+
+def test_first_chunk_leaves_before_the_rest_is_decoded(tiny_voice):
+    calls = []
+    tiny_voice.engine.observer = lambda stage, feeds: calls.append(stage)
+    try:
+        chunks = tiny_voice.stream(TEXT, seed=0)
+        next(chunks)
+        # One encoder, duration, decoder-head and vocoder call; nothing of the rest of the sentence yet.
+        assert calls == ["encoder", "duration", "decoder", "vocoder"]
+        list(chunks)
+    finally:
+        tiny_voice.engine.observer = None
