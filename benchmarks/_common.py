@@ -9,6 +9,7 @@ median over runs is taken, then the best round.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -98,3 +99,27 @@ def max_sampled_diff(a: dict[str, Any], b: dict[str, Any]) -> float:
     return max(
         float(np.max(np.abs(np.array(x) - np.array(y)))) for x, y in zip(a["checks"], b["checks"], strict=True)
     )
+
+
+def parse_worker_args(doc: str, configs: Sequence[str]) -> tuple[argparse.Namespace, int, str, list[str]]:
+    """The options every subprocess benchmark takes; returns (args, threads, piper path, child argv).
+
+    The child argv repeats the parent's choices so each worker measures under the same settings.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", help="bundle directory (default: the default voice)")
+    parser.add_argument("--piper", help="the original Piper .onnx (default: the default voice's)")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads for every runtime (default: cores)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per sentence and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--worker", choices=list(configs), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    from voxport.default_voice import default_voice_files
+    from voxport.runtimes import physical_core_count
+
+    threads = args.threads or physical_core_count()
+    piper = args.piper or str(default_voice_files()[0])
+    child = ["--threads", str(threads), "--runs", str(args.runs), "--piper", piper]
+    child += ["--bundle", args.bundle] if args.bundle else []
+    return args, threads, piper, child

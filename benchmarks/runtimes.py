@@ -15,11 +15,18 @@ arithmetic; elsewhere the configuration is reported as skipped with the backend'
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
-from _common import SENTENCES, best_times, max_sampled_diff, piper_monolith, run_configurations, time_utterances
+from _common import (
+    SENTENCES,
+    best_times,
+    max_sampled_diff,
+    parse_worker_args,
+    piper_monolith,
+    run_configurations,
+    time_utterances,
+)
 
 CONFIGS = ("ort-fp32", "ov-fp32", "ov-bf16", "ov-fp16", "piper(spin)", "piper(nospin)")
 # Reduced precision on the decoder and vocoder only: in the duration predictor it moves frames across
@@ -89,26 +96,11 @@ def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    parser.add_argument("--piper", help="the original Piper .onnx (default: the default voice's)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for every runtime (default: cores)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per sentence and round")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-
-    from voxport.default_voice import default_voice_files
-    from voxport.runtimes import physical_core_count
-
-    threads = args.threads or physical_core_count()
-    piper = args.piper or str(default_voice_files()[0])
+    args, threads, piper, child = parse_worker_args(__doc__, CONFIGS)
     if args.worker:
         print(json.dumps(_worker(args.worker, args.bundle, piper, threads, args.runs)))
         return 0
 
-    child = ["--threads", str(threads), "--runs", str(args.runs), "--piper", piper]
-    child += ["--bundle", args.bundle] if args.bundle else []
     results = run_configurations(__file__, CONFIGS, args.rounds, child)
     skipped = {c: r[0]["skipped"] for c, r in results.items() if "skipped" in r[0]}
     results = {c: r for c, r in results.items() if c not in skipped}

@@ -12,11 +12,18 @@ the ratio is taken against the faster of the two.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
-from _common import SENTENCES, best_times, max_sampled_diff, piper_monolith, run_configurations, time_utterances
+from _common import (
+    SENTENCES,
+    best_times,
+    max_sampled_diff,
+    parse_worker_args,
+    piper_monolith,
+    run_configurations,
+    time_utterances,
+)
 
 CONFIGS = ("split", "mono(spin)", "mono(nospin)")
 
@@ -36,26 +43,11 @@ def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    parser.add_argument("--piper", help="the original Piper .onnx (default: the default voice's)")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: cores)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per sentence and round")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-
-    from voxport.default_voice import default_voice_files
-    from voxport.runtimes import physical_core_count
-
-    threads = args.threads or physical_core_count()
-    piper = args.piper or str(default_voice_files()[0])
+    args, threads, piper, child = parse_worker_args(__doc__, CONFIGS)
     if args.worker:
         print(json.dumps(_worker(args.worker, args.bundle, piper, threads, args.runs)))
         return 0
 
-    child = ["--threads", str(threads), "--runs", str(args.runs), "--piper", piper]
-    child += ["--bundle", args.bundle] if args.bundle else []
     results = run_configurations(__file__, CONFIGS, args.rounds, child)
 
     first = results["split"][0]
