@@ -190,10 +190,7 @@ def cmd_phonemize(args: argparse.Namespace) -> int:
     from voxport.frontend import TextFrontend
 
     bundle = Bundle.load(args.bundle or ensure_default_bundle(), verify=False)
-    ph = bundle.manifest.phonemizer
-    # The bundle's own markers: a Coqui vocabulary has no Piper "_", "^", "$".
-    markers = {k: ph[k] for k in ("pad", "bos", "eos", "pad_after_bos") if k in ph}
-    frontend = TextFrontend(bundle.manifest.phoneme_id_map, espeak_voice=ph.get("voice"), **markers)
+    frontend = TextFrontend.from_manifest(bundle.manifest)
     for sentence, phonemes, ids in frontend.text_to_ids(args.text):
         print(f"{sentence}\n  {phonemes}\n  {ids}")
     return 0

@@ -74,6 +74,13 @@ class TextFrontend:
         overrides.setdefault("espeak_voice", espeak.get("voice", "en-us"))
         return cls(config["phoneme_id_map"], **overrides)
 
+    @classmethod
+    def from_manifest(cls, manifest: Any) -> TextFrontend:
+        """The front-end a bundle's manifest describes (its id map, espeak voice and markers)."""
+        ph = manifest.phonemizer
+        markers = {k: ph[k] for k in ("pad", "bos", "eos", "pad_after_bos") if k in ph}
+        return cls(manifest.phoneme_id_map, espeak_voice=ph.get("voice") or "en-us", **markers)
+
     @property
     def phonemizer(self) -> EspeakPhonemizer:
         """The espeak-ng phonemizer, created once (loading espeak is slow)."""

@@ -58,15 +58,7 @@ class Voice:
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
         self.name: str = m.name
-        ph = m.phonemizer
-        self.frontend = TextFrontend(
-            m.phoneme_id_map,
-            espeak_voice=ph.get("voice", "en-us"),
-            pad=ph.get("pad", "_"),
-            bos=ph.get("bos", "^"),
-            eos=ph.get("eos", "$"),
-            pad_after_bos=ph.get("pad_after_bos", True),
-        )
+        self.frontend = TextFrontend.from_manifest(m)
 
     @classmethod
     def load(

@@ -77,10 +77,7 @@ def frontend_for(manifest: Any) -> Any:
     """The bundle's text front-end, built the way Voice builds it, without opening any graph."""
     from voxport.frontend import TextFrontend
 
-    ph = manifest.phonemizer
-    return TextFrontend(manifest.phoneme_id_map, espeak_voice=ph.get("voice", "en-us"), pad=ph.get("pad", "_"),
-                        bos=ph.get("bos", "^"), eos=ph.get("eos", "$"),
-                        pad_after_bos=ph.get("pad_after_bos", True))
+    return TextFrontend.from_manifest(manifest)
 
 
 def _open_monolith(path: str, threads: int, multi_speaker: bool) -> Any:
