@@ -50,7 +50,10 @@ def _say(progress, message: str) -> None:
         progress(message)
 
 
-def _sessions(bundle: Bundle, runtime: str, files: dict[str, Path], threads: int | None) -> StageSessions:
+def open_candidate_sessions(
+    bundle: Bundle, runtime: str, files: dict[str, Path], threads: int | None
+) -> StageSessions:
+    """The bundle's stages with `files` (stage -> int8 graph) in place of their fp32 graphs."""
     opened = {}
     for stage in bundle.stages:
         entry = bundle.graph(stage)
@@ -157,7 +160,7 @@ def calibrate(
     evaluations: list[Evaluation] = []
     for stage in stages:
         _say(progress, f"gate: {stage} alone in int8")
-        sessions = _sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
+        sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
         evaluations.append(gate.evaluate(f"{stage} only", sessions, [stage]))
         sessions.close()
     passing = [e.int8_stages[0] for e in evaluations if e.passed]
@@ -167,7 +170,7 @@ def calibrate(
             chosen = passing
             break
         _say(progress, f"gate: {', '.join(passing)} together")
-        sessions = _sessions(voice.bundle, runtime, {s: candidates[s] for s in passing}, threads)
+        sessions = open_candidate_sessions(voice.bundle, runtime, {s: candidates[s] for s in passing}, threads)
         combined = gate.evaluate("combined", sessions, passing)
         sessions.close()
         evaluations.append(combined)
@@ -180,7 +183,7 @@ def calibrate(
     # Every candidate is timed, refused ones too: what int8 would have saved is part of its cost.
     speed = {}
     for stage in stages:
-        int8_sessions = _sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
+        int8_sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
         feeds = captured[stage][:16]
         a, b = _latency_ms(voice.sessions, stage, feeds), _latency_ms(int8_sessions, stage, feeds)
         speed[stage] = {"fp32_ms": a, "int8_ms": b, "ratio": b / a, "accepted": stage in chosen}

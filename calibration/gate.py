@@ -15,7 +15,7 @@ import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
 from voxport.quality import compare
-from voxport.regulate import expand_prior
+from voxport.regulate import expand_prior, shift_prior
 from voxport.stages import StageSessions
 from voxport.voice import Voice
 
@@ -68,18 +68,20 @@ class Gate:
 
     def _reference(self, text: str, ids: list[int], rng: np.random.Generator) -> _Reference:
         s = self.voice.sessions
-        enc = s.run("encoder", {"phoneme_ids": np.asarray([ids], np.int64), "phoneme_lengths": np.asarray([len(ids)])})
         noise = rng.standard_normal((1, 2, len(ids)), dtype=np.float32) * np.float32(self.scales.noise_w)
-        logw = s.run("duration", {**enc, "noise": noise})["log_durations"]
-        frames = self.voice.engine.frames(logw, enc["phoneme_mask"], self.scales.length_scale)
+        enc, frames = self._encode(s, ids, noise)
         m, logs = expand_prior(enc["prior_mean"], enc["prior_log_std"], frames)
         eps = rng.standard_normal(m.shape, dtype=np.float32)
-        audio = self._render(s, enc, frames, eps)
-        return _Reference(ids, audio, frames, eps, noise, text)
+        return _Reference(ids, self._render(s, m, logs, eps), frames, eps, noise, text)
 
-    def _render(self, s: StageSessions, enc: dict[str, np.ndarray], frames: np.ndarray, eps: np.ndarray) -> np.ndarray:
-        m, logs = expand_prior(enc["prior_mean"], enc["prior_log_std"], frames)
-        z = (m + eps * np.exp(logs) * np.float32(self.scales.noise_scale)).astype(np.float32)
+    def _encode(self, s: StageSessions, ids: list[int], noise: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Encoder and duration predictor: the encoder's outputs and the frames per phoneme."""
+        enc = s.run("encoder", {"phoneme_ids": np.asarray([ids], np.int64), "phoneme_lengths": np.asarray([len(ids)])})
+        logw = s.run("duration", {**enc, "noise": noise})["log_durations"]
+        return enc, self.voice.engine.frames(logw, enc["phoneme_mask"], self.scales.length_scale)
+
+    def _render(self, s: StageSessions, m: np.ndarray, logs: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        z = shift_prior(m, logs, eps, self.scales.noise_scale)
         latent = s.run("decoder", {"prior_latent": z, "frame_mask": np.ones((1, 1, z.shape[2]), np.float32)})["latent"]
         return s.run("vocoder", {"latent": latent})["audio"].reshape(-1)
 
@@ -87,14 +89,12 @@ class Gate:
         result = Evaluation(name, tuple(int8_stages))
         diffs, moved, total, errors, ref_words = [], 0, 0, 0, 0
         for i, ref in enumerate(self._refs):
-            ids = ref.ids
-            enc = sessions.run("encoder", {"phoneme_ids": np.asarray([ids], np.int64),
-                                           "phoneme_lengths": np.asarray([len(ids)])})
-            logw = sessions.run("duration", {**enc, "noise": ref.noise})["log_durations"]
-            frames = self.voice.engine.frames(logw, enc["phoneme_mask"], self.scales.length_scale)
+            enc, frames = self._encode(sessions, ref.ids, ref.noise)
             moved += int(np.sum(frames != ref.frames))
             total += frames.size
-            audio = self._render(sessions, enc, ref.frames, ref.eps)
+            # The reference's frames, so both waveforms have one length and compare sample by sample.
+            m, logs = expand_prior(enc["prior_mean"], enc["prior_log_std"], ref.frames)
+            audio = self._render(sessions, m, logs, ref.eps)
             diffs.append(compare(ref.audio, audio, self.voice.sample_rate).to_dict())
             if self.recognizer is not None:
                 e, _ = word_errors(ref.text, self.recognizer.transcribe(audio, self.voice.sample_rate))

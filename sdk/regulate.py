@@ -82,7 +82,11 @@ def sample_prior(
     The noise is always drawn, even at noise_scale 0, so that a seed gives the same noise stream
     whatever the scales are.
     """
-    eps = rng.standard_normal(mean.shape, dtype=np.float32)
+    return shift_prior(mean, log_std, rng.standard_normal(mean.shape, dtype=np.float32), noise_scale)
+
+
+def shift_prior(mean: np.ndarray, log_std: np.ndarray, eps: np.ndarray, noise_scale: float) -> np.ndarray:
+    """z_p = m + eps * exp(logs) * noise_scale for given noise (replaying a draw, e.g. in the int8 gate)."""
     return (mean + eps * np.exp(log_std) * np.float32(noise_scale)).astype(np.float32)
 
 

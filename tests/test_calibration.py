@@ -13,11 +13,11 @@ pytest.importorskip("onnxruntime.quantization", reason="needs onnxruntime's quan
 from voxport import Voice  # noqa: E402
 from voxport.bundle import Bundle, MissingVariantError  # noqa: E402
 from voxport.calibration import CalibrationRefused, GateThresholds, calibrate  # noqa: E402
+from voxport.calibration.calibrate import open_candidate_sessions  # noqa: E402
 from voxport.calibration.capture import capture_stage_inputs  # noqa: E402
 from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences  # noqa: E402
 from voxport.calibration.gate import Gate  # noqa: E402
 from voxport.calibration.quantize_ort import quantize_graph  # noqa: E402
-from voxport.runtimes import RuntimeOptions, open_session  # noqa: E402
 from voxport.stages import StageSessions  # noqa: E402
 
 SENTENCES = read_sentences(CORPUS)[:12]
@@ -57,13 +57,7 @@ def test_same_seed_gives_identical_int8_graphs(tiny_voice, tiny_bundle, tmp_path
 
 
 def _int8_sessions(bundle_dir, files) -> StageSessions:
-    bundle = Bundle.load(bundle_dir)
-    return StageSessions({
-        stage: open_session("cpu", files.get(stage, bundle.graph_path(stage)), bundle.graph(stage).inputs,
-                            bundle.graph(stage).outputs, "int8" if stage in files else "fp32",
-                            RuntimeOptions(threads=1), stage)
-        for stage in bundle.stages
-    })
+    return open_candidate_sessions(Bundle.load(bundle_dir), "cpu", files, threads=1)
 
 
 def test_gate_refuses_a_deliberately_bad_quantization(tiny_voice, tiny_bundle, tmp_path):
