@@ -45,10 +45,12 @@ from .errors import UnsupportedPrecisionError, VoxportRuntimeError
 
 __all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "shared_core"]
 
-# voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entry needed)
-# int8 runs a calibrated QDQ graph (voxport calibrate): its quantized ops run int8, the rest f32.
-_PRECISIONS: dict[str, tuple[str, str]] = {
-    "fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16"), "int8": ("f32", "INT8"),
+# voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entries needed)
+# int8 runs a calibrated QDQ graph (voxport calibrate): its quantized ops run int8, the rest f32;
+# int8-bf16 runs the same graph with the rest in bf16.
+_PRECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fp32": ("f32", ("FP32",)), "bf16": ("bf16", ("BF16",)), "fp16": ("f16", ("FP16",)),
+    "int8": ("f32", ("INT8",)), "int8-bf16": ("bf16", ("INT8", "BF16")),
 }
 # What compiled models report back for the hint (ov.Type names).
 _REPORTED = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16"}
@@ -174,7 +176,7 @@ class OpenVINOSession(Session):
         # An ov.Type prints as "<Type: 'bfloat16'>"; its type name is "bf16".
         reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
         ran = _REPORTED.get(reported.lower())
-        expected = "fp32" if self.precision == "int8" else self.precision
+        expected = _REPORTED[_PRECISIONS[self.precision][0]]
         if ran is not None and ran != expected:
             raise DevicePrecisionError(
                 self.precision,
@@ -273,19 +275,19 @@ def _device_precisions(core: Any, device: str) -> list[str]:
     caps = _capabilities(core, device)
     if caps is None:
         return list(OpenVINOBackend.precisions)
-    return [p for p, (_, cap) in _PRECISIONS.items() if cap in caps]
+    return [p for p, (_, needed) in _PRECISIONS.items() if set(needed) <= set(caps)]
 
 
 def _check_capability(core: Any, devices: Sequence[str], precision: str) -> None:
     needed = _PRECISIONS[precision][1]
     for device in devices:
         caps = _capabilities(core, device)
-        if caps is not None and needed not in caps:
+        if caps is not None and not set(needed) <= set(caps):
             raise DevicePrecisionError(
                 precision,
                 _device_precisions(core, device),
                 device,
-                f"its OPTIMIZATION_CAPABILITIES are {caps}, without {needed} (OpenVINO would silently "
+                f"its OPTIMIZATION_CAPABILITIES are {caps}, without {'/'.join(needed)} (OpenVINO would silently "
                 "run another precision)",
             )
 
@@ -304,7 +306,7 @@ class OpenVINOBackend(Backend):
     aliases = ("ov",)
     extra = "openvino"
     module = "openvino"
-    precisions = ("fp32", "bf16", "fp16", "int8")
+    precisions = ("fp32", "bf16", "fp16", "int8", "int8-bf16")
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
 

@@ -107,6 +107,10 @@ def open_session(
     return get_backend(runtime).open(model_path, inputs, outputs, precision, options, name)
 
 
+# Precisions that run another precision's graph file with a different float remainder.
+GRAPH_OF_PRECISION = {"int8-bf16": "int8"}
+
+
 def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
     """Which of a graph's file variants to open so that ``runtime`` runs it at ``precision``.
 
@@ -116,6 +120,7 @@ def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
     a missing variant is still reported by the bundle, naming the precision the caller asked for.
     """
     precision = str(precision).strip().lower()
+    precision = GRAPH_OF_PRECISION.get(precision, precision)
     if precision in variants:
         return precision
     canonical = _aliases.get(str(runtime).strip().lower())

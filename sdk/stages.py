@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.bundle import Bundle, MissingVariantError
-from voxport.runtimes import RuntimeOptions, Session, open_session, variant_for
+from voxport.runtimes import RuntimeOptions, Session, get_backend, open_session, variant_for
+from voxport.runtimes.errors import RuntimeUnavailableError
 
 StageChoice = str | Mapping[str, str]
 
@@ -22,6 +23,31 @@ def per_stage(choice: StageChoice, stages: tuple[str, ...], what: str) -> dict[s
         raise ValueError(f"{what} given for unknown stages {unknown}; this bundle has {list(stages)}")
     fallback = choice.get("default", "cpu" if what == "runtime" else "fp32")
     return {stage: choice.get(stage, fallback) for stage in stages}
+
+
+def calibrated_precision(bundle: Bundle, runtime: str, stage: str) -> str:
+    """The precision `voxport calibrate` chose for `stage` on `runtime`.
+
+    "int8" asks for that choice: the stages where int8 passed the quality gate run int8, the others
+    the precision the gate accepted for them (bf16 or fp32), as recorded in the manifest. int8 graphs
+    are made per runtime (onnxruntime and OpenVINO need different ones), so a bundle calibrated for
+    another runtime is refused with the command that calibrates this one.
+    """
+    try:
+        name = get_backend(runtime).name
+    except RuntimeUnavailableError:  # reported, with its advice, when the session is opened
+        return "int8"
+    calibration = bundle.manifest.extra.get("calibration", {})
+    policy = calibration.get(name, {}).get("precisions")
+    if policy is None:
+        entry = bundle.graph(stage)
+        done = f" (its int8 graphs were calibrated for {', '.join(sorted(calibration))})" if calibration else ""
+        raise MissingVariantError(
+            "int8", sorted(entry.variants), stage,
+            advice=f"this bundle has no int8 graphs for {name}{done}: run `voxport calibrate --bundle DIR "
+            f"--runtime {name}` to create and quality-check them",
+        )
+    return policy.get(stage, "fp32")
 
 
 @dataclass
@@ -40,6 +66,8 @@ class StageSessions:
         sessions: dict[str, Session] = {}
         for stage in stages:
             entry = bundle.graph(stage)
+            if precisions[stage] == "int8":
+                precisions[stage] = calibrated_precision(bundle, runtimes[stage], stage)
             # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
             variant = variant_for(runtimes[stage], precisions[stage], entry.variants)
             if variant == "int8" and "int8" not in entry.variants:

@@ -209,7 +209,7 @@ def test_describe_lists_devices_and_their_precisions():
     info = get_backend("ov").describe()
     assert isinstance(get_backend("OpenVINO"), OpenVINOBackend)
     assert info["available"] and "CPU" in info["devices"] and "fp32" in info["precisions_by_device"]["CPU"]
-    assert info["precisions"] == ["fp32", "bf16", "fp16", "int8"] and info["version"]
+    assert info["precisions"] == ["fp32", "bf16", "fp16", "int8", "int8-bf16"] and info["version"]
 
 
 # --- the real voice ---------------------------------------------------------------------------------------
