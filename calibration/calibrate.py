@@ -1,8 +1,10 @@
 """`voxport calibrate`: capture, quantize each stage, gate each on measured quality, keep what passes.
 
-Policy from measurement, not assumption: every stage is quantized and judged alone against fp32; the
-stages that pass are then judged together, dropping the worst until the combination passes. A stage
-that fails stays fp32, and the report says which stage failed which threshold.
+Policy from measurement, not assumption: each stage's candidate precisions (int8 and, on OpenVINO,
+int8 with a bf16 remainder and plain bf16) are timed, then judged alone against fp32 from the fastest
+down; a stage keeps the fastest candidate that passes, or fp32. The chosen stages are then judged
+together, demoting the worst until the combination passes. The report says which candidate failed
+which threshold, and what each would have saved.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ from voxport.bundle import Bundle, GraphEntry, describe_graph_file, sha256_file,
 from voxport.calibration.capture import STAGES, capture_stage_inputs, corpus_key, load_capture, save_capture
 from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
+from voxport.calibration.quantize_openvino import quantize_for_openvino
 from voxport.calibration.quantize_ort import quantize_graph
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
+from voxport.calibration.rewrite import polyphase_upsampling
 from voxport.runtimes import RuntimeOptions, open_session
+from voxport.runtimes.errors import UnsupportedPrecisionError
 from voxport.stages import StageSessions
 from voxport.voice import Voice
 
 GATED_RUNTIMES = ("cpu", "openvino")
+# Candidates per runtime besides fp32. onnxruntime runs int8 only from its own QDQ layout (quantized
+# conv outputs); OpenVINO runs int8 convs with float outputs and compiles bf16 from a float graph.
+CANDIDATES = {"cpu": ("int8",), "openvino": ("int8-bf16", "int8", "bf16")}
 # Convolutions kept in float, from measurement on the default voice (gate MCD, 5 held-out sentences):
 # - decoder: the couplings' pre/post 1x1 convs produce the shift subtracted from the latent, so their
 #   error lands in the output unattenuated (all int8 2.0 dB; these kept 1.5 dB, 1.3 dB with percentile).
@@ -35,6 +43,8 @@ GATED_RUNTIMES = ("cpu", "openvino")
 # are ~3 GB; the whole corpus (500+ crops) was killed for memory on a 24 GB machine.
 MAX_SAMPLES = {"encoder": 128, "duration": 128, "decoder": 32, "vocoder": 32}
 KEEP_FLOAT = {"decoder": ("/pre/", "/post/"), "vocoder": ("conv_pre", "/ups.", "conv_post")}
+# On OpenVINO the upsampling convs ("/ups.", polyphase there) stay float too: alone they cost the most
+# MCD of any layer (0.36-0.44 dB each) for 12 % of the vocoder's multiply-adds.
 
 
 class CalibrationRefused(RuntimeError):
@@ -51,16 +61,25 @@ def _say(progress, message: str) -> None:
 
 
 def open_candidate_sessions(
-    bundle: Bundle, runtime: str, files: dict[str, Path], threads: int | None
+    bundle: Bundle, runtime: str, files: dict[str, Path], threads: int | None,
+    precisions: dict[str, str] | None = None,
 ) -> StageSessions:
-    """The bundle's stages with `files` (stage -> int8 graph) in place of their fp32 graphs."""
+    """The bundle's stages with `files` (stage -> graph) in place of their fp32 graphs.
+
+    A stage in `files` runs at `precisions[stage]` (default int8), the others at fp32.
+    """
     opened = {}
-    for stage in bundle.stages:
-        entry = bundle.graph(stage)
-        path = files.get(stage, bundle.graph_path(stage, "fp32"))
-        precision = "int8" if stage in files else "fp32"
-        opened[stage] = open_session(runtime, path, entry.inputs, entry.outputs, precision,
-                                     RuntimeOptions(threads=threads), stage)
+    try:
+        for stage in bundle.stages:
+            entry = bundle.graph(stage)
+            path = files.get(stage, bundle.graph_path(stage, "fp32"))
+            precision = (precisions or {}).get(stage, "int8") if stage in files else "fp32"
+            opened[stage] = open_session(runtime, path, entry.inputs, entry.outputs, precision,
+                                         RuntimeOptions(threads=threads), stage)
+    except Exception:
+        for session in opened.values():
+            session.close()
+        raise
     return StageSessions(opened)
 
 
@@ -91,6 +110,37 @@ def _latency_ms(sessions: StageSessions, stage: str, feeds: list[dict[str, np.nd
     return 1000.0 * float(np.median(times)) / len(feeds)
 
 
+def _candidate_files(voice: Voice, runtime: str, stage: str, samples: list, method: str, seed: int,
+                     work: Path, notes: list[str]) -> dict[str, Path]:
+    """precision -> graph file of each candidate for one stage (fp32 excluded)."""
+    source = voice.bundle.graph_path(stage)
+    target = work / f"{stage}.int8.onnx"
+    if runtime == "cpu":
+        keep = [n for n in _conv_nodes(source) if any(p in n for p in KEEP_FLOAT.get(stage, ()))]
+        # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
+        # phoneme-level inputs vary with sentence length and use min/max ranges.
+        stage_method = method if stage in ("decoder", "vocoder") else "minmax"
+        return {"int8": quantize_graph(source, target, samples, method=stage_method, exclude_nodes=keep)}
+    import onnx
+
+    files: dict[str, Path] = {}
+    try:
+        int8 = quantize_for_openvino(source, target, samples, keep_float=KEEP_FLOAT.get(stage, ()), seed=seed)
+        files["int8-bf16"] = files["int8"] = int8
+    except ValueError as exc:
+        notes.append(f"{stage}: no int8 candidate ({exc})")
+    # bf16 is compiled from a float graph: the polyphase one when the stage upsamples (OpenVINO runs
+    # ConvTranspose as an f32 GEMM whatever the hint).
+    original = onnx.load(str(source))
+    rewritten = polyphase_upsampling(original)
+    if len(rewritten.graph.node) != len(original.graph.node):
+        files["bf16"] = work / f"{stage}.float.onnx"
+        onnx.save(rewritten, str(files["bf16"]))
+    else:
+        files["bf16"] = source
+    return {p: f for p, f in files.items() if p in CANDIDATES[runtime]}
+
+
 def calibrate(
     bundle_dir: str | Path,
     runtime: str = "cpu",
@@ -104,9 +154,10 @@ def calibrate(
     max_sentences: int | None = None,
     check_wer: bool = True,
     threads: int | None = None,
+    require_speedup: bool = True,
     progress=None,
 ) -> dict[str, Any]:
-    """Write int8 graphs that pass the gate into the bundle, with a JSON + markdown report."""
+    """Write the graphs of the fastest configuration that passes the gate into the bundle, with a report."""
     if runtime == "tensorrt":
         raise NotImplementedError(
             "TensorRT int8 needs explicit Q/DQ engines built and gated on a GPU with TensorRT; voxport cannot run "
@@ -137,17 +188,28 @@ def calibrate(
 
     work = bundle_dir / "calibration" / f"candidates-{runtime}"
     shutil.rmtree(work, ignore_errors=True)
-    candidates: dict[str, Path] = {}
+    notes: list[str] = []
+    candidates: dict[str, dict[str, Path]] = {}
     for stage in stages:
         _say(progress, f"quantizing {stage}")
-        source = voice.bundle.graph_path(stage)
-        keep = [n for n in _conv_nodes(source) if any(p in n for p in KEEP_FLOAT.get(stage, ()))]
-        # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
-        # phoneme-level inputs vary with sentence length and use min/max ranges.
-        stage_method = method if stage in ("decoder", "vocoder") else "minmax"
         samples = _subsample(captured[stage], MAX_SAMPLES[stage], seed)
-        candidates[stage] = quantize_graph(source, work / f"{stage}.onnx", samples, method=stage_method,
-                                           exclude_nodes=keep)
+        candidates[stage] = _candidate_files(voice, runtime, stage, samples, method, seed, work, notes)
+
+    # Every candidate is timed, refused ones too: what it would have saved is part of its cost.
+    speed: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        feeds = captured[stage][:16]
+        fp32_ms = _latency_ms(voice.sessions, stage, feeds)
+        timed = {}
+        for precision, path in candidates[stage].items():
+            try:
+                sessions = open_candidate_sessions(voice.bundle, runtime, {stage: path}, threads, {stage: precision})
+            except UnsupportedPrecisionError as exc:
+                notes.append(f"{stage} {precision}: not run on this device ({exc})")
+                continue
+            timed[precision] = _latency_ms(sessions, stage, feeds)
+            sessions.close()
+        speed[stage] = {"fp32_ms": fp32_ms, "candidates_ms": timed}
 
     recognizer = None
     if check_wer:
@@ -158,82 +220,99 @@ def calibrate(
     gate = Gate(voice, evaluation_sentences, seed, thresholds, recognizer)
 
     evaluations: list[Evaluation] = []
+    chosen: dict[str, str] = {}
+    solo_mcd: dict[str, float] = {}
+    # Fastest first; a candidate no faster than fp32 has no reason to exist (unless told otherwise, as
+    # tests of tiny graphs do, where timing says nothing).
+    ladders = {stage: [p for _, p in sorted((ms, p) for p, ms in speed[stage]["candidates_ms"].items()
+                                            if ms < speed[stage]["fp32_ms"] or not require_speedup)]
+               for stage in stages}
+
+    def climb(stage: str) -> None:
+        """Gate the stage's next candidates alone until one passes (chosen) or none is left (fp32)."""
+        while ladders[stage]:
+            precision = ladders[stage].pop(0)
+            _say(progress, f"gate: {stage} alone at {precision}")
+            sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage][precision]}, threads,
+                                               {stage: precision})
+            result = gate.evaluate(f"{stage} {precision}", sessions, {stage: precision})
+            sessions.close()
+            evaluations.append(result)
+            if result.passed:
+                chosen[stage], solo_mcd[stage] = precision, result.mean["mcd_db"]
+                return
+
     for stage in stages:
-        _say(progress, f"gate: {stage} alone in int8")
-        sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
-        evaluations.append(gate.evaluate(f"{stage} only", sessions, [stage]))
-        sessions.close()
-    passing = [e.int8_stages[0] for e in evaluations if e.passed]
-    chosen: list[str] = []
-    while passing:
-        if len(passing) == 1:
-            chosen = passing
-            break
-        _say(progress, f"gate: {', '.join(passing)} together")
-        sessions = open_candidate_sessions(voice.bundle, runtime, {s: candidates[s] for s in passing}, threads)
-        combined = gate.evaluate("combined", sessions, passing)
+        climb(stage)
+    while len(chosen) > 1:
+        _say(progress, f"gate: {', '.join(f'{s} {p}' for s, p in chosen.items())} together")
+        sessions = open_candidate_sessions(voice.bundle, runtime, {s: candidates[s][p] for s, p in chosen.items()},
+                                           threads, chosen)
+        combined = gate.evaluate("combined", sessions, dict(chosen))
         sessions.close()
         evaluations.append(combined)
         if combined.passed:
-            chosen = passing
             break
-        worst = max(passing, key=lambda s: next(e.mean["mcd_db"] for e in evaluations if e.int8_stages == (s,)))
-        passing = [s for s in passing if s != worst]
-
-    # Every candidate is timed, refused ones too: what int8 would have saved is part of its cost.
-    speed = {}
+        worst = max(chosen, key=solo_mcd.__getitem__)  # demoted to its next (slower) candidate, or fp32
+        del chosen[worst]
+        climb(worst)
     for stage in stages:
-        int8_sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage]}, threads)
-        feeds = captured[stage][:16]
-        a, b = _latency_ms(voice.sessions, stage, feeds), _latency_ms(int8_sessions, stage, feeds)
-        speed[stage] = {"fp32_ms": a, "int8_ms": b, "ratio": b / a, "accepted": stage in chosen}
-        int8_sessions.close()
+        speed[stage]["chosen"] = chosen.get(stage, "fp32")
+        speed[stage]["chosen_ms"] = speed[stage]["candidates_ms"].get(chosen.get(stage), speed[stage]["fp32_ms"])
 
+    precisions = {s: chosen.get(s, "fp32") for s in voice.bundle.stages}
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA,
         "bundle": voice.manifest.name,
         "runtime": runtime,
         "seed": seed,
-        "method": method,
+        "method": method if runtime == "cpu" else "equalized, GPTQ weights, least-squares activation ranges",
         "corpus": {"file": corpus_path.name, "sentences": len(sentences), "sha256": sha256_file(corpus_path)},
         "heldout": {"file": heldout_path.name, "sentences": len(evaluation_sentences)},
         "thresholds": asdict(thresholds),
         "evaluations": [e.to_dict() for e in evaluations],
-        "result": {"int8_stages": chosen, "fp32_stages": [s for s in voice.bundle.stages if s not in chosen]},
+        "result": {
+            "precisions": precisions,
+            "int8_stages": sorted(s for s, p in precisions.items() if p.startswith("int8")),
+            "fp32_stages": [s for s, p in precisions.items() if p == "fp32"],
+        },
         "speed": speed,
+        "notes": notes,
     }
     voice.close()
     write_reports(bundle_dir, runtime, report)
-    if not chosen:
+    if not report["result"]["int8_stages"]:
         shutil.rmtree(work, ignore_errors=True)
-        raise CalibrationRefused("no stage passed the quality gate; see the calibration report", report)
-    _install(bundle_dir, {s: candidates[s] for s in chosen}, runtime, report)
+        raise CalibrationRefused("no stage passed the quality gate in int8; see the calibration report", report)
+    _install(bundle_dir, {s: candidates[s][p] for s, p in chosen.items()}, precisions, runtime, report)
     shutil.rmtree(work, ignore_errors=True)
     return report
 
+def _install(bundle_dir: Path, chosen: dict[str, Path], precisions: dict[str, str], runtime: str,
+             report: dict[str, Any]) -> None:
+    """Copy the accepted graphs in and record the per-stage precisions for `precision="int8"`.
 
-def _install(bundle_dir: Path, chosen: dict[str, Path], runtime: str, report: dict[str, Any]) -> None:
-    """Copy the accepted graphs in and give every stage an "int8" variant (fp32 file where refused).
-
-    `precision="int8"` then means "the configuration the gate accepted", whichever stages that is.
+    A bundle holds one calibrated set: the int8 (and rewritten bf16) graphs of the runtime calibrated
+    last, since the two runtimes need different graphs; the other runtime's record is dropped.
     """
     bundle = Bundle.load(bundle_dir, verify=False)
     manifest = bundle.manifest
     graphs = {}
     for stage, entry in manifest.graphs.items():
+        variants = {k: v for k, v in entry.variants.items() if k not in ("int8", "bf16")}
         if stage in chosen:
-            target = bundle_dir / "int8" / f"{stage}.onnx"
-            target.parent.mkdir(exist_ok=True)
-            shutil.copyfile(chosen[stage], target)
-            variant = describe_graph_file(bundle_dir, f"int8/{stage}.onnx")
-        else:
-            variant = entry.variants["fp32"]
-        graphs[stage] = GraphEntry(entry.inputs, entry.outputs, {**entry.variants, "int8": variant})
-    calibration = dict(manifest.extra.get("calibration", {}))
-    calibration[runtime] = {
-        "int8_stages": sorted(chosen),
+            variant = "int8" if precisions[stage].startswith("int8") else precisions[stage]
+            if chosen[stage] != bundle.graph_path(stage, "fp32"):
+                target = bundle_dir / variant / f"{stage}.onnx"
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(chosen[stage], target)
+                variants[variant] = describe_graph_file(bundle_dir, f"{variant}/{stage}.onnx")
+        graphs[stage] = GraphEntry(entry.inputs, entry.outputs, variants)
+    calibration = {runtime: {
+        "precisions": precisions,
+        "int8_stages": report["result"]["int8_stages"],
         "report": f"calibration/report-{runtime}.json",
         "seed": report["seed"],
         "method": report["method"],
-    }
+    }}
     write_manifest(bundle_dir, replace(manifest, graphs=graphs, extra={**manifest.extra, "calibration": calibration}))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPORT_SCHEMA = 1
+REPORT_SCHEMA = 2
 
 
 def write_reports(bundle_dir: Path, runtime: str, report: dict[str, Any]) -> tuple[Path, Path]:
@@ -23,7 +23,7 @@ def _row(e: dict[str, Any]) -> str:
     mean, worst = e["mean"], e["worst"]
     wer = "n/a" if e["wer_int8"] is None else f"{e['wer_int8']:.1f} (fp32 {e['wer_fp32']:.1f})"
     verdict = "pass" if e["passed"] else "REFUSED: " + "; ".join(e["reasons"])
-    stages = ", ".join(e["int8_stages"])
+    stages = ", ".join(f"{s} {p}" for s, p in e["precisions"].items())
     return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {mean['snr_db']:.1f} / {worst['snr_db']:.1f} | "
             f"{mean['log_mel_db']:.3f} | {worst['max_abs']:.3g} | {100 * e['duration_change_fraction']:.2f} | "
             f"{wer} | {verdict} |")
@@ -39,18 +39,20 @@ def markdown(report: dict[str, Any]) -> str:
         f"Gate: mean MCD <= {t['max_mcd_db']} dB, WER <= fp32 + {t['max_wer_increase']} points, "
         f"durations moved on <= {100 * t['max_duration_changes']:.2f}% of phonemes. Same durations and noise as fp32.",
         "",
-        "| configuration | int8 stages | MCD dB | SNR dB mean / worst | log-mel dB | max abs | durations moved % "
+        "| configuration | stages under test | MCD dB | SNR dB mean / worst | log-mel dB | max abs | durations moved % "
         "| WER % | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
         *(_row(e) for e in report["evaluations"]),
         "",
-        f"**Result:** int8 stages {report['result']['int8_stages'] or 'none'}; "
-        f"kept fp32: {report['result']['fp32_stages']}.",
+        f"**Result:** {', '.join(f'{s} {p}' for s, p in report['result']['precisions'].items())}.",
     ]
     if report.get("speed"):
-        lines += ["", "Latency per call on captured inputs (median):", "",
-                  "| stage | fp32 ms | int8 ms | int8 / fp32 | accepted |", "|---|---|---|---|---|"]
+        lines += ["", "Latency per call on captured inputs (median ms; candidates no faster than fp32 are not gated):",
+                  "", "| stage | fp32 | candidates | chosen | chosen / fp32 |", "|---|---|---|---|---|"]
         for stage, s in report["speed"].items():
-            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {s['int8_ms']:.2f} | {s['ratio']:.3f} | "
-                         f"{'yes' if s['accepted'] else 'no'} |")
+            timed = ", ".join(f"{p} {ms:.2f}" for p, ms in s["candidates_ms"].items()) or "none"
+            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {timed} | {s['chosen']} | "
+                         f"{s['chosen_ms'] / s['fp32_ms']:.3f} |")
+    if report.get("notes"):
+        lines += ["", "Notes:", "", *(f"- {n}" for n in report["notes"])]
     return "\n".join(lines) + "\n"

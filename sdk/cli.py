@@ -172,7 +172,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except CalibrationRefused as exc:
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 1
-    print(f"int8 stages: {', '.join(report['result']['int8_stages'])}; report: {Path(bundle) / 'calibration'}")
+    policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["precisions"].items())
+    print(f"calibrated for {args.runtime}: {policy}; report: {Path(bundle) / 'calibration'}")
     return 0
 
 
