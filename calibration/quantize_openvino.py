@@ -11,10 +11,12 @@ resblock and upsampling convs int8, OpenVINO CPU):
 | + upsampling as polyphase convs, which OpenVINO then runs int8 | 1.25 |
 | + cross-layer equalization | 1.08 |
 | + GPTQ weights | 1.00 |
+| + upsampling and the last (32-channel) stage kept float: the default | 0.69 |
 
 What remains is activation noise in the layers nearest the waveform; `min_channels` keeps the narrow
-high-rate layers (the last upsampling stage) in float, where int8 saved little time and put audible
-noise into pauses.
+high-rate layers (the last upsampling stage) in float, where int8 saved little time (int8-bf16 9.35 ms
+vs 8.77 ms with them) and put noise into pauses (log-mel distance 0.9 dB vs 4.1 dB). On the 40 held-out
+sentences the default scores 0.64 dB; the decoder (flow), with the couplings' pre/post convs float, 0.64 dB.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def calibrated_precision(bundle: Bundle, runtime: str, stage: str) -> str:
         entry = bundle.graph(stage)
         done = f" (its int8 graphs were calibrated for {', '.join(sorted(calibration))})" if calibration else ""
         raise MissingVariantError(
-            "int8", sorted(entry.variants), stage,
+            "int8", sorted(v for v in entry.variants if v != "int8"), stage,
             advice=f"this bundle has no int8 graphs for {name}{done}: run `voxport calibrate --bundle DIR "
             f"--runtime {name}` to create and quality-check them",
         )
