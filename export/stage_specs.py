@@ -1,27 +1,43 @@
-"""Specs of the four pipeline graphs, shared by every model family.
+"""The four pipeline graphs as GraphSpecs, shared by every model family.
 
-The SDK runs every family through one code path, so the graphs agree on tensor names and meanings:
-encoder (phoneme_ids, phoneme_lengths[, sid] -> hidden, prior_mean, prior_log_std, phoneme_mask[,
-speaker_embedding]), duration (hidden, phoneme_mask[, noise][, speaker_embedding] -> log_durations),
-decoder (prior_latent, frame_mask[, speaker_embedding] -> latent: VITS's latent, GlowTTS's mel) and
-vocoder (latent[, speaker_embedding] -> audio). A family supplies the modules and the sizes.
+Tensor names, dtypes and axes are the stage contract's (voxport.contract); this module adds what only
+export needs: the torch wrappers that give each stage a fixed positional signature for tracing, and
+the example inputs validation runs. A family supplies the modules and the sizes.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from voxport.runtimes.base import TensorSpec
+from voxport.contract import (
+    DECODER,
+    DURATION,
+    ENCODER,
+    FRAME_MASK,
+    HIDDEN,
+    LATENT,
+    NOISE,
+    PHONEME_IDS,
+    PHONEME_LENGTHS,
+    PHONEME_MASK,
+    PRIOR_LATENT,
+    SID,
+    SPEAKER_EMBEDDING,
+    VOCODER,
+    decoder_tensors,
+    duration_tensors,
+    encoder_tensors,
+    speaker_tensors,
+    vocoder_tensors,
+)
+from voxport.synthesis import DEFAULT_SCALES
 
 from .spec import GraphSpec
 
-F32, I64 = "float32", "int64"
-SPEAKER = "speaker_embedding"
 Example = dict[str, np.ndarray]
+ATOL = 1e-3  # |onnx - torch| every stage of both families stays within in fp32
 
 
 class EncoderStage(nn.Module):
@@ -55,114 +71,62 @@ class Speakers:
 
     def __init__(self, n_speakers: int, channels: int) -> None:
         self.n_speakers, self.channels = n_speakers, channels
-        multi = n_speakers > 1
-        self.sid = (TensorSpec("sid", I64, ("batch",)),) if multi else ()
-        self.embedding = (TensorSpec(SPEAKER, F32, ("batch", channels, 1)),) if multi else ()
+        self.sid, self.embedding = speaker_tensors(n_speakers, channels)
 
     def example(self, rng: np.random.Generator) -> Example:
-        return {SPEAKER: rng.standard_normal((1, self.channels, 1)).astype(np.float32)} if self.embedding else {}
+        if not self.embedding:
+            return {}
+        return {SPEAKER_EMBEDDING: rng.standard_normal((1, self.channels, 1)).astype(np.float32)}
 
 
 def encoder_spec(model: nn.Module, *, n_vocab: int, hidden: int, channels: int, speakers: Speakers) -> GraphSpec:
     def example(n: int, rng: np.random.Generator) -> Example:
         feeds = {
-            "phoneme_ids": rng.integers(0, n_vocab, (1, n)).astype(np.int64),
-            "phoneme_lengths": np.array([n], np.int64),
+            PHONEME_IDS: rng.integers(0, n_vocab, (1, n)).astype(np.int64),
+            PHONEME_LENGTHS: np.array([n], np.int64),
         }
         if speakers.sid:
-            feeds["sid"] = np.array([rng.integers(0, speakers.n_speakers)], np.int64)
+            feeds[SID] = np.array([rng.integers(0, speakers.n_speakers)], np.int64)
         return feeds
 
-    per_phoneme = ("batch", channels, "phonemes")
-    return GraphSpec(
-        name="encoder",
-        module=EncoderStage(model),
-        inputs=(
-            TensorSpec("phoneme_ids", I64, ("batch", "phonemes")),
-            TensorSpec("phoneme_lengths", I64, ("batch",)),
-            *speakers.sid,
-        ),
-        outputs=(
-            TensorSpec("hidden", F32, ("batch", hidden, "phonemes")),
-            TensorSpec("prior_mean", F32, per_phoneme),
-            TensorSpec("prior_log_std", F32, per_phoneme),
-            TensorSpec("phoneme_mask", F32, ("batch", 1, "phonemes")),
-            *speakers.embedding,
-        ),
-        example=example,
-        atol=1e-3,
-    )
+    inputs, outputs = encoder_tensors(hidden, channels, speakers.sid, speakers.embedding)
+    return GraphSpec(name=ENCODER, module=EncoderStage(model), inputs=inputs, outputs=outputs, example=example,
+                     atol=ATOL)
 
 
-def duration_spec(
-    module: nn.Module, *, hidden: int, speakers: Speakers, noise_channels: int = 0, noise_scale: float = 0.8
-) -> GraphSpec:
-    """`module(hidden, phoneme_mask[, noise][, speaker_embedding])`; noise only for stochastic predictors."""
+def duration_spec(module: nn.Module, *, hidden: int, speakers: Speakers, noise_channels: int = 0) -> GraphSpec:
+    """`module(hidden, phoneme_mask[, noise][, speaker_embedding])`; noise only for stochastic predictors,
+    drawn at the default noise_w as the SDK feeds it."""
 
     def example(n: int, rng: np.random.Generator) -> Example:
-        feeds = {"hidden": rng.standard_normal((1, hidden, n)).astype(np.float32), "phoneme_mask": ones_mask(n)}
+        feeds = {HIDDEN: rng.standard_normal((1, hidden, n)).astype(np.float32), PHONEME_MASK: ones_mask(n)}
         if noise_channels:
-            feeds["noise"] = rng.standard_normal((1, noise_channels, n)).astype(np.float32) * noise_scale
+            noise = rng.standard_normal((1, noise_channels, n)).astype(np.float32)
+            feeds[NOISE] = noise * DEFAULT_SCALES.noise_w
         return {**feeds, **speakers.example(rng)}
 
-    noise = (TensorSpec("noise", F32, ("batch", noise_channels, "phonemes")),) if noise_channels else ()
-    return GraphSpec(
-        name="duration",
-        module=module,
-        inputs=(
-            TensorSpec("hidden", F32, ("batch", hidden, "phonemes")),
-            TensorSpec("phoneme_mask", F32, ("batch", 1, "phonemes")),
-            *noise,
-            *speakers.embedding,
-        ),
-        outputs=(TensorSpec("log_durations", F32, ("batch", 1, "phonemes")),),
-        example=example,
-        atol=1e-3,
-    )
+    inputs, outputs = duration_tensors(hidden, noise_channels, speakers.embedding)
+    return GraphSpec(name=DURATION, module=module, inputs=inputs, outputs=outputs, example=example, atol=ATOL)
 
 
 def decoder_spec(
     model: nn.Module, *, channels: int, speakers: Speakers, example_lengths: tuple[int, ...] = (17, 5)
 ) -> GraphSpec:
     def example(n: int, rng: np.random.Generator) -> Example:
-        feeds = {"prior_latent": rng.standard_normal((1, channels, n)).astype(np.float32), "frame_mask": ones_mask(n)}
+        feeds = {PRIOR_LATENT: rng.standard_normal((1, channels, n)).astype(np.float32), FRAME_MASK: ones_mask(n)}
         return {**feeds, **speakers.example(rng)}
 
-    return GraphSpec(
-        name="decoder",
-        module=DecoderStage(model),
-        inputs=(
-            TensorSpec("prior_latent", F32, ("batch", channels, "frames")),
-            TensorSpec("frame_mask", F32, ("batch", 1, "frames")),
-            *speakers.embedding,
-        ),
-        outputs=(TensorSpec("latent", F32, ("batch", channels, "frames")),),
-        example=example,
-        atol=1e-3,
-        example_lengths=example_lengths,
-    )
+    inputs, outputs = decoder_tensors(channels, embedding=speakers.embedding)
+    return GraphSpec(name=DECODER, module=DecoderStage(model), inputs=inputs, outputs=outputs, example=example,
+                     atol=ATOL, example_lengths=example_lengths)
 
 
-def vocoder_spec(
-    module: nn.Module,
-    *,
-    channels: int,
-    speakers: Speakers,
-    latent: Callable[[tuple[int, ...], np.random.Generator], np.ndarray] | None = None,
-) -> GraphSpec:
-    """`module(latent[, speaker_embedding])` -> audio; `latent(shape, rng)` makes realistic example input."""
+def vocoder_spec(module: nn.Module, *, channels: int, speakers: Speakers) -> GraphSpec:
+    """`module(latent[, speaker_embedding])` -> audio."""
 
     def example(n: int, rng: np.random.Generator) -> Example:
-        shape = (1, channels, n)
-        values = latent(shape, rng) if latent else rng.standard_normal(shape).astype(np.float32)
-        return {"latent": values, **speakers.example(rng)}
+        return {LATENT: rng.standard_normal((1, channels, n)).astype(np.float32), **speakers.example(rng)}
 
-    return GraphSpec(
-        name="vocoder",
-        module=module,
-        inputs=(TensorSpec("latent", F32, ("batch", channels, "frames")), *speakers.embedding),
-        outputs=(TensorSpec("audio", F32, ("batch", 1, "samples")),),
-        example=example,
-        atol=1e-3,
-        example_lengths=(23, 7),
-    )
+    inputs, outputs = vocoder_tensors(channels, speakers.embedding)
+    return GraphSpec(name=VOCODER, module=module, inputs=inputs, outputs=outputs, example=example, atol=ATOL,
+                     example_lengths=(23, 7))

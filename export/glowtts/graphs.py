@@ -1,5 +1,5 @@
 """The GlowTTS graphs: encoder, duration predictor, decoder (flows reversed, mel out) and, when a mel
-vocoder comes with it, the vocoder; tensor names are the shared ones of export/stage_specs.py.
+vocoder comes with it, the vocoder; tensor names are the stage contract's (voxport.contract).
 
 The decoder's time axis must be a multiple of num_squeeze; the SDK guarantees it from the manifest's
 `frame_multiple`, so the graph has no trimming (and no data-dependent shape) of its own.
@@ -33,13 +33,11 @@ def glowtts_graph_specs(model: GlowTTS, vocoder: MelVocoder | None = None) -> di
     speakers = Speakers(c.n_speakers, c.speaker_channels)
     ch = c.out_channels
     n = c.num_squeeze
-    specs = {
-        "encoder": encoder_spec(
-            model, n_vocab=c.n_vocab, hidden=c.hidden_channels_enc, channels=ch, speakers=speakers
-        ),
-        "duration": duration_spec(_Duration(model), hidden=c.hidden_channels_enc, speakers=speakers),
-        "decoder": decoder_spec(model, channels=ch, speakers=speakers, example_lengths=(9 * n, 3 * n)),
-    }
+    specs = [
+        encoder_spec(model, n_vocab=c.n_vocab, hidden=c.hidden_channels_enc, channels=ch, speakers=speakers),
+        duration_spec(_Duration(model), hidden=c.hidden_channels_enc, speakers=speakers),
+        decoder_spec(model, channels=ch, speakers=speakers, example_lengths=(9 * n, 3 * n)),
+    ]
     if vocoder is not None:
-        specs["vocoder"] = vocoder_spec(vocoder.eval(), channels=ch, speakers=Speakers(1, 0))
-    return specs
+        specs.append(vocoder_spec(vocoder.eval(), channels=ch, speakers=Speakers(1, 0)))
+    return {spec.name: spec for spec in specs}

@@ -1,7 +1,7 @@
 """The four VITS graphs: encoder, duration predictor, decoder (flow reversed) and vocoder.
 
 Noise enters as an input and length regulation happens in the SDK, so no graph holds a random or
-data-dependent op. Tensor names are the shared ones of export/stage_specs.py.
+data-dependent op. Tensor names are the stage contract's (voxport.contract, via export/stage_specs.py).
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ def vits_graph_specs(model: Vits) -> dict[str, GraphSpec]:
     c = model.config
     speakers = Speakers(c.n_speakers if c.multi_speaker else 1, c.gin_channels)
     ch = c.inter_channels
-    return {
-        "encoder": encoder_spec(model, n_vocab=c.n_vocab, hidden=c.hidden_channels, channels=ch, speakers=speakers),
-        "duration": duration_spec(
-            _Duration(model), hidden=c.hidden_channels, speakers=speakers, noise_channels=2 if c.use_sdp else 0
-        ),
-        "decoder": decoder_spec(model, channels=ch, speakers=speakers),
-        "vocoder": vocoder_spec(_Vocoder(model), channels=ch, speakers=speakers),
-    }
+    specs = (
+        encoder_spec(model, n_vocab=c.n_vocab, hidden=c.hidden_channels, channels=ch, speakers=speakers),
+        duration_spec(_Duration(model), hidden=c.hidden_channels, speakers=speakers,
+                      noise_channels=2 if c.use_sdp else 0),
+        decoder_spec(model, channels=ch, speakers=speakers),
+        vocoder_spec(_Vocoder(model), channels=ch, speakers=speakers),
+    )
+    return {spec.name: spec for spec in specs}
