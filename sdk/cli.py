@@ -19,7 +19,7 @@ def _progress(quiet: bool):
 
 def cmd_build(args: argparse.Namespace) -> int:
     try:
-        from voxport.export.build import build_from_piper
+        from voxport.export.vits.build import build_from_piper
     except ImportError as exc:
         print(f"voxport build needs the export extra (torch, onnx): pip install 'voxport[export]' ({exc})",
               file=sys.stderr)
@@ -57,7 +57,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build_coqui(args: argparse.Namespace, say) -> int:
     """A Coqui TTS GlowTTS (+ HiFi-GAN, else Griffin-Lim) into a bundle; a config problem is reported, not raised."""
-    from voxport.export.build import build_from_coqui
+    from voxport.export.glowtts.build import build_from_coqui
     from voxport.export.errors import ImportError_
 
     files = [Path(p) for p in [*args.coqui, *(args.vocoder or [])]]

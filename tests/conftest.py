@@ -31,7 +31,7 @@ def tiny_piper_voice(tmp_path_factory, joe_phoneme_map) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_piper_voice) -> Path:
-    from voxport.export.build import build_from_piper
+    from voxport.export.vits.build import build_from_piper
 
     return build_from_piper(tiny_piper_voice, tmp_path_factory.mktemp("bundles") / "tiny", license="test-only")
 
@@ -49,7 +49,7 @@ def tiny_voice(tiny_bundle):
 def joe_bundle(tmp_path_factory, joe_files) -> Path:
     """The real default voice, split into a bundle once per test session (~10 s)."""
     pytest.importorskip("torch", reason="building the real voice needs the export extra (torch)")
-    from voxport.export.build import build_from_piper
+    from voxport.export.vits.build import build_from_piper
 
     return build_from_piper(joe_files[0], tmp_path_factory.mktemp("joe") / "joe", license="CC0")
 
@@ -92,14 +92,14 @@ def coqui(tmp_path_factory, phonemes) -> dict:
 
 @pytest.fixture(scope="session")
 def hifigan_bundle(coqui, tmp_path_factory) -> Path:
-    from voxport.export.build import build_from_coqui
+    from voxport.export.glowtts.build import build_from_coqui
 
     return build_from_coqui(*coqui["files"], tmp_path_factory.mktemp("glow") / "glow", vocoder=coqui["voc_files"])
 
 
 @pytest.fixture(scope="session")
 def griffin_lim_bundle(coqui, tmp_path_factory) -> Path:
-    from voxport.export.build import build_from_coqui
+    from voxport.export.glowtts.build import build_from_coqui
 
     return build_from_coqui(*coqui["files"], tmp_path_factory.mktemp("glow") / "glow-gl")
 

@@ -25,7 +25,7 @@ from TTS.utils.audio import AudioProcessor  # noqa: E402
 from TTS.vocoder.models import setup_model  # noqa: E402
 
 from voxport import Voice  # noqa: E402
-from voxport.export.build import build_from_coqui  # noqa: E402
+from voxport.export.glowtts.build import build_from_coqui  # noqa: E402
 from voxport.griffin_lim import GriffinLim  # noqa: E402
 from voxport.phoneme_ids import PhonemeIdMapper  # noqa: E402
 

@@ -22,8 +22,9 @@ from voxport.export.onnx_export import FORBIDDEN_OPS, check_ops, export_graph, v
 from voxport.export.spec import GraphSpec
 from voxport.export.vits.checkpoint_import import load_vits_checkpoint
 from voxport.export.vits.graphs import vits_graph_specs
-from voxport.export.vits.piper_import import load_piper_voice
+from voxport.export.vits.piper_import import load_piper_voice, piper_scales
 from voxport.runtimes import TensorSpec
+from voxport.synthesis import Scales
 
 VARIANTS = {
     "piper-like": {},
@@ -107,6 +108,12 @@ def test_piper_import_refuses_missing_tensors(tiny_piper_voice, tmp_path):
     _edited_copy(tiny_piper_voice, tmp_path / "v.onnx", drop)
     with pytest.raises(MissingTensorError, match="dec.conv_pre.bias"):
         load_piper_voice(tmp_path / "v.onnx")
+
+
+def test_piper_scales_fall_back_to_the_defaults_per_scale():
+    assert piper_scales({"noise_scale": 0.5, "length_scale": 1.2, "noise_w": 0.6}) == Scales(1.2, 0.5, 0.6)
+    assert piper_scales({"length_scale": 1.2, "unrelated": 3}) == Scales(length_scale=1.2)
+    assert piper_scales({}) == Scales()
 
 
 def _training_checkpoint(model) -> dict[str, torch.Tensor]:

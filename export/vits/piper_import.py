@@ -12,6 +12,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
+
+from voxport.synthesis import Scales
 
 from ..errors import MissingTensorError, UnknownTensorError
 from .config import VitsConfig
@@ -174,3 +177,8 @@ def load_piper_voice(onnx_path: str | Path, config_path: str | Path | None = Non
     config = infer_config(graph, piper_json)
     state = recover_state_dict(graph, Vits(config).state_dict())
     return load_strict(config, state, f"the Piper graph {onnx_path.name}"), piper_json
+
+
+def piper_scales(inference: Mapping[str, Any]) -> Scales:
+    """The scales of a Piper voice's JSON `inference` block; a scale it leaves out keeps Scales' default."""
+    return Scales(**{f.name: inference[f.name] for f in fields(Scales) if f.name in inference})

@@ -1,0 +1,58 @@
+"""Write a voxport bundle from any model family: export and validate each graph, hash it, record the
+streaming reach and write the manifest, then move the finished bundle into place."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from voxport import __version__
+from voxport.bundle import describe_graph_file, write_manifest
+from voxport.manifest import GraphEntry, Manifest
+from voxport.receptive_field import measure_bundle_reach
+
+from .onnx_export import export_graph
+from .spec import GraphSpec
+
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """A Progress that reports nothing."""
+
+
+def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Manifest,
+                 say: Progress = quiet) -> Path:
+    """Export and validate every graph, then write `manifest` (its graphs and streaming reach filled in)
+    into `out_dir`.
+
+    The bundle is assembled in a sibling temporary directory and renamed into place when complete, so
+    an interrupted build never leaves a half-written bundle where a previous good one stood.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
+        work = Path(tmp) / "bundle"
+        work.mkdir()
+        graphs: dict[str, GraphEntry] = {}
+        validation: dict[str, float] = {}
+        for i, (stage, spec) in enumerate(specs.items(), 1):
+            say(f"[{i}/{len(specs)}] exporting and validating {stage}")
+            path = work / f"{stage}.onnx"
+            validation[stage] = export_graph(spec, path)
+            graphs[stage] = GraphEntry(inputs=spec.inputs, outputs=spec.outputs,
+                                       variants={"fp32": describe_graph_file(work, path.name)})
+        extra = {"created_by": f"voxport {__version__}", **manifest.extra, "max_abs_diff_vs_torch": validation}
+        manifest = replace(manifest, graphs=graphs, extra=extra)
+        # The reach is measured on the bundle as the SDK loads it, so the manifest must be on disk first.
+        write_manifest(work, manifest)
+        say("measuring the decoder and vocoder receptive fields for streaming")
+        write_manifest(work, replace(manifest, streaming=measure_bundle_reach(work)))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        work.rename(out_dir)
+    say(f"bundle written to {out_dir}")
+    return out_dir
