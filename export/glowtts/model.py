@@ -46,7 +46,7 @@ class GlowTTS(nn.Module):
     def decode(self, z: torch.Tensor, z_mask: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z, z_mask, g)
 
-    # --- reference pipeline, used to validate the split graphs end to end ------------------------
+    # --- torch reference, not exported: tests compare the SDK's synthesis of the graphs against it ---
     @torch.no_grad()
     def infer(
         self,

@@ -13,7 +13,6 @@ from .config import VitsConfig
 from .duration import DurationPredictor, StochasticDurationPredictor
 from .flow import ResidualCouplingBlock
 from .generator import Generator
-from .layers import sequence_mask
 from .text_encoder import TextEncoder
 
 
@@ -81,36 +80,3 @@ class Vits(nn.Module):
 
     def vocode(self, z: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         return self.dec(z, g=g)
-
-    # --- reference pipeline, used to validate the split graphs end to end ------------------------
-    @torch.no_grad()
-    def infer(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        *,
-        dp_noise: torch.Tensor,
-        prior_noise_fn,
-        noise_scale: float,
-        length_scale: float,
-        noise_w: float,
-        sid: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Whole-utterance synthesis for batch size 1; `prior_noise_fn(shape)` returns the prior noise."""
-        enc = self.encode(ids, lengths, sid)
-        x, m_p, logs_p, x_mask = enc[:4]
-        g = enc[4] if len(enc) > 4 else None
-        logw = self.predict_durations(x, x_mask, dp_noise * noise_w if self.config.use_sdp else None, g)
-        w_ceil = torch.ceil(torch.exp(logw) * x_mask * length_scale)
-        frames = w_ceil[0, 0].long()
-        total = max(int(frames.sum()), 1)
-        m = torch.repeat_interleave(m_p[0], frames, dim=1)[None]
-        logs = torch.repeat_interleave(logs_p[0], frames, dim=1)[None]
-        if m.shape[2] < total:  # every duration was zero: one silent frame of prior mean 0
-            pad = total - m.shape[2]
-            m = torch.nn.functional.pad(m, [0, pad])
-            logs = torch.nn.functional.pad(logs, [0, pad])
-        eps = prior_noise_fn(tuple(m.shape))
-        z_p = m + eps * torch.exp(logs) * noise_scale
-        y_mask = sequence_mask(torch.tensor([total]), total).unsqueeze(1).to(z_p.dtype)
-        return self.vocode(self.decode(z_p, y_mask, g), g)[0, 0]
