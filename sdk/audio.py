@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,16 @@ import numpy as np
 
 def silence(seconds: float, sample_rate: int) -> np.ndarray:
     return np.zeros(max(0, round(seconds * sample_rate)), dtype=np.float32)
+
+
+def join_sentences(pieces: Iterable[np.ndarray], gap: np.ndarray) -> np.ndarray:
+    """Sentences' audio joined with `gap` (silence) between them; no pieces give empty audio."""
+    joined: list[np.ndarray] = []
+    for piece in pieces:
+        if joined and gap.size:
+            joined.append(gap)
+        joined.append(piece)
+    return np.concatenate(joined) if joined else np.zeros(0, np.float32)
 
 
 def apply_volume(audio: np.ndarray, volume: float) -> np.ndarray:

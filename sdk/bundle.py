@@ -97,7 +97,7 @@ def write_manifest(bundle_dir: Path, manifest: Manifest) -> Path:
         for variant in graph.variants.values():
             _resolve_member(root, variant.file)
     try:
-        text = json.dumps(data, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise BundleFormatError(f"{target}: manifest is not JSON-serializable: {exc}",
                                 manifest_path=target) from exc
@@ -160,8 +160,8 @@ class Bundle:
 
     @property
     def stages(self) -> tuple[str, ...]:
-        """Graph names in manifest key order (sorted on disk), e.g. ("decoder", "duration", "encoder")."""
-        return tuple(self.manifest.graphs)
+        """Graph names in pipeline order, e.g. ("encoder", "duration", "decoder", "vocoder")."""
+        return self.manifest.stages
 
     def graph(self, stage: str) -> GraphEntry:
         try:

@@ -1,54 +1,77 @@
-"""The model pipeline between phoneme ids and audio, split where streaming needs it.
+"""The model pipeline between phoneme ids and audio: the one place where stages are wired.
 
 `prepare` runs everything up to the sampled prior latent (encoder, duration predictor, length
 regulation, noise); `render` turns any window of that latent into audio (decoder + vocoder). Whole-
 utterance synthesis renders the full window once, streaming renders overlapping windows — both from
 the same prepared latent, so they draw the same noise and agree sample for sample.
+
+Tools reuse this pipeline rather than wiring their own: calibration replays a reference's noise and
+frame counts (`Prepared.replay`, `prepare(frames=...)`) on other precisions, and profiling and
+capture watch each stage through one hook (`Engine.watch`).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxport import contract as c
 from voxport.griffin_lim import GriffinLim
 from voxport.manifest import Manifest
-from voxport.regulate import duration_noise, expand_prior, fit_to_multiple, frames_per_phoneme, sample_prior
+from voxport.noise import Noise, RandomNoise, RecordedNoise
+from voxport.regulate import expand_prior, fit_to_multiple, frames_per_phoneme, shift_prior
 from voxport.stages import StageSessions
+from voxport.synthesis import Scales, SynthesisConfig
 
-
-@dataclass
-class StageTimer:
-    """Wall time per pipeline stage, summed over calls (seconds)."""
-
-    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.totals[stage] += seconds
+LENGTH_REGULATION = "length_regulation"  # the numpy step between the duration and decoder graphs
+FRONTEND = "frontend"  # text to phoneme ids, reported by Voice through the same hook
 
 
 @dataclass(frozen=True)
-class Scales:
-    length_scale: float
-    noise_scale: float
-    noise_w: float
+class StageEvent:
+    """One pipeline step as it happened: `feeds` are what its graph was given (empty for numpy steps)."""
+
+    stage: str
+    seconds: float
+    feeds: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+StageHook = Callable[[StageEvent], None]
+
+
+@dataclass
+class StageTimes:
+    """A hook that sums wall time per stage (seconds)."""
+
+    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def __call__(self, event: StageEvent) -> None:
+        self.totals[event.stage] += event.seconds
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """One utterance up to the decoder: its sampled prior latent and how many frames each id got."""
+    """One utterance up to the decoder: its sampled prior latent, its frames and the draws behind them."""
 
-    frames: np.ndarray  # int64 [n_ids]
+    frames: np.ndarray  # int64 [n_ids], what the latent was expanded with
+    predicted_frames: np.ndarray  # int64 [n_ids], what the duration predictor said (differs if frames were given)
     prior_latent: np.ndarray  # float32 [1, C, n_frames]
     conditioning: dict[str, np.ndarray]  # speaker embedding for multi-speaker voices, else empty
+    duration_noise: np.ndarray
+    eps: np.ndarray
 
     @property
     def n_frames(self) -> int:
         return int(self.prior_latent.shape[2])
+
+    def replay(self) -> RecordedNoise:
+        """This utterance's draws, to run it again elsewhere (another precision) with the same noise."""
+        return RecordedNoise(self.duration_noise, self.eps)
 
 
 class Engine:
@@ -60,36 +83,39 @@ class Engine:
         self.sessions = sessions
         self.hop_length = manifest.hop_length
         self.frame_multiple = manifest.frame_multiple
-        self.n_vocab = manifest.extra.get("model_config", {}).get("n_vocab")
         self.griffin_lim: GriffinLim | None = None
-        if "vocoder" not in sessions.sessions:
+        if c.VOCODER not in sessions.sessions:
             if manifest.mel is None:
                 raise ValueError("the bundle has no vocoder graph and no `mel` parameters to run Griffin-Lim on")
             self.griffin_lim = GriffinLim(manifest.mel, manifest.sample_rate, manifest.hop_length)
-        self.timer: StageTimer | None = None
-        # Sees each stage's inputs before it runs (calibration captures real stage inputs this way).
-        self.observer: Callable[[str, dict[str, np.ndarray]], None] | None = None
+        self._hooks: list[StageHook] = []
 
-    def _run(self, stage: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.observer is not None:
-            wanted = self.sessions.input_names(stage)
-            self.observer(stage, {k: v for k, v in feeds.items() if k in wanted})
+    # --- observation --------------------------------------------------------------------------------
+    @contextmanager
+    def watch(self, hook: StageHook) -> Iterator[StageHook]:
+        """Call `hook` after every pipeline step inside the block (timing, capture of stage inputs)."""
+        self._hooks.append(hook)
+        try:
+            yield hook
+        finally:
+            self._hooks.remove(hook)
+
+    def report(self, stage: str, seconds: float, feeds: Mapping[str, np.ndarray] | None = None) -> None:
+        for hook in self._hooks:
+            hook(StageEvent(stage, seconds, feeds or {}))
+
+    def _run(self, stage: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        wanted = self.sessions.input_names(stage)
+        given = {k: v for k, v in feeds.items() if k in wanted}
         start = time.perf_counter()
-        out = self.sessions.run(stage, feeds)
-        if self.timer is not None:
-            self.timer.add(stage, time.perf_counter() - start)
+        out = self.sessions[stage].run(given)
+        self.report(stage, time.perf_counter() - start, given)
         return out
 
-    def scales(self, length_scale: float | None, noise_scale: float | None, noise_w: float | None) -> Scales:
-        d = self.manifest.inference
-        ls = d.get("length_scale", 1.0) if length_scale is None else length_scale
-        ns = d.get("noise_scale", 0.667) if noise_scale is None else noise_scale
-        nw = d.get("noise_w", 0.8) if noise_w is None else noise_w
-        if not ls > 0:
-            raise ValueError(f"length_scale must be > 0, got {ls}")
-        if ns < 0 or nw < 0:
-            raise ValueError("noise_scale and noise_w must be >= 0")
-        return Scales(float(ls), float(ns), float(nw))
+    # --- settings -----------------------------------------------------------------------------------
+    def scales(self, config: SynthesisConfig | None = None) -> Scales:
+        """The scales `config` asks for, the voice's defaults where it says None."""
+        return (config or SynthesisConfig()).scales(self.manifest.inference)
 
     def speaker_id(self, speaker: int | str | None) -> np.ndarray | None:
         m = self.manifest
@@ -105,28 +131,39 @@ class Engine:
             raise ValueError(f"speaker id {speaker} out of range 0..{m.num_speakers - 1}")
         return np.array([int(speaker)], np.int64)
 
+    # --- the pipeline -------------------------------------------------------------------------------
     def prepare(
-        self, ids: list[int], scales: Scales, rng: np.random.Generator, sid: np.ndarray | None
+        self, ids: list[int], scales: Scales, noise: Noise | np.random.Generator, sid: np.ndarray | None = None,
+        frames: np.ndarray | None = None,
     ) -> Prepared:
-        if self.n_vocab is not None and (min(ids) < 0 or max(ids) >= self.n_vocab):
-            raise ValueError(f"phoneme ids must lie in [0, {self.n_vocab}); got min {min(ids)}, max {max(ids)}")
+        """Encoder, duration predictor, length regulation and prior noise for one utterance.
+
+        `noise` draws the duration noise and the prior's eps (a Generator is wrapped in RandomNoise);
+        `frames` replaces the predicted frame counts (comparing precisions at one length).
+        """
+        if min(ids) < 0 or max(ids) >= self.manifest.n_vocab:
+            raise ValueError(f"phoneme ids must lie in [0, {self.manifest.n_vocab}); got min {min(ids)}, "
+                             f"max {max(ids)}")
+        draws = RandomNoise(noise) if isinstance(noise, np.random.Generator) else noise
         feeds: dict[str, np.ndarray] = {
-            "phoneme_ids": np.asarray([ids], dtype=np.int64),
-            "phoneme_lengths": np.asarray([len(ids)], dtype=np.int64),
+            c.PHONEME_IDS: np.asarray([ids], dtype=np.int64),
+            c.PHONEME_LENGTHS: np.asarray([len(ids)], dtype=np.int64),
         }
         if sid is not None:
-            feeds["sid"] = sid
-        feeds.update(self._run("encoder", feeds))
-        feeds["noise"] = duration_noise(len(ids), scales.noise_w, rng)
-        logw = self._run("duration", feeds)["log_durations"]
+            feeds[c.SID] = sid
+        feeds.update(self._run(c.ENCODER, feeds))
+        # Drawn even for predictors without a noise input, so a seed gives one stream on every family.
+        feeds[c.NOISE] = duration_noise = draws.duration(len(ids), scales.noise_w)
+        logw = self._run(c.DURATION, feeds)[c.LOG_DURATIONS]
         start = time.perf_counter()
-        frames = self.frames(logw, feeds["phoneme_mask"], scales.length_scale)
-        mean, log_std = expand_prior(feeds["prior_mean"], feeds["prior_log_std"], frames)
-        latent = sample_prior(mean, log_std, scales.noise_scale, rng)
-        if self.timer is not None:
-            self.timer.add("length_regulation", time.perf_counter() - start)
-        conditioning = {"speaker_embedding": feeds["speaker_embedding"]} if "speaker_embedding" in feeds else {}
-        return Prepared(frames, latent, conditioning)
+        predicted = self.frames(logw, feeds[c.PHONEME_MASK], scales.length_scale)
+        used = predicted if frames is None else np.asarray(frames, np.int64)
+        mean, log_std = expand_prior(feeds[c.PRIOR_MEAN], feeds[c.PRIOR_LOG_STD], used)
+        eps = draws.prior(mean.shape)
+        latent = shift_prior(mean, log_std, eps, scales.noise_scale)
+        self.report(LENGTH_REGULATION, time.perf_counter() - start)
+        conditioning = {c.SPEAKER_EMBEDDING: feeds[c.SPEAKER_EMBEDDING]} if c.SPEAKER_EMBEDDING in feeds else {}
+        return Prepared(used, predicted, latent, conditioning, duration_noise, eps)
 
     def frames(self, log_durations: np.ndarray, phoneme_mask: np.ndarray, length_scale: float) -> np.ndarray:
         """Frames per phoneme by the manifest's duration rule, fitted to its frame multiple."""
@@ -144,8 +181,8 @@ class Engine:
         window = prepared.prior_latent[:, :, start:stop]
         if start % self.frame_multiple or window.shape[2] % self.frame_multiple:
             raise ValueError(f"decoder windows must start and end on multiples of {self.frame_multiple} frames")
-        feeds = {"prior_latent": window, "frame_mask": np.ones((1, 1, window.shape[2]), np.float32)}
-        return self._run("decoder", {**feeds, **prepared.conditioning})["latent"]
+        feeds = {c.PRIOR_LATENT: window, c.FRAME_MASK: np.ones((1, 1, window.shape[2]), np.float32)}
+        return self._run(c.DECODER, {**feeds, **prepared.conditioning})[c.LATENT]
 
     @property
     def vocoder_is_local(self) -> bool:
@@ -157,10 +194,9 @@ class Engine:
         if self.griffin_lim is not None:
             start = time.perf_counter()
             audio = self.griffin_lim(latent)
-            if self.timer is not None:
-                self.timer.add("vocoder", time.perf_counter() - start)
+            self.report(c.VOCODER, time.perf_counter() - start)
             return audio
-        audio = self._run("vocoder", {"latent": latent, **prepared.conditioning})["audio"].reshape(-1)
+        audio = self._run(c.VOCODER, {c.LATENT: latent, **prepared.conditioning})[c.AUDIO].reshape(-1)
         return audio.astype(np.float32, copy=False)
 
     def render(self, prepared: Prepared) -> np.ndarray:

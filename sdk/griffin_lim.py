@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxport.manifest import MelParams
 from voxport.mel import mel_to_magnitude
+from voxport.mel_params import MelParams
 
 __all__ = ["GriffinLim", "griffin_lim", "istft", "stft"]
 

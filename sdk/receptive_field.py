@@ -3,28 +3,21 @@
 The flow's WaveNet layers and HiFi-GAN's dilated convolutions make each output depend on latent
 frames on both sides. Rather than trusting a published number, perturb one input frame and see which
 outputs move: any change, however small, counts, so the margin found is the graph's true reach.
+The graphs run through the engine, as in synthesis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from voxport.stages import StageSessions
+from voxport import contract as c
+from voxport.engine import Engine, Prepared
+from voxport.manifest import Reach
 
-
-@dataclass(frozen=True)
-class Reach:
-    """Frames of context each streamed window needs on each side, per graph; vocoder None: not local
-    in time (Griffin-Lim), so windows cannot be cut."""
-
-    decoder: int
-    vocoder: int | None
-
-    def to_dict(self) -> dict[str, int | None]:
-        return {"decoder_context_frames": self.decoder, "vocoder_context_frames": self.vocoder}
+__all__ = ["Reach", "measure_reach", "measure_bundle_reach"]
 
 
 def _frames_reached(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray, probe: int, per_frame: int) -> int:
@@ -49,28 +42,43 @@ def _measure(run: Callable[[np.ndarray], np.ndarray], channels: int, per_frame: 
             raise RuntimeError("receptive field exceeds 8192 frames; streaming needs a bound")
 
 
-def measure_reach(sessions: StageSessions, hop_length: int, n_frames: int = 256, frame_multiple: int = 1) -> Reach:
+def _as_prepared(latent: np.ndarray, conditioning: dict[str, np.ndarray]) -> Prepared:
+    none = np.zeros(0, np.int64)
+    return Prepared(none, none, latent, conditioning, np.zeros(0, np.float32), np.zeros(0, np.float32))
+
+
+def measure_reach(engine: Engine, n_frames: int = 256) -> Reach:
     """Measure decoder and vocoder reach on the graphs as loaded (any runtime, any precision).
 
     Outputs are compared with time on the first axis: frames for the decoder, samples for the vocoder.
-    The test signal's length stays a multiple of `frame_multiple` (decoders that group frames need it).
+    The test signal's length stays a multiple of the decoder's frame multiple.
     """
-    n_frames = -(-n_frames // frame_multiple) * frame_multiple
-    decoder_inputs = {t.name: t for t in sessions["decoder"].inputs}
-    channels = int(decoder_inputs["prior_latent"].shape[1])
+    multiple = engine.frame_multiple
+    n_frames = -(-n_frames // multiple) * multiple
+    decoder_inputs = {t.name: t for t in engine.sessions[c.DECODER].inputs}
+    channels = int(decoder_inputs[c.PRIOR_LATENT].shape[1])
     cond = {}
-    if "speaker_embedding" in decoder_inputs:  # any fixed speaker shows the same temporal reach
-        cond["speaker_embedding"] = np.zeros((1, int(decoder_inputs["speaker_embedding"].shape[1]), 1), np.float32)
+    if c.SPEAKER_EMBEDDING in decoder_inputs:  # any fixed speaker shows the same temporal reach
+        width = int(decoder_inputs[c.SPEAKER_EMBEDDING].shape[1])
+        cond[c.SPEAKER_EMBEDDING] = np.zeros((1, width, 1), np.float32)
 
     def decode(z: np.ndarray) -> np.ndarray:
-        mask = np.ones((1, 1, z.shape[2]), np.float32)
-        return sessions.run("decoder", {"prior_latent": z, "frame_mask": mask, **cond})["latent"][0].T
+        return engine.decode(_as_prepared(z, cond))[0].T
 
     def vocode(z: np.ndarray) -> np.ndarray:
-        return sessions.run("vocoder", {"latent": z, **cond})["audio"].reshape(-1)
+        return engine.vocode(_as_prepared(z, cond), z)
 
-    has_vocoder = "vocoder" in sessions.sessions
     return Reach(
         decoder=_measure(decode, channels, 1, n_frames),
-        vocoder=_measure(vocode, channels, hop_length, n_frames) if has_vocoder else None,
+        vocoder=_measure(vocode, channels, engine.hop_length, n_frames) if engine.vocoder_is_local else None,
     )
+
+
+def measure_bundle_reach(bundle_dir: str | Path) -> Reach:
+    """Receptive fields of a bundle's graphs as the SDK runs them by default (onnxruntime, fp32)."""
+    from voxport.bundle import Bundle
+    from voxport.stages import StageSessions
+
+    bundle = Bundle.load(bundle_dir, verify=False)
+    with StageSessions.open(bundle) as sessions:
+        return measure_reach(Engine(bundle.manifest, sessions))

@@ -1,4 +1,4 @@
-"""Length regulation and prior sampling: the data-dependent steps kept out of the graphs.
+"""Length regulation and the prior shift: the data-dependent steps kept out of the graphs.
 
 They run in numpy between the duration graph and the decoder graph, which is what lets the decoder
 and vocoder have plain dynamic time axes.
@@ -74,22 +74,6 @@ def expand_prior(
     return m[None], logs[None]
 
 
-def sample_prior(
-    mean: np.ndarray, log_std: np.ndarray, noise_scale: float, rng: np.random.Generator
-) -> np.ndarray:
-    """z_p = m + eps * exp(logs) * noise_scale, eps ~ N(0, 1) from the caller's RNG.
-
-    The noise is always drawn, even at noise_scale 0, so that a seed gives the same noise stream
-    whatever the scales are.
-    """
-    return shift_prior(mean, log_std, rng.standard_normal(mean.shape, dtype=np.float32), noise_scale)
-
-
 def shift_prior(mean: np.ndarray, log_std: np.ndarray, eps: np.ndarray, noise_scale: float) -> np.ndarray:
-    """z_p = m + eps * exp(logs) * noise_scale for given noise (replaying a draw, e.g. in the int8 gate)."""
+    """z_p = m + eps * exp(logs) * noise_scale, with eps from voxport.noise."""
     return (mean + eps * np.exp(log_std) * np.float32(noise_scale)).astype(np.float32)
-
-
-def duration_noise(n_phonemes: int, noise_w: float, rng: np.random.Generator) -> np.ndarray:
-    """Input noise of the stochastic duration predictor, [1, 2, T], already scaled by noise_w."""
-    return (rng.standard_normal((1, 2, n_phonemes), dtype=np.float32) * np.float32(noise_w)).astype(np.float32)

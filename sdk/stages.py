@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from voxport.bundle import Bundle, MissingVariantError
-from voxport.runtimes import RuntimeOptions, Session, get_backend, open_session, variant_for
+from voxport.runtimes import RuntimeOptions, Session, canonical_runtime, open_session, variant_for
 from voxport.runtimes.errors import RuntimeUnavailableError
 
 StageChoice = str | Mapping[str, str]
+DEFAULT_RUNTIME = "onnxruntime"
 
 
 def per_stage(choice: StageChoice, stages: tuple[str, ...], what: str) -> dict[str, str]:
@@ -21,7 +23,7 @@ def per_stage(choice: StageChoice, stages: tuple[str, ...], what: str) -> dict[s
     unknown = sorted(set(choice) - set(stages) - {"default"})
     if unknown:
         raise ValueError(f"{what} given for unknown stages {unknown}; this bundle has {list(stages)}")
-    fallback = choice.get("default", "cpu" if what == "runtime" else "fp32")
+    fallback = choice.get("default", DEFAULT_RUNTIME if what == "runtime" else "fp32")
     return {stage: choice.get(stage, fallback) for stage in stages}
 
 
@@ -34,12 +36,11 @@ def calibrated_precision(bundle: Bundle, runtime: str, stage: str) -> str:
     another runtime is refused with the command that calibrates this one.
     """
     try:
-        name = get_backend(runtime).name
+        name = canonical_runtime(runtime)
     except RuntimeUnavailableError:  # reported, with its advice, when the session is opened
         return "int8"
-    calibration = bundle.manifest.extra.get("calibration", {})
-    policy = calibration.get(name, {}).get("precisions")
-    if policy is None:
+    calibration = bundle.manifest.calibration
+    if name not in calibration:
         entry = bundle.graph(stage)
         done = f" (its int8 graphs were calibrated for {', '.join(sorted(calibration))})" if calibration else ""
         raise MissingVariantError(
@@ -47,45 +48,53 @@ def calibrated_precision(bundle: Bundle, runtime: str, stage: str) -> str:
             advice=f"this bundle has no int8 graphs for {name}{done}: run `voxport calibrate --bundle DIR "
             f"--runtime {name}` to create and quality-check them",
         )
-    return policy.get(stage, "fp32")
+    return calibration[name].precisions.get(stage, "fp32")
+
+
+def _graph_file(bundle: Bundle, stage: str, runtime: str, precision: str) -> str | os.PathLike[str]:
+    entry = bundle.graph(stage)
+    # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
+    variant = variant_for(runtime, precision, entry.variants)
+    if variant == "int8" and "int8" not in entry.variants:
+        raise MissingVariantError(
+            "int8", sorted(entry.variants), stage,
+            advice="this bundle has no int8 graphs yet: run `voxport calibrate --bundle DIR --runtime "
+            f"{runtime}` to create and quality-check them",
+        )
+    return bundle.graph_path(stage, variant)
 
 
 @dataclass
 class StageSessions:
-    """Open sessions keyed by stage name, in pipeline order."""
+    """Open sessions keyed by stage name, in pipeline order. Closes them all on `close` or `with` exit."""
 
     sessions: dict[str, Session]
 
     @classmethod
     def open(
-        cls, bundle: Bundle, runtime: StageChoice, precision: StageChoice, options: RuntimeOptions
+        cls, bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: StageChoice = "fp32",
+        options: RuntimeOptions | None = None, *, files: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> StageSessions:
+        """Open every stage of `bundle`. `files` replaces a stage's graph file (a calibration candidate),
+        run at that stage's `precision`; a failure closes the sessions already opened, then raises."""
         stages = bundle.stages
         runtimes = per_stage(runtime, stages, "runtime")
         precisions = per_stage(precision, stages, "precision")
-        sessions: dict[str, Session] = {}
-        for stage in stages:
-            entry = bundle.graph(stage)
-            if precisions[stage] == "int8":
-                precisions[stage] = calibrated_precision(bundle, runtimes[stage], stage)
-            # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
-            variant = variant_for(runtimes[stage], precisions[stage], entry.variants)
-            if variant == "int8" and "int8" not in entry.variants:
-                raise MissingVariantError(
-                    "int8", sorted(entry.variants), stage,
-                    advice="this bundle has no int8 graphs yet: run `voxport calibrate --bundle DIR --runtime "
-                    f"{runtimes[stage]}` to create and quality-check them",
-                )
-            sessions[stage] = open_session(
-                runtimes[stage],
-                bundle.graph_path(stage, variant),
-                entry.inputs,
-                entry.outputs,
-                precision=precisions[stage],
-                options=options,
-                name=stage,
-            )
-        return cls(sessions)
+        files = dict(files or {})
+        opened: dict[str, Session] = {}
+        try:
+            for stage in stages:
+                if precisions[stage] == "int8" and stage not in files:
+                    precisions[stage] = calibrated_precision(bundle, runtimes[stage], stage)
+                path = files.get(stage) or _graph_file(bundle, stage, runtimes[stage], precisions[stage])
+                entry = bundle.graph(stage)
+                opened[stage] = open_session(runtimes[stage], path, entry.inputs, entry.outputs,
+                                             precision=precisions[stage], options=options, name=stage)
+        except BaseException:
+            for session in opened.values():
+                session.close()
+            raise
+        return cls(opened)
 
     def __getitem__(self, stage: str) -> Session:
         return self.sessions[stage]
@@ -101,3 +110,9 @@ class StageSessions:
     def close(self) -> None:
         for session in self.sessions.values():
             session.close()
+
+    def __enter__(self) -> StageSessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

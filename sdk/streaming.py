@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.engine import Engine, Prepared
-from voxport.receptive_field import Reach
+from voxport.manifest import Reach
 from voxport.text.sentences import split_sentences
 from voxport.timestamps import SentenceTiming
 

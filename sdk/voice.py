@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from voxport.audio import apply_volume, silence
+from voxport.audio import apply_volume, join_sentences, silence
 from voxport.bundle import Bundle
-from voxport.engine import Engine
+from voxport.engine import FRONTEND, Engine
 from voxport.frontend import TextFrontend
+from voxport.noise import RandomNoise
 from voxport.receptive_field import Reach, measure_reach
 from voxport.runtimes import RuntimeOptions
-from voxport.stages import StageChoice, StageSessions
+from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions
 from voxport.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
@@ -24,6 +27,7 @@ from voxport.streaming import (
     sentences_from_pieces,
     stream_audio,
 )
+from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 from voxport.timestamps import sentence_timing
 
 
@@ -39,21 +43,21 @@ class SentenceAudio:
 
 
 class Voice:
-    """A loaded voice. Load once, synthesize many times; not safe to share across threads while running."""
+    """A loaded voice. Load once, synthesize many times; not safe to share across threads while running.
+
+    Every synthesis method takes a `SynthesisConfig` and/or its fields as keywords (`seed=0`,
+    `noise_scale=0.5`, ...); a keyword overrides the config, None keeps the voice's default.
+    """
 
     def __init__(
-        self,
-        bundle: Bundle,
-        sessions: StageSessions,
-        *,
-        sentence_silence: float = 0.2,
+        self, bundle: Bundle, sessions: StageSessions, *, sentence_silence: float = DEFAULT_SENTENCE_SILENCE
     ) -> None:
         m = bundle.manifest
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
         self.engine = Engine(m, sessions)
-        self._reach: Reach | None = None
+        self._reach: Reach | None = m.streaming
         self.sentence_silence = sentence_silence
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
@@ -64,18 +68,18 @@ class Voice:
     def load(
         cls,
         path: str | Path | None = None,
-        runtime: StageChoice = "cpu",
+        runtime: StageChoice = DEFAULT_RUNTIME,
         precision: StageChoice = "fp32",
         *,
         threads: int | None = None,
-        sentence_silence: float = 0.2,
+        sentence_silence: float = DEFAULT_SENTENCE_SILENCE,
         verify: bool = True,
         progress: bool = True,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
         `runtime` and `precision` are one name for every stage or a mapping stage -> name, e.g.
-        `{"decoder": "openvino", "vocoder": "openvino", "default": "cpu"}`.
+        `{"decoder": "openvino", "vocoder": "openvino", "default": "onnxruntime"}`.
         """
         if path is None:
             from voxport.default_voice import ensure_default_bundle
@@ -83,74 +87,44 @@ class Voice:
             path = ensure_default_bundle(progress=progress)
         bundle = Bundle.load(path, verify=verify)
         sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads))
-        return cls(bundle, sessions, sentence_silence=sentence_silence)
+        try:
+            return cls(bundle, sessions, sentence_silence=sentence_silence)
+        except BaseException:
+            sessions.close()
+            raise
 
     # --- public synthesis API ----------------------------------------------------------------------
-    def synthesize(
-        self,
-        text: str,
-        *,
-        length_scale: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        seed: int | None = None,
-        speaker: int | str | None = None,
-        volume: float = 1.0,
-    ) -> np.ndarray:
+    def synthesize(self, text: str, config: SynthesisConfig | None = None, **settings: Any) -> np.ndarray:
         """Speak `text`: float32 mono in [-1, 1] at `sample_rate`; empty text gives empty audio."""
-        pieces: list[np.ndarray] = []
         gap = silence(self.sentence_silence, self.sample_rate)
-        for sentence in self.iter_sentences(
-            text, length_scale=length_scale, noise_scale=noise_scale, noise_w=noise_w, seed=seed, speaker=speaker
-        ):
-            if pieces and gap.size:
-                pieces.append(gap)
-            pieces.append(sentence.audio)
-        audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        return apply_volume(audio, volume)
+        return join_sentences((s.audio for s in self.iter_sentences(text, config, **settings)), gap)
 
     def iter_sentences(
-        self,
-        text: str,
-        *,
-        length_scale: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        seed: int | None = None,
-        speaker: int | str | None = None,
+        self, text: str, config: SynthesisConfig | None = None, **settings: Any
     ) -> Iterator[SentenceAudio]:
         """Synthesize sentence by sentence, lazily: memory stays flat however long the text is."""
-        rng = np.random.default_rng(seed)
-        for sentence, phonemes, ids in self.frontend.text_to_ids(text):
-            audio, frames = self._synthesize(ids, length_scale, noise_scale, noise_w, rng, speaker)
-            yield SentenceAudio(sentence, phonemes, ids, frames, audio)
+        config = SynthesisConfig.of(config, **settings)
+        noise = RandomNoise(np.random.default_rng(config.seed))
+        for sentence, phonemes, ids in self._sentences(text):
+            audio, frames = self._synthesize(ids, config, noise)
+            yield SentenceAudio(sentence, phonemes, ids, frames, apply_volume(audio, config.volume))
 
     def synthesize_ids(
-        self,
-        phoneme_ids: Sequence[int],
-        *,
-        length_scale: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        seed: int | None = None,
-        speaker: int | str | None = None,
+        self, phoneme_ids: Sequence[int], config: SynthesisConfig | None = None, **settings: Any
     ) -> np.ndarray:
         """Speak one utterance given as phoneme ids (BOS/EOS/pads included, as Piper's graph takes them)."""
-        rng = np.random.default_rng(seed)
-        return self._synthesize(list(phoneme_ids), length_scale, noise_scale, noise_w, rng, speaker)[0]
+        config = SynthesisConfig.of(config, **settings)
+        audio, _ = self._synthesize(list(phoneme_ids), config, RandomNoise(np.random.default_rng(config.seed)))
+        return apply_volume(audio, config.volume)
 
     def stream(
         self,
         text: str | Iterable[str],
+        config: SynthesisConfig | None = None,
         *,
-        length_scale: float | None = None,
-        noise_scale: float | None = None,
-        noise_w: float | None = None,
-        seed: int | None = None,
-        speaker: int | str | None = None,
-        volume: float = 1.0,
         first_chunk_frames: int = DEFAULT_FIRST_CHUNK_FRAMES,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        **settings: Any,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunks as soon as each is ready; joined, they equal `synthesize` with the same seed.
 
@@ -158,25 +132,25 @@ class Voice:
         starts at each sentence boundary without waiting for the rest. Each chunk carries its sample
         offset and its sentence's phoneme and word timestamps.
         """
-        rng = np.random.default_rng(seed)
-        scales = self.engine.scales(length_scale, noise_scale, noise_w)
-        sid = self.engine.speaker_id(speaker)
+        config = SynthesisConfig.of(config, **settings)
+        noise = RandomNoise(np.random.default_rng(config.seed))
+        scales, sid = self.engine.scales(config), self.engine.speaker_id(config.speaker)
         reach = self.reach
         gap = silence(self.sentence_silence, self.sample_rate)
         pieces = [text] if isinstance(text, str) else sentences_from_pieces(text)
         offset, index = 0, 0
         for piece in pieces:
-            for sentence, phonemes, ids in self.frontend.text_to_ids(piece):
+            for sentence, phonemes, ids in self._sentences(piece):
                 if index and gap.size:
                     yield AudioChunk(gap, offset, -1, True, None)
                     offset += gap.size
-                prepared = self.engine.prepare(ids, scales, rng, sid)
+                prepared = self.engine.prepare(ids, scales, noise, sid)
                 timing = LazyTiming(partial(
                     sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
                     self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
                 ))
                 for audio, last in stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames):
-                    audio = apply_volume(audio, volume)
+                    audio = apply_volume(audio, config.volume)
                     yield AudioChunk(audio, offset, index, last, timing)
                     offset += audio.size
                 index += 1
@@ -185,12 +159,7 @@ class Voice:
     def reach(self) -> Reach:
         """Context frames each streamed window needs per graph: from the manifest, else measured once."""
         if self._reach is None:
-            recorded = self.manifest.extra.get("streaming")
-            if recorded:
-                self._reach = Reach(recorded["decoder_context_frames"], recorded["vocoder_context_frames"])
-            else:
-                self._reach = measure_reach(self.sessions, self.hop_length,
-                                            frame_multiple=self.manifest.frame_multiple)
+            self._reach = measure_reach(self.engine)
         return self._reach
 
     def phonemize(self, text: str) -> list[str]:
@@ -207,17 +176,19 @@ class Voice:
         self.close()
 
     # --- the pipeline ---------------------------------------------------------------------------------
-    def _synthesize(
-        self,
-        ids: list[int],
-        length_scale: float | None,
-        noise_scale: float | None,
-        noise_w: float | None,
-        rng: np.random.Generator,
-        speaker: int | str | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _sentences(self, text: str) -> Iterator[tuple[str, str, list[int]]]:
+        """The front-end's sentences, each step reported to the engine's hooks as the "frontend" stage."""
+        steps = self.frontend.text_to_ids(text)
+        while True:
+            start = time.perf_counter()
+            item = next(steps, None)
+            self.engine.report(FRONTEND, time.perf_counter() - start)
+            if item is None:
+                return
+            yield item
+
+    def _synthesize(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise) -> tuple[np.ndarray, np.ndarray]:
         if not ids:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scales = self.engine.scales(length_scale, noise_scale, noise_w)
-        prepared = self.engine.prepare(ids, scales, rng, self.engine.speaker_id(speaker))
+        prepared = self.engine.prepare(ids, self.engine.scales(config), noise, self.engine.speaker_id(config.speaker))
         return self.engine.render(prepared), prepared.frames

@@ -33,11 +33,19 @@ from voxport.bundle import (
     write_manifest,
 )
 from voxport.runtimes import TensorSpec
+from voxport.synthesis import Scales
 
-ENC_IN = (TensorSpec("phoneme_ids", "int64", (1, "phonemes")), TensorSpec("lengths", "int64", (1,)))
-ENC_OUT = (TensorSpec("hidden", "float32", (1, 192, "phonemes")),)
-DEC_IN = (TensorSpec("z", "float32", (1, 192, "frames")),)
-DEC_OUT = (TensorSpec("audio", "float32", (1, 1, "samples")),)
+ENC_IN = (TensorSpec("phoneme_ids", "int64", (1, "phonemes")), TensorSpec("phoneme_lengths", "int64", (1,)))
+ENC_OUT = (TensorSpec("hidden", "float32", (1, 192, "phonemes")),
+           TensorSpec("prior_mean", "float32", (1, 4, "phonemes")),
+           TensorSpec("prior_log_std", "float32", (1, 4, "phonemes")),
+           TensorSpec("phoneme_mask", "float32", (1, 1, "phonemes")))
+DUR_IN = (TensorSpec("hidden", "float32", (1, 192, "phonemes")),
+          TensorSpec("phoneme_mask", "float32", (1, 1, "phonemes")))
+DUR_OUT = (TensorSpec("log_durations", "float32", (1, 1, "phonemes")),)
+DEC_IN = (TensorSpec("prior_latent", "float32", (1, 192, "frames")),
+          TensorSpec("frame_mask", "float32", (1, 1, "frames")))
+DEC_OUT = (TensorSpec("latent", "float32", (1, 192, "frames")),)
 
 
 def make_bundle(root: Path) -> Manifest:
@@ -46,6 +54,7 @@ def make_bundle(root: Path) -> Manifest:
     (root / "graphs").mkdir()
     (root / "graphs" / "decoder.onnx").write_bytes(b"DEC" * 3000)
     (root / "graphs" / "decoder.fp16.onnx").write_bytes(b"D16" * 1500)
+    (root / "graphs" / "duration.onnx").write_bytes(b"DUR" * 100)
     manifest = Manifest(
         family="vits",
         name="tiny-test",
@@ -53,15 +62,17 @@ def make_bundle(root: Path) -> Manifest:
         hop_length=256,
         graphs={
             "encoder": GraphEntry(ENC_IN, ENC_OUT, {"fp32": describe_graph_file(root, "encoder.onnx")}),
+            "duration": GraphEntry(DUR_IN, DUR_OUT, {"fp32": describe_graph_file(root, "graphs/duration.onnx")}),
             "decoder": GraphEntry(DEC_IN, DEC_OUT, {
                 "fp32": describe_graph_file(root, "graphs/decoder.onnx"),
                 "fp16": describe_graph_file(root, "graphs/decoder.fp16.onnx"),
             }),
         },
+        n_vocab=20,
         phoneme_id_map={"_": [0], "^": [1], "$": [2], "a": [14]},
         phonemizer={"type": "espeak", "voice": "en-us", "pad": "_", "bos": "^", "eos": "$",
                     "pad_after_bos": True},
-        inference={"noise_scale": 0.667, "length_scale": 1, "noise_w": 0.8},
+        inference=Scales(noise_scale=0.667, length_scale=1, noise_w=0.8),
         source={"url": "https://example.invalid/tiny.ckpt", "license": "MIT", "sha256": "0" * 64},
         extra={"created_by": "voxport test", "hidden_channels": 192},
     )
@@ -89,11 +100,11 @@ def test_load_and_round_trip(bdir: Path) -> None:
     m = b.manifest
     assert b.root == bdir.resolve()
     assert m.format_version == FORMAT_VERSION and m.family == "vits" and m.name == "tiny-test"
-    assert set(b.stages) == {"encoder", "decoder"}
+    assert b.stages == ("encoder", "duration", "decoder")  # pipeline order, whatever the JSON's order
     assert b.graph_path("decoder") == (bdir / "graphs" / "decoder.onnx").resolve()
     assert b.graph_path("decoder", "fp16").name == "decoder.fp16.onnx"
     assert m.graphs["encoder"].inputs[0] == TensorSpec("phoneme_ids", "int64", (1, "phonemes"))
-    assert m.inference["length_scale"] == 1.0 and isinstance(m.inference["length_scale"], float)
+    assert m.inference.length_scale == 1.0 and isinstance(m.inference.length_scale, float)
     assert json.loads((bdir / MANIFEST_NAME).read_text())["inference"]["length_scale"] == 1.0
     assert "1.0" in (bdir / MANIFEST_NAME).read_text()
     assert m.num_speakers == 1 and m.speaker_id_map == {}
@@ -108,7 +119,7 @@ def test_manifest_file_format(bdir: Path) -> None:
     text = (bdir / MANIFEST_NAME).read_text()
     assert text.endswith("}\n")
     data = json.loads(text)
-    assert list(data) == sorted(data)
+    assert list(data["graphs"]) == ["encoder", "duration", "decoder"]  # written in pipeline order
     assert data["graphs"]["encoder"]["inputs"][0]["shape"] == [1, "phonemes"]
     assert data["graphs"]["decoder"]["variants"]["fp16"]["file"] == "graphs/decoder.fp16.onnx"
     # The atomic write must leave no temporary file behind.
@@ -303,7 +314,7 @@ def test_write_manifest_rejects_bad_manifest(tmp_path: Path) -> None:
         write_manifest(tmp_path / "b", replace(m, sample_rate=0))
     bad_graph = GraphEntry(ENC_IN, ENC_OUT, {"fp32": GraphVariant("../x.onnx", "0" * 64, 1)})
     with pytest.raises(BundlePathError):
-        write_manifest(tmp_path / "b", replace(m, graphs={"encoder": bad_graph}))
+        write_manifest(tmp_path / "b", replace(m, graphs={**m.graphs, "encoder": bad_graph}))
     with pytest.raises(BundleVersionError):
         write_manifest(tmp_path / "b", replace(m, format_version=FORMAT_VERSION + 1))
     # Failed writes leave the previous manifest intact and no temp files.

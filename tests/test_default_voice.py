@@ -85,12 +85,12 @@ def test_default_voice_is_built_into_the_cache_on_first_use(tmp_path, joe_bundle
 def test_receptive_field_is_measured_on_the_real_voice(joe_voice):
     from voxport.receptive_field import measure_reach
 
-    reach = measure_reach(joe_voice.sessions, joe_voice.hop_length)
+    reach = measure_reach(joe_voice.engine)
     # 4 coupling layers x 4 WaveNet convolutions of kernel 5 (radius 2) reach exactly 32 frames.
     assert reach.decoder == 32
     # HiFi-GAN: measured, not derived; a margin smaller than this would corrupt chunk edges.
     assert 4 <= reach.vocoder <= 32
-    assert joe_voice.manifest.extra["streaming"] == reach.to_dict()
+    assert joe_voice.manifest.streaming == reach
 
 
 @pytest.mark.parametrize("text", SENTENCES[:3])

@@ -28,6 +28,7 @@ from voxport import Voice  # noqa: E402
 from voxport.export.glowtts.build import build_from_coqui  # noqa: E402
 from voxport.griffin_lim import GriffinLim  # noqa: E402
 from voxport.phoneme_ids import PhonemeIdMapper  # noqa: E402
+from voxport.synthesis import SynthesisConfig  # noqa: E402
 
 IDS = [[3, 10, 20, 5, 30, 40, 7, 9], [0] + [i for p in range(10, 60, 3) for i in (p, 0)], [0, 44, 0]]
 SPEAKERS = ["ana", "ben", "cid"]
@@ -94,7 +95,7 @@ def test_voxport_reproduces_coquis_glowtts_and_hifigan(tmp_path, phonemes, multi
         for ids in IDS:
             for noise_scale in (0.0, 0.667):
                 ours = voice.synthesize_ids(ids, noise_scale=noise_scale, seed=7, speaker="ben" if sid else None)
-                prepared = voice.engine.prepare(ids, voice.engine.scales(None, noise_scale, None),
+                prepared = voice.engine.prepare(ids, voice.engine.scales(SynthesisConfig(noise_scale=noise_scale)),
                                                 np.random.default_rng(7), voice.engine.speaker_id(sid))
                 rng = np.random.default_rng(7)
                 rng.standard_normal((1, 2, len(ids)), dtype=np.float32)

@@ -16,6 +16,7 @@ from voxport.griffin_lim import GriffinLim
 from voxport.manifest import DurationRule
 from voxport.regulate import fit_to_multiple, frames_per_phoneme
 from voxport.runtimes import available_runtimes
+from voxport.synthesis import SynthesisConfig
 
 IDS = [
     [0, 5, 0, 40, 0, 77, 0, 12, 0],
@@ -53,7 +54,7 @@ def test_voice_equals_torch_reference_with_the_same_noise(glow_voice, coqui, ids
 def test_length_scale_and_the_manifest_defaults(glow_voice, coqui):
     m = glow_voice.manifest
     assert m.family == "glowtts" and m.frame_multiple == 2 and m.durations == DurationRule(-1.0, 1)
-    assert m.inference == {"noise_scale": 0.667, "length_scale": 1.0}
+    assert (m.inference.noise_scale, m.inference.length_scale) == (0.667, 1.0)
     ids = IDS[1]
     ours = glow_voice.synthesize_ids(ids, length_scale=1.7, seed=1)
     ref, _, _ = reference(coqui, ids, 1, 0.667, length_scale=1.7)
@@ -72,8 +73,8 @@ def test_duration_rule_is_exp_minus_one_with_at_least_one_frame():
 def test_voice_frames_follow_coquis_durations(glow_voice, coqui):
     ids = IDS[1]
     _, mel, coqui_frames = reference(coqui, ids, 0, 0.0)
-    prepared = glow_voice.engine.prepare(ids, glow_voice.engine.scales(None, 0.0, None), np.random.default_rng(0),
-                                         None)
+    scales = glow_voice.engine.scales(SynthesisConfig(noise_scale=0.0))
+    prepared = glow_voice.engine.prepare(ids, scales, np.random.default_rng(0), None)
     assert prepared.frames.min() >= 0 and prepared.n_frames == prepared.frames.sum() == mel.shape[1]
     assert prepared.n_frames % 2 == 0
     # Only the tail of the last phonemes may have been cut to the multiple, by less than one multiple.
@@ -90,7 +91,7 @@ def test_frame_multiple_trims_the_tail_or_fills_up():
 
 
 def test_decoder_windows_must_lie_on_the_frame_multiple(glow_voice):
-    prepared = glow_voice.engine.prepare(IDS[1], glow_voice.engine.scales(None, None, None),
+    prepared = glow_voice.engine.prepare(IDS[1], glow_voice.engine.scales(),
                                          np.random.default_rng(0), None)
     with pytest.raises(ValueError, match="multiples of 2"):
         glow_voice.engine.decode(prepared, 1, 9)
@@ -109,14 +110,14 @@ def test_stream_equals_synthesize_on_the_hifigan_bundle(glow_voice, first, size)
 
 
 def test_reach_is_measured_on_the_frame_multiple(glow_voice):
-    recorded = glow_voice.manifest.extra["streaming"]
-    assert recorded["decoder_context_frames"] >= 1 and recorded["vocoder_context_frames"] >= 1
+    recorded = glow_voice.manifest.streaming
+    assert recorded.decoder >= 1 and recorded.vocoder >= 1
 
 
 def test_griffin_lim_bundle_gives_audio_of_the_right_length(griffin_lim_bundle, glow_voice):
     with Voice.load(griffin_lim_bundle, threads=1) as voice:
         assert "vocoder" not in voice.bundle.stages and voice.manifest.mel.griffin_lim_iters == 10
-        prepared = voice.engine.prepare(IDS[1], voice.engine.scales(None, None, None), np.random.default_rng(2), None)
+        prepared = voice.engine.prepare(IDS[1], voice.engine.scales(), np.random.default_rng(2), None)
         audio = voice.synthesize_ids(IDS[1], seed=2)
         assert audio.dtype == np.float32 and audio.shape == (prepared.n_frames * voice.hop_length,)
         assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= 1.0 and audio.std() > 0
@@ -144,7 +145,7 @@ def test_every_stage_on_openvino_matches_onnxruntime(request, bundle):
             assert got.shape == want.shape
             # Griffin-Lim iterates on the mel: compare the decoder's output for that bundle.
             if bundle == "griffin_lim_bundle":
-                prep = cpu.engine.prepare(ids, cpu.engine.scales(None, None, None), np.random.default_rng(5), None)
+                prep = cpu.engine.prepare(ids, cpu.engine.scales(), np.random.default_rng(5), None)
                 want, got = cpu.engine.decode(prep), ov.engine.decode(prep)
             assert float(np.max(np.abs(got - want))) <= 1e-3
 

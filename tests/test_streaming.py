@@ -7,6 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from voxport.contract import STAGES
 from voxport.receptive_field import measure_reach
 from voxport.streaming import chunk_windows, sentences_from_pieces
 
@@ -25,7 +26,7 @@ def test_windows_cover_every_frame_once_and_grow():
 
 
 def test_reach_is_measured_not_assumed(tiny_voice):
-    reach = measure_reach(tiny_voice.sessions, tiny_voice.hop_length)
+    reach = measure_reach(tiny_voice.engine)
     # Tiny model: 2 coupling layers of a 2-layer WaveNet with kernel 5 reach 2 * 2 * 2 = 8 frames.
     assert reach.decoder == 8
     assert 1 <= reach.vocoder < 16
@@ -101,12 +102,9 @@ def test_words_espeak_joins_still_get_their_own_spans(tiny_voice):
 
 def test_first_chunk_leaves_before_the_rest_is_decoded(tiny_voice):
     calls = []
-    tiny_voice.engine.observer = lambda stage, feeds: calls.append(stage)
-    try:
+    with tiny_voice.engine.watch(lambda event: calls.append(event.stage) if event.stage in STAGES else None):
         chunks = tiny_voice.stream(TEXT, seed=0)
         next(chunks)
         # One encoder, duration, decoder-head and vocoder call; nothing of the rest of the sentence yet.
         assert calls == ["encoder", "duration", "decoder", "vocoder"]
         list(chunks)
-    finally:
-        tiny_voice.engine.observer = None

@@ -1,0 +1,76 @@
+"""What a caller may set per synthesis, and the defaults it falls back to, in one place.
+
+`SynthesisConfig` leaves every field None by default: None means "the voice's own value", which comes
+from the bundle's manifest (`inference`), and only when a voice records none from `DEFAULT_SCALES`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_SENTENCE_SILENCE = 0.2  # seconds between sentences, as Piper
+
+
+@dataclass(frozen=True)
+class Scales:
+    """The three inference scales of a VITS-like model (GlowTTS uses length and noise only)."""
+
+    length_scale: float = 1.0
+    noise_scale: float = 0.667
+    noise_w: float = 0.8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {v!r}")
+            object.__setattr__(self, f.name, float(v))
+        if not self.length_scale > 0:
+            raise ValueError(f"length_scale must be > 0, got {self.length_scale}")
+        if self.noise_scale < 0 or self.noise_w < 0:
+            raise ValueError("noise_scale and noise_w must be >= 0")
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+DEFAULT_SCALES = Scales()
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """Per-call settings; None = the voice's default. Reusable across calls and threads (immutable).
+
+    `seed` fixes the random draws (same seed, same audio); `speaker` is a name or an id of a
+    multi-speaker voice; `volume` is a fixed gain (audio is never peak-normalized).
+    """
+
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w: float | None = None
+    seed: int | None = None
+    speaker: int | str | None = None
+    volume: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.volume, bool) or not isinstance(self.volume, (int, float)) or not (
+                math.isfinite(self.volume) and self.volume >= 0):
+            raise ValueError(f"volume must be a finite number >= 0, got {self.volume!r}")
+
+    @classmethod
+    def of(cls, config: SynthesisConfig | None = None, **overrides: Any) -> SynthesisConfig:
+        """`config` (or the defaults) with keyword overrides; None-valued overrides are ignored, so a
+        caller can pass its own optional arguments straight through."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown synthesis setting(s) {unknown}; known: {sorted(known)}")
+        base = config if config is not None else cls()
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def scales(self, defaults: Scales) -> Scales:
+        """The scales to run with: this config's where set, else the voice's `defaults`."""
+        return Scales(*(getattr(defaults, f.name) if getattr(self, f.name) is None else getattr(self, f.name)
+                        for f in fields(Scales)))
