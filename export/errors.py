@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 
-class ImportError_(ValueError):
+class ModelImportError(ValueError):
     """Base for weight-import problems (unknown, missing or mis-shaped tensors)."""
 
 
-class UnknownTensorError(ImportError_):
+class UnknownTensorError(ModelImportError):
     """A tensor in the source maps to no parameter of the model."""
 
 
-class MissingTensorError(ImportError_):
+class MissingTensorError(ModelImportError):
     """A parameter of the model has no tensor in the source."""
 
 
-class TensorShapeError(ImportError_):
+class TensorShapeError(ModelImportError):
     """A tensor maps to a parameter of a different shape."""
 
 
-class UnsupportedConfigError(ImportError_):
+class UnsupportedConfigError(ModelImportError):
     """A model config uses a variant voxport cannot export (named in the message)."""
 
 
