@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Voice", "normalize_text", "__version__"]
+__all__ = ["SynthesisConfig", "Voice", "normalize_text", "__version__"]
 
 if TYPE_CHECKING:
+    from voxport.synthesis import SynthesisConfig
     from voxport.text.normalize import normalize_text
     from voxport.voice import Voice
 
@@ -23,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from voxport.voice import Voice
 
         return Voice
+    if name == "SynthesisConfig":
+        from voxport.synthesis import SynthesisConfig
+
+        return SynthesisConfig
     if name == "normalize_text":
         from voxport.text.normalize import normalize_text
 
