@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -35,32 +36,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", help="bundle directory (default: the default voice)")
     args = parser.parse_args()
-    voice = Voice.load(args.bundle)
-    try:
-        player: AudioPlayer | None = AudioPlayer(voice.sample_rate)
-    except AudioDeviceError as exc:
-        print(f"no playback: {exc}")
-        player = None
-
-    start = time.perf_counter()
-    pieces, shown = [], None
+    with Voice.load(args.bundle) as voice, ExitStack() as stack:
+        try:
+            player: AudioPlayer | None = stack.enter_context(AudioPlayer(voice.sample_rate))
+        except AudioDeviceError as exc:
+            print(f"no playback: {exc}")
+            player = None
+        start = time.perf_counter()
+        pieces, shown = [], None
+        for chunk in voice.stream(tokens(REPLY), seed=0):
+            if not pieces:
+                print(f"first audio after {1000 * (time.perf_counter() - start):.0f} ms (text still arriving)")
+            if chunk.timing is not None and chunk.timing is not shown:
+                shown = chunk.timing
+                print(f"  {shown.start:6.2f} s  {shown.text}")
+            pieces.append(chunk.audio)
+            if player is not None:
+                player.write(chunk.audio)
     if player is not None:
-        player.__enter__()
-    for chunk in voice.stream(tokens(REPLY), seed=0):
-        if not pieces:
-            print(f"first audio after {1000 * (time.perf_counter() - start):.0f} ms (text still arriving)")
-        if chunk.timing is not None and chunk.timing is not shown:
-            shown = chunk.timing
-            print(f"  {shown.start:6.2f} s  {shown.text}")
-        pieces.append(chunk.audio)
-        if player is not None:
-            player.write(chunk.audio)
-    if player is not None:
-        player.__exit__(None, None, None)
         print(f"underruns: {player.stats.underruns}")
     else:
         print(f"wrote {write_wav('out/realtime.wav', np.concatenate(pieces), voice.sample_rate)}")
-
 
 if __name__ == "__main__":
     main()

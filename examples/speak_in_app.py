@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voxport import Voice
+from voxport import SynthesisConfig, Voice
 from voxport.audio import write_wav
 
 REPLIES = [
@@ -27,12 +27,12 @@ def main() -> None:
     parser.add_argument("--out-dir", default="out")
     args = parser.parse_args()
 
-    voice = Voice.load(args.bundle)  # the slow part happens once
-    for i, text in enumerate(REPLIES):
-        audio = voice.synthesize(text, seed=i)
-        path = write_wav(Path(args.out_dir) / f"reply_{i}.wav", audio, voice.sample_rate)
-        print(f"{path}: {audio.size / voice.sample_rate:.2f} s  <- {text!r}")
-    voice.close()
+    calm = SynthesisConfig(length_scale=1.05)  # one reusable setting for every reply
+    with Voice.load(args.bundle) as voice:  # the slow part happens once
+        for i, text in enumerate(REPLIES):
+            audio = voice.synthesize(text, calm, seed=i)
+            path = write_wav(Path(args.out_dir) / f"reply_{i}.wav", audio, voice.sample_rate)
+            print(f"{path}: {audio.size / voice.sample_rate:.2f} s  <- {text!r}")
 
 
 if __name__ == "__main__":
