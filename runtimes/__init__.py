@@ -1,7 +1,10 @@
 """Backends that run one ONNX graph each: a small common interface, one class per runtime
-(onnxruntime CPU, OpenVINO, TensorRT; the last two are optional extras imported lazily)."""
+(onnxruntime on the CPU, OpenVINO, TensorRT; the last two are optional extras imported lazily).
 
-from .base import Backend, CallStats, RuntimeOptions, Session, TensorSpec, physical_core_count
+Runtime names are case-insensitive and have aliases ("cpu" and "ort" for "onnxruntime", "ov",
+"trt"); :func:`canonical_runtime` maps any of them to the one name records should be keyed by."""
+
+from .base import Backend, CallStats, GraphIO, GraphTensor, RuntimeOptions, Session, TensorSpec, physical_core_count
 from .errors import (
     InputMismatchError,
     RuntimeUnavailableError,
@@ -13,6 +16,7 @@ from .openvino_backend import DevicePrecisionError, OpenVINOBackend, OpenVINOSes
 from .registry import (
     KNOWN_RUNTIMES,
     available_runtimes,
+    canonical_runtime,
     get_backend,
     open_session,
     register_backend,
@@ -26,6 +30,8 @@ __all__ = [
     "Backend",
     "CallStats",
     "DevicePrecisionError",
+    "GraphIO",
+    "GraphTensor",
     "InputMismatchError",
     "OnnxRuntimeCPUBackend",
     "OnnxRuntimeSession",
@@ -40,6 +46,7 @@ __all__ = [
     "UnsupportedPrecisionError",
     "VoxportRuntimeError",
     "available_runtimes",
+    "canonical_runtime",
     "get_backend",
     "open_session",
     "physical_core_count",

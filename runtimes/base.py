@@ -1,9 +1,11 @@
-"""The interface every runtime backend implements: tensor specs, options, sessions, backends.
+"""The interface every runtime backend implements: graph interfaces, sessions, backends.
 
 A voxport bundle splits a TTS model into several ONNX graphs (encoder, duration predictor, decoder,
 vocoder); each graph is opened as one :class:`Session` by one :class:`Backend`.  The base classes
-own everything that must behave the same on every runtime -- feed validation, timing, error types --
-so a backend only implements ``_open`` and ``_run``.
+own everything that must behave the same on every runtime -- option and feed validation, checking
+the manifest's specs against what the runtime loaded, timing, error types -- so a backend only says
+how to load a graph (``Session._load``), what the runtime reports about its inputs and outputs
+(``Session._graph_io``) and how to run it (``Session._run``).
 
 Only numpy is imported here: runtime libraries are optional extras and are imported by the backend
 modules, lazily, when a session is opened.
@@ -11,149 +13,82 @@ modules, lazily, when a session is opened.
 
 from __future__ import annotations
 
-import functools
-import math
+import contextlib
 import os
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .cores import physical_core_count
 from .errors import InputMismatchError, UnsupportedPrecisionError, VoxportRuntimeError
+from .specs import RuntimeOptions, TensorSpec
+from .stats import CallStats
 
-__all__ = ["TensorSpec", "RuntimeOptions", "CallStats", "Session", "Backend", "physical_core_count"]
+# TensorSpec, RuntimeOptions, CallStats and physical_core_count live in their own modules and are
+# re-exported here, where bundle code has always imported them from.
+__all__ = [
+    "TensorSpec",
+    "RuntimeOptions",
+    "CallStats",
+    "GraphTensor",
+    "GraphIO",
+    "Session",
+    "Backend",
+    "physical_core_count",
+]
 
 
 @dataclass(frozen=True)
-class TensorSpec:
-    """Name, dtype and shape of one graph input or output, as stored in a bundle manifest.
+class GraphTensor:
+    """One input or output as the runtime reports it, in the neutral form the spec check reads.
 
-    ``dtype`` is a numpy dtype name ("float32", "int64", ...); anything ``numpy.dtype`` accepts is
-    normalised to that name so ``np.float32`` and ``"float32"`` give equal specs.  In ``shape`` an int
-    is a fixed dimension and a str names a dynamic axis; inputs sharing an axis name must agree on
-    its size within one call (ONNX ``dim_param`` semantics).
+    ``dtype`` is a numpy dtype name, or None where the runtime's type has no numpy equivalent (bf16,
+    int4): such a dtype is not checked.  ``shape`` is None when the runtime does not know the rank;
+    otherwise it holds an int per fixed dimension and None (or the runtime's axis name) per dynamic one.
     """
 
     name: str
-    dtype: str
-    shape: tuple[int | str, ...]
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"TensorSpec name must be a non-empty string, got {self.name!r}")
-        try:
-            # np.dtype(None) is float64: a missing dtype must not turn into a plausible one.
-            if self.dtype is None:
-                raise TypeError("dtype is None")
-            dtype = np.dtype(self.dtype).name
-        except TypeError as exc:
-            raise ValueError(f"TensorSpec {self.name!r}: unknown dtype {self.dtype!r}") from exc
-        shape = tuple(self.shape)
-        for dim in shape:
-            # bool is an int subclass; True as a dimension is always a bug.
-            fixed = isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0
-            if not fixed and not (isinstance(dim, str) and dim):
-                raise ValueError(
-                    f"TensorSpec {self.name!r}: dimension {dim!r} must be an int >= 0 (fixed) "
-                    "or a non-empty str (named dynamic axis)"
-                )
-        # Frozen: normalise through object.__setattr__ so equality and hashing see canonical values.
-        object.__setattr__(self, "dtype", dtype)
-        object.__setattr__(self, "shape", shape)
+    dtype: str | None
+    shape: tuple[int | str | None, ...] | None
+    aliases: tuple[str, ...] = ()  # further names of the same tensor: an OpenVINO port can carry several
+    required: bool = True  # False: may be fed but need not be (onnxruntime's overridable initializers)
 
     @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    @property
-    def is_dynamic(self) -> bool:
-        return any(isinstance(dim, str) for dim in self.shape)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TensorSpec:
-        missing = [key for key in ("name", "dtype", "shape") if key not in data]
-        if missing:
-            raise ValueError(f"TensorSpec dict is missing {missing}: {dict(data)!r}")
-        return cls(name=data["name"], dtype=data["dtype"], shape=tuple(data["shape"]))
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
     def describe(self) -> str:
-        """Short form for messages, e.g. ``float32[1, 'T']``."""
-        return f"{self.dtype}[{', '.join(repr(d) if isinstance(d, str) else str(d) for d in self.shape)}]"
+        """Short form for messages, e.g. ``float32[1, ?]`` (``?``: dynamic, as is an unknown rank)."""
+        if self.shape is None:
+            return f"{self.dtype or '?'}[...]"
+        dims = ", ".join(str(d) if isinstance(d, int) else repr(d) if d else "?" for d in self.shape)
+        return f"{self.dtype or '?'}[{dims}]"
 
 
-@dataclass
-class RuntimeOptions:
-    """Knobs shared by all backends; ``extra`` holds backend-specific ones (each backend documents
-    the keys it accepts and rejects the others, so a typo does not pass silently)."""
+@dataclass(frozen=True)
+class GraphIO:
+    """What a runtime reports about a loaded graph's interface."""
 
-    threads: int | None = None  # None: the backend's default, the number of physical cores
-    device: str | None = None  # None: the backend's default device
-    cache_dir: str | None = None  # where a backend may keep compiled engines / blobs
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.threads is not None and (
-            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
-        ):
-            raise ValueError(f"RuntimeOptions.threads must be None or an int >= 1, got {self.threads!r}")
-
-
-@dataclass
-class CallStats:
-    """Wall times of a session's ``run`` calls (the backend call only, not feed validation).
-
-    ``count``/``total_s`` cover every call since the last reset; ``times_s`` keeps only the most recent
-    ``max_history`` so a long-running server does not grow without bound.
-    """
-
-    max_history: int = 1024
-    count: int = 0
-    total_s: float = 0.0
-    times_s: deque[float] = field(init=False, repr=False)
-    # Sessions may be shared between threads (onnxruntime's run is thread-safe).
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self.times_s = deque(maxlen=self.max_history)
-
-    def record(self, seconds: float) -> None:
-        with self._lock:
-            self.count += 1
-            self.total_s += seconds
-            self.times_s.append(seconds)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.count = 0
-            self.total_s = 0.0
-            self.times_s.clear()
-
-    @property
-    def last_s(self) -> float | None:
-        return self.times_s[-1] if self.times_s else None
-
-    @property
-    def mean_s(self) -> float | None:
-        return self.total_s / self.count if self.count else None
-
-    def to_dict(self) -> dict[str, Any]:
-        with self._lock:
-            return {"count": self.count, "total_s": self.total_s, "recent_s": list(self.times_s)}
+    inputs: tuple[GraphTensor, ...]
+    outputs: tuple[GraphTensor, ...]
+    # What the runtime loaded, as messages name it: TensorRT's is an engine built from the ONNX file.
+    kind: str = "graph"
 
 
 class Session(ABC):
-    """One opened graph on one runtime.  Subclasses implement ``_run`` (and ``_close`` if they hold
-    resources); :meth:`run` validates feeds, times the call and checks the outputs."""
+    """One opened graph on one runtime.
+
+    Subclasses implement ``_load`` (open the model with the runtime), ``_graph_io`` (the runtime's own
+    view of the inputs and outputs), ``_run``, and ``_close`` if they hold resources.  The constructor
+    loads the model and checks the declared specs against it, so a wrong manifest fails at open rather
+    than at the first call; :meth:`run` validates feeds, times the call and checks the outputs.
+    """
 
     runtime: ClassVar[str] = ""  # the owning backend's canonical name
 
@@ -174,6 +109,15 @@ class Session(ABC):
         self._name = name
         self._stats = CallStats()
         self._closed = False
+        try:
+            self._load()
+            self._check_against_graph()
+        except BaseException:
+            # Release what _load acquired (a compiled model, device memory) before the error leaves.  A
+            # failure while closing a half-built session must not replace the error that caused it.
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -211,8 +155,7 @@ class Session(ABC):
         """Run the graph.  ``feeds`` must hold exactly the declared inputs with exact dtypes (nothing
         is cast: a silent float64->float32 copy per call is a cost the caller should see).  Returns
         the declared outputs, in declared order."""
-        if self._closed:
-            raise VoxportRuntimeError(f"graph {self._name!r} ({self.runtime}): session is closed")
+        self._ensure_open()
         self._check_feeds(feeds)
         start = time.perf_counter()
         try:
@@ -231,6 +174,15 @@ class Session(ABC):
         return {spec.name: results[spec.name] for spec in self._outputs}
 
     @abstractmethod
+    def _load(self) -> None:
+        """Open the model with the runtime (from ``model_path``, ``precision`` and ``options``).
+        Raise VoxportRuntimeError, naming the graph, when the runtime refuses it."""
+
+    @abstractmethod
+    def _graph_io(self) -> GraphIO:
+        """The loaded graph's inputs and outputs as the runtime reports them."""
+
+    @abstractmethod
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the runtime on already-validated feeds; return outputs by name."""
 
@@ -241,7 +193,13 @@ class Session(ABC):
             self._close()
 
     def _close(self) -> None:  # noqa: B027 - optional hook, not every backend holds resources
-        """Backend-specific release; called once by :meth:`close`."""
+        """Backend-specific release; called once by :meth:`close`, also on a session that failed to
+        open, so it must cope with whatever part of ``_load`` ran."""
+
+    def _ensure_open(self) -> None:
+        """Raise the one "session is closed" error; for ``run`` and for accessors of runtime objects."""
+        if self._closed:
+            raise VoxportRuntimeError(f"graph {self._name!r} ({self.runtime}): session is closed")
 
     def __enter__(self) -> Session:
         return self
@@ -252,6 +210,33 @@ class Session(ABC):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<{type(self).__name__} {self._name!r} {self.runtime}/{self._precision}{state}>"
+
+    def _check_against_graph(self) -> None:
+        """Compare the declared specs with the runtime's view of the graph: names (every required
+        graph input declared, every declared tensor present), dtypes, ranks and fixed dimensions."""
+        io = self._graph_io()
+        declared = {spec.name for spec in self._inputs}
+        problems = [
+            f"{io.kind} input {tensor.name!r} is not declared"
+            for tensor in io.inputs
+            if tensor.required and not declared.intersection(tensor.names)
+        ]
+        for kind, specs, tensors in (("input", self._inputs, io.inputs), ("output", self._outputs, io.outputs)):
+            by_name = {n: tensor for tensor in tensors for n in tensor.names}
+            for spec in specs:
+                tensor = by_name.get(spec.name)
+                if tensor is None:
+                    article = "an" if io.kind[:1] in "aeiou" else "a"
+                    problems.append(
+                        f"declared {kind} {spec.name!r} is not {article} {io.kind} {kind} {sorted(by_name)}"
+                    )
+                else:
+                    problems += _spec_conflicts(kind, spec, tensor, io.kind)
+        if problems:
+            source = f"the {io.kind} built from " if io.kind != "graph" else ""
+            raise VoxportRuntimeError(
+                f"graph {self._name!r}: declared specs do not match {source}{self._model_path}: " + "; ".join(problems)
+            )
 
     def _check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         graph = self._name
@@ -300,15 +285,41 @@ def _unique_specs(specs: Sequence[TensorSpec], graph: str, kind: str) -> tuple[T
     return specs
 
 
-class Backend(ABC):
-    """One runtime.  Subclasses set the class attributes and implement ``_open`` (and extend
-    ``describe``); :meth:`open` checks the precision and the model file first."""
+def _spec_conflicts(kind: str, spec: TensorSpec, tensor: GraphTensor, where: str) -> list[str]:
+    """How one declared spec contradicts the tensor the runtime reports (empty: it does not)."""
+    problems = []
+    if tensor.dtype is not None and tensor.dtype != spec.dtype:
+        problems.append(f"{kind} {spec.name!r} is {tensor.dtype} in the {where}, declared {spec.dtype}")
+    if tensor.shape is None:  # the runtime does not know the rank: no shape can conflict
+        return problems
+    if len(tensor.shape) != spec.rank:
+        problems.append(
+            f"{kind} {spec.name!r} has rank {len(tensor.shape)} in the {where} ({tensor.describe()}), "
+            f"declared {spec.rank} ({spec.describe()})"
+        )
+        return problems
+    for axis, (actual, dim) in enumerate(zip(tensor.shape, spec.shape, strict=True)):
+        # A declared fixed size over a dynamic graph axis is a legitimate restriction, and a declared
+        # axis name over a fixed graph axis only names it: only two different fixed sizes conflict.
+        if isinstance(actual, int) and isinstance(dim, int) and actual != dim:
+            problems.append(f"{kind} {spec.name!r} axis {axis} is {actual} in the {where}, declared {dim}")
+    return problems
 
-    name: ClassVar[str]  # canonical runtime name, e.g. "cpu"
+
+class Backend:
+    """One runtime.  Subclasses set the class attributes, ``session_class`` at least, and extend
+    ``describe``; :meth:`open` checks the precision, the options and the model file, then constructs
+    ``session_class``, which loads the model and checks the specs against it."""
+
+    name: ClassVar[str]  # canonical runtime name, e.g. "onnxruntime"
     aliases: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str] = ""  # pip extra that installs the runtime ("" = core dependency)
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     module: ClassVar[str] = ""  # top-level module whose presence means the runtime is installed
+    # The RuntimeOptions.extra keys the backend understands; open() refuses others, so that a typo
+    # raises instead of silently leaving the backend's default in place.
+    extra_keys: ClassVar[tuple[str, ...]] = ()
+    session_class: ClassVar[type[Session]]
 
     @classmethod
     def is_available(cls) -> bool:
@@ -337,16 +348,24 @@ class Backend(ABC):
         name: str = "graph",
     ) -> Session:
         """Open one graph.  Raises UnsupportedPrecisionError, FileNotFoundError, or
-        VoxportRuntimeError when the runtime rejects the model or the specs contradict it."""
+        VoxportRuntimeError when the options are not the backend's, the runtime rejects the model or
+        the specs contradict it."""
         precision = str(precision).strip().lower()
         if precision not in self.precisions:
             raise UnsupportedPrecisionError(self.name, precision, self.precisions)
+        options = options or RuntimeOptions()
+        unknown = sorted(str(key) for key in set(options.extra) - set(self.extra_keys))
+        if unknown:
+            accepted = list(self.extra_keys) if self.extra_keys else "none"
+            raise VoxportRuntimeError(
+                f"graph {name!r}: runtime {self.name!r} does not understand RuntimeOptions.extra keys "
+                f"{unknown}; it accepts {accepted}"
+            )
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"graph {name!r}: model file not found: {path}")
-        return self._open(path, tuple(inputs), tuple(outputs), precision, options or RuntimeOptions(), name)
+        return self._open(path, tuple(inputs), tuple(outputs), precision, options, name)
 
-    @abstractmethod
     def _open(
         self,
         model_path: Path,
@@ -356,69 +375,9 @@ class Backend(ABC):
         options: RuntimeOptions,
         name: str,
     ) -> Session:
-        """Create the session; arguments are already normalised and checked."""
+        """Create the session; arguments are already normalised and checked.  A backend overrides it
+        only to choose among session classes."""
+        return self.session_class(model_path, inputs, outputs, precision, options, name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-@functools.lru_cache(maxsize=1)
-def physical_core_count() -> int:
-    """Physical cores this process may use: the default thread count for compute-bound backends.
-
-    ``os.cpu_count()`` counts SMT siblings and cores outside our affinity mask or container quota;
-    running one compute thread per logical CPU makes siblings fight over the same FPU and makes
-    throttled containers stall.  Cached: call ``physical_core_count.cache_clear()`` after changing
-    the affinity mask.
-    """
-    try:
-        allowed: set[int] | None = set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        allowed = None
-    logical = len(allowed) if allowed else (os.cpu_count() or 1)
-    count = _cores_from_cpuinfo(allowed) or logical
-    quota = _cgroup_cpu_quota()
-    if quota is not None:
-        count = min(count, max(1, math.floor(quota)))
-    return max(1, count)
-
-
-def _cores_from_cpuinfo(allowed: set[int] | None) -> int | None:
-    """Distinct (package, core) pairs among the allowed CPUs, or None when cpuinfo lacks topology
-    (ARM, some VMs) -- the caller then falls back to the logical count."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    cores: set[tuple[str, str]] = set()
-    for block in text.split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            key, sep, value = line.partition(":")
-            if sep:
-                fields[key.strip()] = value.strip()
-        if "processor" not in fields:
-            continue
-        if "core id" not in fields:
-            return None
-        if allowed is not None and fields["processor"].isdigit() and int(fields["processor"]) not in allowed:
-            continue
-        cores.add((fields.get("physical id", "0"), fields["core id"]))
-    return len(cores) or None
-
-
-def _cgroup_cpu_quota() -> float | None:
-    """CPU limit of the container (cgroup v2, then v1), in CPUs; None when unlimited or unknown."""
-    try:
-        quota, _, period = Path("/sys/fs/cgroup/cpu.max").read_text().partition(" ")
-        if quota.strip() != "max":
-            return int(quota) / int(period)
-        return None
-    except (OSError, ValueError):
-        pass
-    try:
-        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
-        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-    return quota_us / period_us if quota_us > 0 and period_us > 0 else None

@@ -1,5 +1,7 @@
 """onnxruntime on the CPU execution provider: the default runtime, always installed with voxport.
 
+Its canonical name is "onnxruntime"; "cpu" (the name most users type) and "ort" are aliases.
+
 onnxruntime is a core dependency but is still imported only when a session is opened (or
 ``describe`` is called), so ``import voxport.runtimes`` stays cheap and numpy-only.
 
@@ -25,12 +27,12 @@ invalidation risk).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .base import Backend, RuntimeOptions, Session, TensorSpec, physical_core_count
+from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
+from .cores import physical_core_count
 from .errors import VoxportRuntimeError
 
 __all__ = ["OnnxRuntimeCPUBackend", "OnnxRuntimeSession"]
@@ -44,7 +46,6 @@ _OPTIMIZATION_LEVELS = {
     "extended": "ORT_ENABLE_EXTENDED",
     "all": "ORT_ENABLE_ALL",
 }
-_EXTRA_KEYS = ("optimized_model_path", "allow_spinning", "graph_optimization_level", "session_config")
 
 # onnxruntime's type strings for the dtypes a TTS graph can carry; others are not checked at open.
 _ORT_DTYPES = {
@@ -66,34 +67,26 @@ _ORT_DTYPES = {
 class OnnxRuntimeSession(Session):
     """One graph in an ``onnxruntime.InferenceSession`` restricted to the CPU provider."""
 
-    runtime = "cpu"
+    runtime = "onnxruntime"
 
-    def __init__(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> None:
-        super().__init__(model_path, inputs, outputs, precision, options, name)
+    def _load(self) -> None:
+        self._sess: Any = None
+        if self.options.device not in (None, "cpu"):
+            raise VoxportRuntimeError(
+                f"graph {self.name!r}: runtime {self.runtime!r} has no device {self.options.device!r}; "
+                "use None or 'cpu'"
+            )
         import onnxruntime as ort
 
-        if options.device not in (None, "cpu"):
-            raise VoxportRuntimeError(
-                f"graph {name!r}: runtime 'cpu' has no device {options.device!r}; use None or 'cpu'"
-            )
-        self._session_options = _session_options(ort, options, name)
+        self._session_options = _session_options(ort, self.options, self.name)
         try:
-            self._sess: Any = ort.InferenceSession(
-                str(model_path), sess_options=self._session_options, providers=[_PROVIDER]
+            self._sess = ort.InferenceSession(
+                str(self.model_path), sess_options=self._session_options, providers=[_PROVIDER]
             )
         except Exception as exc:  # onnxruntime raises its own pybind types; give one with context
             raise VoxportRuntimeError(
-                f"graph {name!r}: onnxruntime could not load {model_path}: {exc}"
+                f"graph {self.name!r}: onnxruntime could not load {self.model_path}: {exc}"
             ) from exc
-        self._check_against_graph()
         self._output_names = [spec.name for spec in self.outputs]
 
     @property
@@ -104,9 +97,14 @@ class OnnxRuntimeSession(Session):
     @property
     def ort_session(self) -> Any:
         """The underlying ``onnxruntime.InferenceSession`` (for profiling or IO binding)."""
-        if self._sess is None:
-            raise VoxportRuntimeError(f"graph {self.name!r} (cpu): session is closed")
+        self._ensure_open()
         return self._sess
+
+    def _graph_io(self) -> GraphIO:
+        # A manifest may declare an overridable initializer as an input (to feed it), but need not.
+        inputs = [_graph_tensor(arg) for arg in self._sess.get_inputs()]
+        inputs += [_graph_tensor(arg, required=False) for arg in self._sess.get_overridable_initializers()]
+        return GraphIO(tuple(inputs), tuple(_graph_tensor(arg) for arg in self._sess.get_outputs()))
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # Ask for the declared outputs only: a manifest may expose a subset of the graph's outputs.
@@ -117,61 +115,14 @@ class OnnxRuntimeSession(Session):
         # onnxruntime frees the session (and its thread pool) when the last reference goes.
         self._sess = None
 
-    def _check_against_graph(self) -> None:
-        """Fail at open, not at the first call, when the manifest's specs contradict the graph."""
-        graph_inputs = {arg.name: arg for arg in self._sess.get_inputs()}
-        overridable = {arg.name: arg for arg in self._sess.get_overridable_initializers()}
-        graph_outputs = {arg.name: arg for arg in self._sess.get_outputs()}
-        declared_inputs = {spec.name for spec in self.inputs}
-        problems = [f"graph input {n!r} is not declared" for n in graph_inputs if n not in declared_inputs]
-        for spec in self.inputs:
-            arg = graph_inputs.get(spec.name) or overridable.get(spec.name)
-            if arg is None:
-                problems.append(f"declared input {spec.name!r} is not a graph input")
-            else:
-                problems += _spec_conflicts("input", spec, arg)
-        for spec in self.outputs:
-            arg = graph_outputs.get(spec.name)
-            if arg is None:
-                problems.append(
-                    f"declared output {spec.name!r} is not a graph output {sorted(graph_outputs)}"
-                )
-            else:
-                problems += _spec_conflicts("output", spec, arg)
-        if problems:
-            self.close()
-            raise VoxportRuntimeError(
-                f"graph {self.name!r}: declared specs do not match {self.model_path}: " + "; ".join(problems)
-            )
 
-
-def _spec_conflicts(kind: str, spec: TensorSpec, arg: Any) -> list[str]:
-    problems = []
-    graph_dtype = _ORT_DTYPES.get(arg.type)
-    if graph_dtype is not None and graph_dtype != spec.dtype:
-        problems.append(f"{kind} {spec.name!r} is {graph_dtype} in the graph, declared {spec.dtype}")
-    shape = arg.shape
-    # onnxruntime reports an unknown shape as None (or a non-list); only a known rank can conflict.
-    if isinstance(shape, (list, tuple)):
-        if len(shape) != spec.rank:
-            problems.append(f"{kind} {spec.name!r} has rank {len(shape)} in the graph, declared {spec.rank}")
-        else:
-            for axis, (graph_dim, dim) in enumerate(zip(shape, spec.shape, strict=True)):
-                # A declared fixed size over a dynamic graph axis is a legitimate restriction.
-                if isinstance(graph_dim, int) and isinstance(dim, int) and graph_dim != dim:
-                    problems.append(
-                        f"{kind} {spec.name!r} axis {axis} is {graph_dim} in the graph, declared {dim}"
-                    )
-    return problems
+def _graph_tensor(arg: Any, required: bool = True) -> GraphTensor:
+    # Dims are ints, dim_param names or None; an unknown shape is None (or not a list at all).
+    shape = tuple(arg.shape) if isinstance(arg.shape, (list, tuple)) else None
+    return GraphTensor(arg.name, _ORT_DTYPES.get(arg.type), shape, required=required)
 
 
 def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
-    unknown = sorted(set(options.extra) - set(_EXTRA_KEYS))
-    if unknown:
-        raise VoxportRuntimeError(
-            f"graph {name!r}: runtime 'cpu' does not understand RuntimeOptions.extra keys {unknown}; "
-            f"it accepts {list(_EXTRA_KEYS)}"
-        )
     so = ort.SessionOptions()
     so.intra_op_num_threads = options.threads or physical_core_count()
     # TTS graphs are chains of dependent ops: inter-op parallelism only adds a second thread pool.
@@ -198,10 +149,14 @@ class OnnxRuntimeCPUBackend(Backend):
     """onnxruntime with ``CPUExecutionProvider`` only, so results never depend on which other
     providers happen to be installed (onnxruntime-gpu would otherwise pick CUDA silently)."""
 
-    name = "cpu"
-    aliases = ("onnxruntime", "ort")
+    name = OnnxRuntimeSession.runtime
+    # "cpu" is the name users type and older manifests store (it was the canonical name until voxport
+    # had more than one runtime, several of which run on the CPU).
+    aliases = ("cpu", "ort")
     extra = ""  # core dependency
     module = "onnxruntime"
+    extra_keys = ("optimized_model_path", "allow_spinning", "graph_optimization_level", "session_config")
+    session_class = OnnxRuntimeSession
     # int8 is a separate calibrated (QDQ) graph file written by `voxport calibrate`; this backend just
     # loads it (onnxruntime fuses Q/DQ around convolutions into int8 kernels).
     # fp16 belongs to GPU providers (a separate backend class, e.g. "cuda"): the CPU provider lacks
@@ -217,14 +172,3 @@ class OnnxRuntimeCPUBackend(Backend):
 
             info["version"] = ort.__version__
         return info
-
-    def _open(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> Session:
-        return OnnxRuntimeSession(model_path, inputs, outputs, precision, options, name)

@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, RuntimeOptions, Session, TensorSpec, physical_core_count
+from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
+from .cores import physical_core_count
 from .errors import UnsupportedPrecisionError, VoxportRuntimeError
 
 __all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "shared_core"]
@@ -56,7 +57,6 @@ _PRECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 _REPORTED = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16"}
 # Virtual devices take hardware properties in compile_model's config and forward them.
 _VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
-_EXTRA_KEYS = ("config",)
 
 _core: Any = None
 _core_pid: int | None = None
@@ -100,38 +100,29 @@ class OpenVINOSession(Session):
 
     runtime = "openvino"
 
-    def __init__(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> None:
-        super().__init__(model_path, inputs, outputs, precision, options, name)
-        self._device = options.device or "CPU"
+    def _load(self) -> None:
+        self._compiled: Any = None
+        self._request: Any = None
+        self._device = self.options.device or "CPU"
         core = shared_core()
-        config = _compile_config(core, self._device, precision, options, name)
-        base = _base_device(self._device)
-        if base not in _VIRTUAL_DEVICES:  # fail before a compilation that can take seconds
-            _check_capability(core, [self._device], precision)
+        config = _compile_config(core, self._device, self.precision, self.options, self.name)
+        if _base_device(self._device) not in _VIRTUAL_DEVICES:  # fail before a compilation that can take seconds
+            _check_capability(core, [self._device], self.precision)
         try:
             # From the path, not a read model: with CACHE_DIR set OpenVINO then hashes the file and
             # can load the cached blob without parsing the ONNX at all.
-            self._compiled: Any = core.compile_model(str(model_path), self._device, config)
+            self._compiled = core.compile_model(str(self.model_path), self._device, config)
         except Exception as exc:
             raise VoxportRuntimeError(
-                f"graph {name!r}: OpenVINO could not compile {model_path} for device {self._device!r}: {exc}"
+                f"graph {self.name!r}: OpenVINO could not compile {self.model_path} for device "
+                f"{self._device!r}: {exc}"
             ) from exc
-        try:
-            self._check_precision_applied(core)
-            self._check_against_graph()
-        except Exception:
-            self._compiled = None
-            raise
-        self._request: Any = self._compiled.create_infer_request()
-        self._ports = [(spec.name, self._compiled.output(spec.name)) for spec in self.outputs]
+        self._check_precision_applied(core)
+        self._request = self._compiled.create_infer_request()
+        # Looked up without compiled.output(name), which raises on a name the graph lacks: the base
+        # class's spec check reports that, with every other mismatch, right after _load.
+        ports = {name: port for port in self._compiled.outputs for name in port.get_names()}
+        self._ports = [(spec.name, ports.get(spec.name)) for spec in self.outputs]
         # One infer request holds the input/output tensors of one call; sessions may be shared
         # between threads (the base class allows it), so calls on it are serialised.
         self._lock = threading.Lock()
@@ -143,8 +134,7 @@ class OpenVINOSession(Session):
     @property
     def compiled_model(self) -> Any:
         """The underlying ``openvino.CompiledModel`` (for properties and profiling)."""
-        if self._compiled is None:
-            raise VoxportRuntimeError(f"graph {self.name!r} (openvino): session is closed")
+        self._ensure_open()
         return self._compiled
 
     @property
@@ -186,49 +176,22 @@ class OpenVINOSession(Session):
                 f"results as {self.precision}",
             )
 
-    def _check_against_graph(self) -> None:
-        """Fail at open, not at the first call, when the manifest's specs contradict the graph."""
-        graph_inputs = {n: port for port in self._compiled.inputs for n in port.get_names()}
-        graph_outputs = {n: port for port in self._compiled.outputs for n in port.get_names()}
-        declared = {spec.name for spec in self.inputs}
-        problems = [
-            f"graph input {port.get_any_name()!r} is not declared"
-            for port in self._compiled.inputs
-            if not declared & set(port.get_names())
-        ]
-        for kind, specs, ports in (("input", self.inputs, graph_inputs), ("output", self.outputs, graph_outputs)):
-            for spec in specs:
-                port = ports.get(spec.name)
-                if port is None:
-                    problems.append(f"declared {kind} {spec.name!r} is not a graph {kind} {sorted(ports)}")
-                else:
-                    problems += _spec_conflicts(kind, spec, port)
-        if problems:
-            raise VoxportRuntimeError(
-                f"graph {self.name!r}: declared specs do not match {self.model_path}: " + "; ".join(problems)
-            )
+    def _graph_io(self) -> GraphIO:
+        return GraphIO(
+            tuple(_graph_tensor(port) for port in self._compiled.inputs),
+            tuple(_graph_tensor(port) for port in self._compiled.outputs),
+        )
 
 
-def _spec_conflicts(kind: str, spec: TensorSpec, port: Any) -> list[str]:
-    problems = []
+def _graph_tensor(port: Any) -> GraphTensor:
+    name = port.get_any_name()
     try:
-        graph_dtype = np.dtype(port.get_element_type().to_dtype()).name
+        dtype: str | None = np.dtype(port.get_element_type().to_dtype()).name
     except Exception:  # element types without a numpy equivalent (bf16, u4) are not checked
-        graph_dtype = None
-    if graph_dtype is not None and graph_dtype != spec.dtype:
-        problems.append(f"{kind} {spec.name!r} is {graph_dtype} in the graph, declared {spec.dtype}")
+        dtype = None
     shape = port.get_partial_shape()
-    if shape.rank.is_static:
-        if len(shape) != spec.rank:
-            problems.append(f"{kind} {spec.name!r} has rank {len(shape)} in the graph, declared {spec.rank}")
-        else:
-            for axis, (graph_dim, dim) in enumerate(zip(shape, spec.shape, strict=True)):
-                # A declared fixed size over a dynamic graph axis is a legitimate restriction.
-                if graph_dim.is_static and isinstance(dim, int) and graph_dim.get_length() != dim:
-                    problems.append(
-                        f"{kind} {spec.name!r} axis {axis} is {graph_dim.get_length()} in the graph, declared {dim}"
-                    )
-    return problems
+    dims = tuple(dim.get_length() if dim.is_static else None for dim in shape) if shape.rank.is_static else None
+    return GraphTensor(name, dtype, dims, aliases=tuple(sorted(set(port.get_names()) - {name})))
 
 
 def _base_device(device: str) -> str:
@@ -237,12 +200,6 @@ def _base_device(device: str) -> str:
 
 
 def _compile_config(core: Any, device: str, precision: str, options: RuntimeOptions, name: str) -> dict[str, Any]:
-    unknown = sorted(set(options.extra) - set(_EXTRA_KEYS))
-    if unknown:
-        raise VoxportRuntimeError(
-            f"graph {name!r}: runtime 'openvino' does not understand RuntimeOptions.extra keys {unknown}; "
-            f"it accepts {list(_EXTRA_KEYS)}"
-        )
     # LATENCY: one stream, every thread on the one request -- a TTS stage is one call at a time.
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0]}
     if _base_device(device) in _VIRTUAL_DEVICES or "INFERENCE_NUM_THREADS" in _supported_properties(core, device):
@@ -309,6 +266,8 @@ class OpenVINOBackend(Backend):
     precisions = ("fp32", "bf16", "fp16", "int8", "int8-bf16")
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
+    extra_keys = ("config",)
+    session_class = OpenVINOSession
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -322,14 +281,3 @@ class OpenVINOBackend(Backend):
             info["default_device"] = "CPU"
             info["default_threads"] = physical_core_count()
         return info
-
-    def _open(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> Session:
-        return OpenVINOSession(model_path, inputs, outputs, precision, options, name)

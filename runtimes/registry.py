@@ -19,6 +19,7 @@ from .tensorrt_backend import TensorRTBackend
 __all__ = [
     "KNOWN_RUNTIMES",
     "available_runtimes",
+    "canonical_runtime",
     "get_backend",
     "open_session",
     "register_backend",
@@ -26,10 +27,11 @@ __all__ = [
     "variant_for",
 ]
 
-# Every runtime name a user may type -> the pip extra that installs it ("" = core dependency).
-# The single source for install hints, including runtimes that have no backend class yet.
+# Every runtime voxport knows, by canonical name -> the pip extra that installs it ("" = core
+# dependency).  The single source for install hints, including runtimes that have no backend class
+# yet; aliases ("cpu", "ov", "trt") are the backend classes' own.
 KNOWN_RUNTIMES: dict[str, str] = {
-    "cpu": "",
+    "onnxruntime": "",
     "openvino": "openvino",
     "tensorrt": "tensorrt",
 }
@@ -64,6 +66,22 @@ def available_runtimes() -> list[str]:
     return [name for name, cls in _backends.items() if cls.is_available()]
 
 
+def canonical_runtime(name: str) -> str:
+    """The canonical name of a runtime name or alias (case-insensitive): "cpu", "ORT" -> "onnxruntime".
+
+    Works whether or not the runtime is installed, so it can key per-runtime records (a bundle's
+    calibration results, benchmark rows) whatever name the user typed.  Raises the same
+    RuntimeUnavailableError as :func:`get_backend` for a name voxport does not know.
+    """
+    key = str(name).strip().lower()
+    canonical = _aliases.get(key)
+    if canonical is not None:
+        return canonical
+    if key in KNOWN_RUNTIMES:  # known, but without a backend class in this version
+        return key
+    raise _unknown_runtime(name)
+
+
 def get_backend(name: str) -> Backend:
     """The backend for a runtime name or alias (case-insensitive).
 
@@ -71,27 +89,28 @@ def get_backend(name: str) -> Backend:
     install, when the name is unknown, its runtime is not installed, or voxport has no backend for
     it yet.
     """
-    key = str(name).strip().lower()
-    canonical = _aliases.get(key)
-    if canonical is not None:
-        cls = _backends[canonical]
-        if cls.is_available():
-            return cls()
-        raise RuntimeUnavailableError(
-            name, f"the {cls.module or cls.name!r} package is not installed", available_runtimes(), cls.extra
-        )
-    available = available_runtimes()
-    if key in KNOWN_RUNTIMES:
+    canonical = canonical_runtime(name)
+    cls = _backends.get(canonical)
+    if cls is None:
         raise RuntimeUnavailableError(
             name,
             "this version of voxport has no backend for it yet",
-            available,
-            KNOWN_RUNTIMES[key],
+            available_runtimes(),
+            KNOWN_RUNTIMES[canonical],
             supported=False,
         )
+    if not cls.is_available():
+        raise RuntimeUnavailableError(
+            name, f"the {cls.module or cls.name!r} package is not installed", available_runtimes(), cls.extra
+        )
+    return cls()
+
+
+def _unknown_runtime(name: str) -> RuntimeUnavailableError:
+    available = available_runtimes()
     others = {n: extra for n, extra in KNOWN_RUNTIMES.items() if extra and n not in available}
     known = ", ".join(sorted({*KNOWN_RUNTIMES, *_aliases}))
-    raise RuntimeUnavailableError(name, f"unknown runtime (known names: {known})", available, None, others)
+    return RuntimeUnavailableError(name, f"unknown runtime (known names: {known})", available, None, others)
 
 
 def open_session(
@@ -123,9 +142,11 @@ def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
     precision = GRAPH_OF_PRECISION.get(precision, precision)
     if precision in variants:
         return precision
-    canonical = _aliases.get(str(runtime).strip().lower())
+    # An unknown name is not this function's to report: the caller opens the session next, and
+    # that names the runtimes there are.
+    cls = _backends.get(_aliases.get(str(runtime).strip().lower(), ""))
     # Not on Backend itself (base.py): a class attribute of the backends that compile precisions.
-    compiled = getattr(_backends[canonical], "compiled_precisions", ()) if canonical else ()
+    compiled = getattr(cls, "compiled_precisions", ())
     return "fp32" if precision in compiled and "fp32" in variants else precision
 
 

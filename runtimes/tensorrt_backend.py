@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, RuntimeOptions, Session, TensorSpec
+from .base import Backend, GraphIO, GraphTensor, Session
 from .errors import InputMismatchError, VoxportRuntimeError
 from .tensorrt_build import (
     FP32_OPS,
@@ -47,9 +47,6 @@ from .tensorrt_build import (
 )
 
 __all__ = ["TensorRTBackend", "TensorRTSession", "cuda_gpu_name"]
-
-_EXTRA_KEYS = ("profiles", "fp32_ops", "workspace_bytes", "rebuild")
-
 
 def _cudart() -> Any:
     """cuda-python's runtime module: ``cuda.bindings.runtime`` since 12.6, ``cuda.cudart`` before."""
@@ -95,44 +92,43 @@ class TensorRTSession(Session):
 
     runtime = "tensorrt"
 
-    def __init__(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> None:
-        super().__init__(model_path, inputs, outputs, precision, options, name)
-        import tensorrt as trt
-
-        # Set first: close() (also called when a check below fails) releases whatever exists.
+    def _load(self) -> None:
+        # Set first: close() (also called when opening fails) releases whatever exists.
         self._buffers: dict[str, tuple[int, int]] = {}  # tensor -> (device pointer, bytes); grown, reused
         self._stream: Any = None
         self._context: Any = None
-        unknown = sorted(set(options.extra) - set(_EXTRA_KEYS))
-        if unknown:
-            raise VoxportRuntimeError(f"graph {name!r}: runtime 'tensorrt' does not understand RuntimeOptions.extra "
-                                      f"keys {unknown}; it accepts {list(_EXTRA_KEYS)}")
+        self._engine: Any = None
+        self._trt_runtime: Any = None
+        self._device_index = _device_index(self.options.device, self.name)
+        import tensorrt as trt
+
         self._cudart = _cudart()
-        self._device_index = _device_index(options.device, name)
         gpu = cuda_gpu_name(self._device_index)
         if gpu is None:
-            raise VoxportRuntimeError(f"graph {name!r}: runtime 'tensorrt' found no CUDA GPU {self._device_index}")
+            raise VoxportRuntimeError(f"graph {self.name!r}: runtime 'tensorrt' found no CUDA GPU {self._device_index}")
         _cuda(self._cudart.cudaSetDevice(self._device_index))
+        self._engine = self._load_engine(trt, gpu)
+        self._dtypes = {name: np.dtype(trt.nptype(self._engine.get_tensor_dtype(name))) for name in self._io_names()}
+        self._context = self._engine.create_execution_context()
+        self._stream = _cuda(self._cudart.cudaStreamCreate())
+        self._lock = threading.Lock()  # one context and one set of buffers: one call at a time
+
+    def _load_engine(self, trt: Any, gpu: str) -> Any:
+        """The engine from the cache, or built (and cached) when the cache lacks it or holds a damaged copy."""
+        name, options, precision = self.name, self.options, self.precision
         try:
-            self._profile = derive_profile(inputs, options.extra.get("profiles"))
+            self._profile = derive_profile(self.inputs, options.extra.get("profiles"))
         except ValueError as exc:
             raise VoxportRuntimeError(f"graph {name!r}: {exc}") from exc
         fp32_ops = tuple(options.extra.get("fp32_ops", FP32_OPS)) if precision == "fp16" else ()
-        key = engine_cache_key(sha256_file(model_path), precision, trt.__version__, gpu, self._profile, fp32_ops)
+        key = engine_cache_key(sha256_file(self.model_path), precision, trt.__version__, gpu, self._profile, fp32_ops)
         cache = EngineCache(options.cache_dir or default_engine_dir())
+        self._engine_path = cache.path(key)
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._trt_runtime = trt.Runtime(self._logger)
 
         def build() -> bytes:
-            return build_serialized_engine(model_path, self._profile, precision, name, fp32_ops,
+            return build_serialized_engine(self.model_path, self._profile, precision, name, fp32_ops,
                                            options.extra.get("workspace_bytes"), self._logger)
 
         if options.extra.get("rebuild"):
@@ -140,20 +136,17 @@ class TensorRTSession(Session):
             cache.store(key, data)
         else:
             data, self._from_cache = cache.get_or_build(key, build)
-        self._engine = self._trt_runtime.deserialize_cuda_engine(data)
-        if self._engine is None and self._from_cache:  # a damaged cache file: rebuild once
+        engine = self._trt_runtime.deserialize_cuda_engine(data)
+        if engine is None and self._from_cache:  # a damaged cache file: rebuild once
             data, self._from_cache = build(), False
             cache.store(key, data)
-            self._engine = self._trt_runtime.deserialize_cuda_engine(data)
-        if self._engine is None:
-            raise VoxportRuntimeError(f"graph {name!r}: TensorRT could not deserialize the engine {cache.path(key)}")
-        self._engine_path = cache.path(key)
-        self._dtypes = {self._engine.get_tensor_name(i): np.dtype(trt.nptype(self._engine.get_tensor_dtype(
-            self._engine.get_tensor_name(i)))) for i in range(self._engine.num_io_tensors)}
-        self._check_against_engine(trt)
-        self._context = self._engine.create_execution_context()
-        self._stream = _cuda(self._cudart.cudaStreamCreate())
-        self._lock = threading.Lock()  # one context and one set of buffers: one call at a time
+            engine = self._trt_runtime.deserialize_cuda_engine(data)
+        if engine is None:
+            raise VoxportRuntimeError(f"graph {name!r}: TensorRT could not deserialize the engine {self._engine_path}")
+        return engine
+
+    def _io_names(self) -> list[str]:
+        return [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
 
     @property
     def engine_path(self) -> Path:
@@ -222,27 +215,16 @@ class TensorRTSession(Session):
         # Context before engine before runtime: each depends on the next.
         self._context = self._engine = self._trt_runtime = None
 
-    def _check_against_engine(self, trt: Any) -> None:
-        engine = self._engine
-        modes = {engine.get_tensor_name(i): engine.get_tensor_mode(engine.get_tensor_name(i))
-                 for i in range(engine.num_io_tensors)}
-        problems = []
-        for kind, specs, mode in (("input", self.inputs, trt.TensorIOMode.INPUT),
-                                  ("output", self.outputs, trt.TensorIOMode.OUTPUT)):
-            names = sorted(n for n, m in modes.items() if m == mode)
-            for spec in specs:
-                if spec.name not in names:
-                    problems.append(f"declared {kind} {spec.name!r} is not an engine {kind} {names}")
-                elif self._dtypes[spec.name] != spec.dtype:
-                    problems.append(f"{kind} {spec.name!r} is {self._dtypes[spec.name]} in the engine, "
-                                    f"declared {spec.dtype}")
-        declared = {spec.name for spec in self.inputs}
-        problems += [f"engine input {n!r} is not declared" for n, m in modes.items()
-                     if m == trt.TensorIOMode.INPUT and n not in declared]
-        if problems:
-            self.close()
-            raise VoxportRuntimeError(f"graph {self.name!r}: declared specs do not match the engine built from "
-                                      f"{self.model_path}: " + "; ".join(problems))
+    def _graph_io(self) -> GraphIO:
+        import tensorrt as trt
+
+        tensors: dict[bool, list[GraphTensor]] = {True: [], False: []}  # is an input -> tensors
+        for name in self._io_names():
+            # -1 marks a dimension the optimization profile leaves dynamic.
+            shape = tuple(d if d >= 0 else None for d in self._engine.get_tensor_shape(name))
+            is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            tensors[is_input].append(GraphTensor(name, self._dtypes[name].name, shape))
+        return GraphIO(tuple(tensors[True]), tuple(tensors[False]), kind="engine")
 
 
 class TensorRTBackend(Backend):
@@ -254,6 +236,8 @@ class TensorRTBackend(Backend):
     module = "tensorrt"
     precisions = ("fp32", "fp16")
     compiled_precisions = ("fp16",)  # built from the fp32 graph file (see registry.variant_for)
+    extra_keys = ("profiles", "fp32_ops", "workspace_bytes", "rebuild")
+    session_class = TensorRTSession
 
     @classmethod
     def is_available(cls) -> bool:
@@ -269,14 +253,3 @@ class TensorRTBackend(Backend):
             info["devices"] = [f"cuda:0 ({gpu})"] if (gpu := cuda_gpu_name(0)) else []
             info["engine_cache"] = str(default_engine_dir())
         return info
-
-    def _open(
-        self,
-        model_path: Path,
-        inputs: tuple[TensorSpec, ...],
-        outputs: tuple[TensorSpec, ...],
-        precision: str,
-        options: RuntimeOptions,
-        name: str,
-    ) -> Session:
-        return TensorRTSession(model_path, inputs, outputs, precision, options, name)

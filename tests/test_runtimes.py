@@ -1,4 +1,4 @@
-"""Tests for voxport.runtimes: the backend interface, the registry and the onnxruntime CPU backend.
+"""Tests for voxport.runtimes: the backend interface, the registry and the onnxruntime backend.
 
 Models are built with onnx.helper in tmp_path, so no bundle or voice is needed.
 """
@@ -18,19 +18,24 @@ import pytest
 from voxport.runtimes import (
     KNOWN_RUNTIMES,
     Backend,
+    GraphIO,
+    GraphTensor,
     InputMismatchError,
     OnnxRuntimeCPUBackend,
     OnnxRuntimeSession,
     RuntimeOptions,
     RuntimeUnavailableError,
+    Session,
     TensorSpec,
     UnsupportedPrecisionError,
     VoxportRuntimeError,
     available_runtimes,
+    canonical_runtime,
     get_backend,
     open_session,
     physical_core_count,
     register_backend,
+    variant_for,
 )
 from voxport.runtimes import registry as registry_module
 
@@ -111,7 +116,7 @@ def test_run_gives_right_values(session: OnnxRuntimeSession) -> None:
 
 def test_session_properties(session: OnnxRuntimeSession, affine_model: Path) -> None:
     assert isinstance(session, OnnxRuntimeSession)
-    assert session.runtime == "cpu"
+    assert session.runtime == "onnxruntime"
     assert session.name == "encoder"
     assert session.precision == "fp32"
     assert session.inputs == INPUTS
@@ -267,8 +272,11 @@ def test_extra_options(affine_model: Path, tmp_path: Path) -> None:
 
 def test_unknown_extra_option_rejected(affine_model: Path) -> None:
     options = RuntimeOptions(extra={"alow_spinning": False})
-    with pytest.raises(VoxportRuntimeError, match="alow_spinning"):
+    with pytest.raises(VoxportRuntimeError, match="alow_spinning") as info:
         open_session("cpu", affine_model, INPUTS, OUTPUTS, options=options)
+    message = str(info.value)
+    assert "runtime 'onnxruntime' does not understand RuntimeOptions.extra keys ['alow_spinning']" in message
+    assert "'allow_spinning'" in message  # the accepted keys, so the typo is easy to spot
 
 
 def test_unknown_device_rejected(affine_model: Path) -> None:
@@ -307,11 +315,12 @@ def test_invalid_model_file(tmp_path: Path) -> None:
     [
         ((TensorSpec("x", "int32", ("batch", 3)), *INPUTS[1:]), OUTPUTS, "declared int32"),
         (INPUTS[:2], OUTPUTS, "'n' is not declared"),
-        (INPUTS, (TensorSpec("q", "float32", (1,)),), "'q' is not a graph output"),
+        (INPUTS, (TensorSpec("q", "float32", (1,)),), "'q' is not a graph output ['m', 'y']"),
+        ((*INPUTS, TensorSpec("k", "float32", (1,))), OUTPUTS, "declared input 'k' is not a graph input"),
         ((TensorSpec("x", "float32", ("batch", 4)), *INPUTS[1:]), OUTPUTS, "axis 1 is 3"),
         ((TensorSpec("b", "float32", (3, 1)), INPUTS[0], INPUTS[2]), OUTPUTS, "rank 1"),
     ],
-    ids=["dtype", "undeclared-input", "unknown-output", "fixed-dim", "rank"],
+    ids=["dtype", "undeclared-input", "unknown-output", "unknown-input", "fixed-dim", "rank"],
 )
 def test_specs_checked_against_graph_at_open(affine_model: Path, inputs, outputs, fragment: str) -> None:
     with pytest.raises(VoxportRuntimeError, match="do not match") as info:
@@ -319,18 +328,136 @@ def test_specs_checked_against_graph_at_open(affine_model: Path, inputs, outputs
     assert fragment in str(info.value)
 
 
+# --- the spec check every backend shares, on a fake runtime -----------------------------------------
+
+
+class FakeSession(Session):
+    """Reports a fixed GraphIO, so the shared check is tested without any runtime."""
+
+    runtime = "fake"
+    io = GraphIO((), ())
+    closed_by_check: list[str] = []
+
+    def _load(self) -> None:
+        pass
+
+    def _graph_io(self) -> GraphIO:
+        return self.io
+
+    def _run(self, feeds):  # pragma: no cover - never run
+        raise AssertionError
+
+    def _close(self) -> None:
+        FakeSession.closed_by_check.append(self.name)
+
+
+class FakeRuntime(Backend):
+    name = "fake"
+    module = "numpy"  # always installed
+    extra_keys = ("knob",)
+    session_class = FakeSession
+
+
+def _fake_open(tmp_path: Path, io: GraphIO, inputs, outputs, **extra):
+    model = tmp_path / "fake.onnx"
+    model.write_bytes(b"")
+    FakeSession.io = io
+    return FakeRuntime().open(model, inputs, outputs, options=RuntimeOptions(extra=extra), name="vocoder")
+
+
+def test_shared_check_accepts_aliases_optional_inputs_and_unknown_types(tmp_path: Path) -> None:
+    io = GraphIO(
+        (
+            GraphTensor("latent:0", "float32", (None, 192, "frames"), aliases=("latent",)),
+            GraphTensor("scale", "float32", (), required=False),  # may be fed, need not be
+        ),
+        (GraphTensor("audio", None, None),),  # dtype without numpy equivalent, unknown rank
+    )
+    specs_in = (TensorSpec("latent", "float32", (1, 192, "frames")),)  # fixed over dynamic: a restriction
+    with _fake_open(tmp_path, io, specs_in, (TensorSpec("audio", "float16", ("batch", 1, "samples")),)) as session:
+        assert not session.closed
+    with _fake_open(tmp_path, io, (*specs_in, TensorSpec("scale", "float32", ())), ()):
+        pass
+
+
+def test_shared_check_lists_every_problem_and_closes_the_session(tmp_path: Path) -> None:
+    io = GraphIO(
+        (GraphTensor("latent", "float32", (None, 192, None)), GraphTensor("lengths", "int64", (None,))),
+        (GraphTensor("audio", "float32", (None, 1, None)),),
+        kind="engine",
+    )
+    inputs = (TensorSpec("latent", "float16", ("batch", 80, "frames")), TensorSpec("noise", "float32", (1,)))
+    outputs = (TensorSpec("audio", "float32", ("batch", "samples")),)
+    FakeSession.closed_by_check.clear()
+    with pytest.raises(VoxportRuntimeError) as info:
+        _fake_open(tmp_path, io, inputs, outputs)
+    message = str(info.value)
+    assert message.startswith("graph 'vocoder': declared specs do not match the engine built from ")
+    for fragment in (
+        "engine input 'lengths' is not declared",
+        "input 'latent' is float32 in the engine, declared float16",
+        "input 'latent' axis 1 is 192 in the engine, declared 80",
+        "declared input 'noise' is not an engine input ['latent', 'lengths']",
+        "output 'audio' has rank 3 in the engine (float32[?, 1, ?]), declared 2 (float32['batch', 'samples'])",
+    ):
+        assert fragment in message
+    assert FakeSession.closed_by_check == ["vocoder"]  # what the runtime loaded is released
+
+
+def test_extra_keys_are_checked_before_the_backend_opens_anything(tmp_path: Path) -> None:
+    FakeSession.closed_by_check.clear()
+    with pytest.raises(VoxportRuntimeError) as info:
+        _fake_open(tmp_path, GraphIO((), ()), (), (), knob=1, knbo=2)
+    assert str(info.value) == (
+        "graph 'vocoder': runtime 'fake' does not understand RuntimeOptions.extra keys ['knbo']; it accepts ['knob']"
+    )
+    assert FakeSession.closed_by_check == []  # never constructed
+
+
 # --- registry ------------------------------------------------------------------------------------
 
 
-def test_available_runtimes_contains_cpu() -> None:
-    assert "cpu" in available_runtimes()
+def test_available_runtimes_are_canonical_names() -> None:
+    assert "onnxruntime" in available_runtimes()
+    assert "cpu" not in available_runtimes()  # an alias, not a second runtime
 
 
 @pytest.mark.parametrize("alias", ["cpu", "CPU", "ort", "onnxruntime", " OnnxRuntime "])
 def test_aliases_resolve(alias: str, affine_model: Path) -> None:
     assert isinstance(get_backend(alias), OnnxRuntimeCPUBackend)
+    assert get_backend(alias).name == "onnxruntime"
     with open_session(alias, affine_model, INPUTS, OUTPUTS) as sess:
-        assert sess.runtime == "cpu"
+        assert sess.runtime == "onnxruntime"
+
+
+def test_cpu_still_opens_a_session(affine_model: Path) -> None:
+    # "cpu" was the canonical name: users' scripts and stored manifests still say it.
+    with open_session("cpu", affine_model, INPUTS, OUTPUTS) as sess:
+        np.testing.assert_array_equal(sess.run(_feeds())["m"], _feeds()["n"] + 1)
+
+
+def test_canonical_runtime_maps_every_alias() -> None:
+    assert canonical_runtime("cpu") == canonical_runtime("ORT") == "onnxruntime"
+    assert canonical_runtime(" OnnxRuntime ") == "onnxruntime"
+    assert canonical_runtime("ov") == canonical_runtime("OpenVINO") == "openvino"
+    # No library needed: TensorRT is not installed here, yet its records still need a key.
+    assert canonical_runtime("TRT") == canonical_runtime("tensorrt") == "tensorrt"
+    assert set(KNOWN_RUNTIMES) == {canonical_runtime(name) for name in KNOWN_RUNTIMES}
+
+
+def test_canonical_runtime_refuses_an_unknown_name_like_get_backend() -> None:
+    with pytest.raises(RuntimeUnavailableError) as info:
+        canonical_runtime("coreml")
+    with pytest.raises(RuntimeUnavailableError) as via_backend:
+        get_backend("coreml")
+    assert str(info.value) == str(via_backend.value)
+    assert "'coreml'" in str(info.value) and "unknown" in str(info.value)
+
+
+@pytest.mark.parametrize("alias", ["cpu", "ORT", "onnxruntime"])
+def test_variant_for_accepts_aliases(alias: str) -> None:
+    assert variant_for(alias, "fp16", {"fp32"}) == "fp16"  # onnxruntime compiles no precision
+    assert variant_for(alias, "int8", {"fp32", "int8"}) == "int8"
 
 
 def test_unknown_runtime() -> None:
@@ -338,7 +465,8 @@ def test_unknown_runtime() -> None:
         get_backend("coreml")
     message = str(info.value)
     assert "'coreml'" in message and "unknown" in message
-    assert "cpu" in message
+    assert "cpu" in message  # among the known names, aliases included
+    assert "Runtimes available on this machine: onnxruntime" in message
     assert "pip install 'voxport[openvino]'" in message or "openvino" in available_runtimes()
 
 
@@ -350,8 +478,8 @@ def test_planned_runtimes_give_install_hint(runtime: str, affine_model: Path) ->
         open_session(runtime, affine_model, INPUTS, OUTPUTS)
     err = info.value
     assert err.extra == KNOWN_RUNTIMES[runtime.lower()]
-    assert "cpu" in err.available
-    assert "cpu" in str(err) and f"pip install 'voxport[{runtime.lower()}]'" in str(err)
+    assert "onnxruntime" in err.available
+    assert "onnxruntime" in str(err) and f"pip install 'voxport[{runtime.lower()}]'" in str(err)
 
 
 def test_registered_but_unavailable_backend(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,8 +497,9 @@ def test_registered_but_unavailable_backend(monkeypatch: pytest.MonkeyPatch) -> 
             raise AssertionError
 
     assert "fake" not in available_runtimes()
-    with pytest.raises(RuntimeUnavailableError, match=r"pip install 'voxport\[fake\]'.*cpu"):
+    with pytest.raises(RuntimeUnavailableError, match=r"pip install 'voxport\[fake\]'.*onnxruntime"):
         get_backend("FK")
+    assert canonical_runtime("FK") == "fake"  # registered, though not installed
     with pytest.raises(ValueError, match="already used"):
 
         @register_backend
@@ -381,7 +510,7 @@ def test_registered_but_unavailable_backend(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_describe() -> None:
     info = get_backend("cpu").describe()
-    assert info["name"] == "cpu" and info["available"] is True
+    assert info["name"] == "onnxruntime" and "cpu" in info["aliases"] and info["available"] is True
     assert info["precisions"] == ["fp32", "int8"] and info["devices"] == ["cpu"]
     assert isinstance(info["version"], str)
     json.dumps(info)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from voxport.runtimes import (
     RuntimeOptions,
     RuntimeUnavailableError,
     TensorRTBackend,
+    TensorRTSession,
     TensorSpec,
     UnsupportedPrecisionError,
     VoxportRuntimeError,
@@ -178,8 +181,8 @@ def test_missing_tensorrt_lists_available_runtimes_and_the_extra(tiny_bundle):
     with pytest.raises(RuntimeUnavailableError) as info:
         Voice.load(tiny_bundle, runtime={"vocoder": "trt", "default": "cpu"})
     err = info.value
-    assert err.extra == "tensorrt" and err.supported and "cpu" in err.available
-    assert "pip install 'voxport[tensorrt]'" in str(err) and "cpu" in str(err)
+    assert err.extra == "tensorrt" and err.supported and "onnxruntime" in err.available
+    assert "pip install 'voxport[tensorrt]'" in str(err) and "onnxruntime" in str(err)
     with pytest.raises(RuntimeUnavailableError, match=r"voxport\[tensorrt\]"):
         get_backend("TensorRT")
 
@@ -189,12 +192,49 @@ def test_unsupported_precision_is_refused_before_tensorrt_is_needed(tiny_bundle)
         TensorRTBackend().open(tiny_bundle / "vocoder.onnx", (), (), precision="bf16")
 
 
+def test_unknown_extra_keys_are_refused_before_tensorrt_is_needed(tmp_path):
+    options = RuntimeOptions(extra={"profile": {"frames": (1, 2, 3)}})
+    with pytest.raises(VoxportRuntimeError, match=r"extra keys \['profile'\]; it accepts \['profiles', "):
+        TensorRTBackend().open(tmp_path / "vocoder.onnx", (), (), options=options)
+
+
+def test_engine_io_is_checked_against_the_declared_specs(monkeypatch, tmp_path):
+    # A fake engine and a fake tensorrt module: the check itself is shared with the other backends
+    # (tests/test_runtimes.py); this is what TensorRT's metadata turns into.
+    class Engine:
+        tensors = {"latent": ("INPUT", (-1, 192, -1)), "audio": ("OUTPUT", (-1, 1, -1))}
+        num_io_tensors = 2
+
+        def get_tensor_name(self, i):
+            return list(self.tensors)[i]
+
+        def get_tensor_mode(self, name):
+            return self.tensors[name][0]
+
+        def get_tensor_shape(self, name):
+            return self.tensors[name][1]
+
+    monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(TensorIOMode=SimpleNamespace(INPUT="INPUT")))
+    session = TensorRTSession.__new__(TensorRTSession)
+    session._engine, session._dtypes = Engine(), {"latent": np.dtype("float32"), "audio": np.dtype("float32")}
+    session._model_path, session._name = tmp_path / "vocoder.onnx", "vocoder"
+    session._inputs = (TensorSpec("latent", "float32", ("batch", 192, "frames")),)
+    session._outputs = (TensorSpec("audio", "float32", ("batch", 1, "samples")),)
+    session._check_against_graph()  # matches: no error
+    session._inputs = (TensorSpec("latent", "float16", ("batch", 80, "frames")),)
+    with pytest.raises(VoxportRuntimeError, match="do not match the engine built from .*vocoder.onnx") as info:
+        session._check_against_graph()
+    assert "input 'latent' is float32 in the engine, declared float16" in str(info.value)
+    assert "input 'latent' axis 1 is 192 in the engine, declared 80" in str(info.value)
+
+
 def test_compiled_precisions_are_built_from_the_fp32_file():
     assert variant_for("tensorrt", "fp16", {"fp32"}) == "fp32"
     assert variant_for("openvino", "bf16", {"fp32"}) == "fp32"
     assert variant_for("nosuchruntime", "bf16", {"fp32"}) == "bf16"
     assert variant_for("trt", "fp16", {"fp32", "fp16"}) == "fp16"  # a file of its own wins
     assert variant_for("cpu", "fp16", {"fp32"}) == "fp16"  # onnxruntime needs the file: reported missing
+    assert variant_for("onnxruntime", "fp16", {"fp32"}) == "fp16"
 
 
 @pytest.mark.parametrize(("device", "index"), [(None, 0), ("cuda", 0), ("CUDA:1", 1)])
