@@ -10,41 +10,27 @@ which threshold, and what each would have saved.
 from __future__ import annotations
 
 import shutil
-import time
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from voxport.bundle import Bundle, GraphEntry, describe_graph_file, sha256_file, write_manifest
-from voxport.calibration.capture import STAGES, capture_stage_inputs, corpus_key, load_capture, save_capture
+from voxport import contract as c
+from voxport.bundle import sha256_file
+from voxport.calibration.candidates import CandidateSet, quantize_candidates, time_candidates
+from voxport.calibration.capture import cached_capture
 from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
-from voxport.calibration.quantize_openvino import quantize_for_openvino
-from voxport.calibration.quantize_ort import quantize_graph
+from voxport.calibration.install import install
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
-from voxport.calibration.rewrite import polyphase_upsampling
-from voxport.runtimes import RuntimeOptions, open_session
-from voxport.runtimes.errors import UnsupportedPrecisionError
-from voxport.stages import StageSessions
+from voxport.calibration.search import PolicySearch, ladders
+from voxport.runtimes import canonical_runtime
 from voxport.voice import Voice
 
-GATED_RUNTIMES = ("cpu", "openvino")
-# Candidates per runtime besides fp32. onnxruntime runs int8 only from its own QDQ layout (quantized
-# conv outputs); OpenVINO runs int8 convs with float outputs and compiles bf16 from a float graph.
-CANDIDATES = {"cpu": ("int8",), "openvino": ("int8-bf16", "int8", "bf16")}
-# Convolutions kept in float, from measurement on the default voice (gate MCD, 5 held-out sentences):
-# - decoder: the couplings' pre/post 1x1 convs produce the shift subtracted from the latent, so their
-#   error lands in the output unattenuated (all int8 2.0 dB; these kept 1.5 dB, 1.3 dB with percentile).
-# - vocoder: the waveform-facing edges and upsampling convs were the most sensitive layers one by one
-#   (24-26 dB SNR alone vs 27-40 dB for resblock convs); keeping them: 3.3 dB -> 2.5 dB.
-# onnxruntime's calibrators hold every intermediate tensor of every sample in memory: 32 vocoder crops
-# are ~3 GB; the whole corpus (500+ crops) was killed for memory on a 24 GB machine.
-MAX_SAMPLES = {"encoder": 128, "duration": 128, "decoder": 32, "vocoder": 32}
-KEEP_FLOAT = {"decoder": ("/pre/", "/post/"), "vocoder": ("conv_pre", "/ups.", "conv_post")}
-# On OpenVINO the upsampling convs ("/ups.", polyphase there) stay float too: alone they cost the most
-# MCD of any layer (0.36-0.44 dB each) for 12 % of the vocoder's multiply-adds.
+GATED_RUNTIMES = ("onnxruntime", "openvino")
+OPENVINO_METHOD = "equalized, GPTQ weights, least-squares activation ranges"
+
+Say = Callable[[str], None]
 
 
 class CalibrationRefused(RuntimeError):
@@ -55,220 +41,79 @@ class CalibrationRefused(RuntimeError):
         self.report = report
 
 
-def _say(progress, message: str) -> None:
-    if progress:
-        progress(message)
+@dataclass(frozen=True)
+class Texts:
+    corpus: Path
+    heldout: Path
+    sentences: list[str]  # calibration: what the stages are captured on
+    evaluation: list[str]  # held out: what the gate judges on
 
 
-def open_candidate_sessions(
-    bundle: Bundle, runtime: str, files: dict[str, Path], threads: int | None,
-    precisions: dict[str, str] | None = None,
-) -> StageSessions:
-    """The bundle's stages with `files` (stage -> graph) in place of their fp32 graphs.
-
-    A stage in `files` runs at `precisions[stage]` (default int8), the others at fp32.
-    """
-    opened = {}
-    try:
-        for stage in bundle.stages:
-            entry = bundle.graph(stage)
-            path = files.get(stage, bundle.graph_path(stage, "fp32"))
-            precision = (precisions or {}).get(stage, "int8") if stage in files else "fp32"
-            opened[stage] = open_session(runtime, path, entry.inputs, entry.outputs, precision,
-                                         RuntimeOptions(threads=threads), stage)
-    except Exception:
-        for session in opened.values():
-            session.close()
-        raise
-    return StageSessions(opened)
-
-
-def _subsample(items: list, limit: int, seed: int) -> list:
-    """A seeded, order-preserving sample, so the corpus is spread over but memory stays bounded."""
-    if len(items) <= limit:
-        return items
-    picked = np.random.default_rng(seed).choice(len(items), size=limit, replace=False)
-    return [items[i] for i in sorted(picked)]
-
-
-def _conv_nodes(path: Path) -> list[str]:
-    import onnx
-
-    return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node
-            if n.op_type in ("Conv", "ConvTranspose")]
-
-
-def _latency_ms(sessions: StageSessions, stage: str, feeds: list[dict[str, np.ndarray]], runs: int = 3) -> float:
-    for f in feeds[:2]:
-        sessions.run(stage, f)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for f in feeds:
-            sessions.run(stage, f)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times)) / len(feeds)
-
-
-def _candidate_files(voice: Voice, runtime: str, stage: str, samples: list, method: str, seed: int,
-                     work: Path, notes: list[str]) -> dict[str, Path]:
-    """precision -> graph file of each candidate for one stage (fp32 excluded)."""
-    source = voice.bundle.graph_path(stage)
-    target = work / f"{stage}.int8.onnx"
-    if runtime == "cpu":
-        keep = [n for n in _conv_nodes(source) if any(p in n for p in KEEP_FLOAT.get(stage, ()))]
-        # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
-        # phoneme-level inputs vary with sentence length and use min/max ranges.
-        stage_method = method if stage in ("decoder", "vocoder") else "minmax"
-        return {"int8": quantize_graph(source, target, samples, method=stage_method, exclude_nodes=keep)}
-    import onnx
-
-    files: dict[str, Path] = {}
-    try:
-        int8 = quantize_for_openvino(source, target, samples, keep_float=KEEP_FLOAT.get(stage, ()), seed=seed)
-        files["int8-bf16"] = files["int8"] = int8
-    except ValueError as exc:
-        notes.append(f"{stage}: no int8 candidate ({exc})")
-    # bf16 is compiled from a float graph: the polyphase one when the stage upsamples (OpenVINO runs
-    # ConvTranspose as an f32 GEMM whatever the hint).
-    original = onnx.load(str(source))
-    rewritten = polyphase_upsampling(original)
-    if len(rewritten.graph.node) != len(original.graph.node):
-        files["bf16"] = work / f"{stage}.float.onnx"
-        onnx.save(rewritten, str(files["bf16"]))
-    else:
-        files["bf16"] = source
-    return {p: f for p, f in files.items() if p in CANDIDATES[runtime]}
-
-
-def calibrate(
-    bundle_dir: str | Path,
-    runtime: str = "cpu",
-    *,
-    corpus: str | Path | None = None,
-    heldout: str | Path | None = None,
-    seed: int = 0,
-    method: str = "percentile",
-    stages: tuple[str, ...] = STAGES,
-    thresholds: GateThresholds | None = None,
-    max_sentences: int | None = None,
-    check_wer: bool = True,
-    threads: int | None = None,
-    require_speedup: bool = True,
-    progress=None,
-) -> dict[str, Any]:
-    """Write the graphs of the fastest configuration that passes the gate into the bundle, with a report."""
-    if runtime == "tensorrt":
+def gated_runtime(runtime: str) -> str:
+    """The canonical name of a runtime calibrate can gate, or an error that says why not."""
+    name = canonical_runtime(runtime)
+    if name == "tensorrt":
         raise NotImplementedError(
             "TensorRT int8 needs explicit Q/DQ engines built and gated on a GPU with TensorRT; voxport cannot run "
-            "that gate here. The QDQ graphs from `--runtime cpu` are the starting point for it."
+            "that gate here. The QDQ graphs from `--runtime onnxruntime` are the starting point for it."
         )
-    if runtime not in GATED_RUNTIMES:
+    if name not in GATED_RUNTIMES:
         raise ValueError(f"calibrate supports runtimes {GATED_RUNTIMES}, not {runtime!r}")
-    thresholds = thresholds or GateThresholds()
-    bundle_dir = Path(bundle_dir)
-    voice = Voice.load(bundle_dir, threads=threads)
+    return name
+
+
+def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_sentences: int | None) -> Texts:
+    corpus_path, heldout_path = Path(corpus or CORPUS), Path(heldout or HELDOUT)
+    # A shortened corpus (tests, quick runs) is judged on proportionally fewer held-out sentences.
+    evaluation = read_sentences(heldout_path)[: max_sentences and max(4, max_sentences // 8)]
+    return Texts(corpus_path, heldout_path, read_sentences(corpus_path)[:max_sentences], evaluation)
+
+
+def _check_voice(voice: Voice) -> None:
     if voice.manifest.num_speakers > 1:
+        # Ranges captured and a gate run on one speaker would say nothing about the others.
         raise NotImplementedError("calibration of multi-speaker voices is not supported yet")
-    if "vocoder" not in voice.bundle.stages:
+    if c.VOCODER not in voice.bundle.stages:
         raise NotImplementedError("this bundle vocodes with Griffin-Lim (no vocoder graph); only graphs are quantized "
                                   "and gated, so calibrate a bundle built with a vocoder")
-    corpus_path, heldout_path = Path(corpus or CORPUS), Path(heldout or HELDOUT)
-    sentences = read_sentences(corpus_path)[:max_sentences]
-    evaluation_sentences = read_sentences(heldout_path)[: max_sentences and max(4, max_sentences // 8)]
 
-    cache = bundle_dir / "calibration" / f"capture-{corpus_key(sentences, seed, 64)}.npz"
-    if cache.exists():
-        _say(progress, f"using captured stage inputs {cache.name}")
-        captured = load_capture(cache)
-    else:
-        _say(progress, f"capturing stage inputs on {len(sentences)} sentences (fp32)")
-        captured = capture_stage_inputs(voice, sentences, seed)
-        save_capture(cache, captured)
 
-    work = bundle_dir / "calibration" / f"candidates-{runtime}"
-    shutil.rmtree(work, ignore_errors=True)
-    notes: list[str] = []
-    candidates: dict[str, dict[str, Path]] = {}
-    for stage in stages:
-        _say(progress, f"quantizing {stage}")
-        samples = _subsample(captured[stage], MAX_SAMPLES[stage], seed)
-        candidates[stage] = _candidate_files(voice, runtime, stage, samples, method, seed, work, notes)
-
-    # Every candidate is timed, refused ones too: what it would have saved is part of its cost.
-    speed: dict[str, dict[str, Any]] = {}
-    for stage in stages:
-        feeds = captured[stage][:16]
-        fp32_ms = _latency_ms(voice.sessions, stage, feeds)
-        timed = {}
-        for precision, path in candidates[stage].items():
-            try:
-                sessions = open_candidate_sessions(voice.bundle, runtime, {stage: path}, threads, {stage: precision})
-            except UnsupportedPrecisionError as exc:
-                notes.append(f"{stage} {precision}: not run on this device ({exc})")
-                continue
-            timed[precision] = _latency_ms(sessions, stage, feeds)
-            sessions.close()
-        speed[stage] = {"fp32_ms": fp32_ms, "candidates_ms": timed}
-
+def search_step(voice: Voice, candidates: CandidateSet, speed: dict[str, dict], texts: Texts, *, seed: int,
+                thresholds: GateThresholds, check_wer: bool, require_speedup: bool,
+                say: Say) -> tuple[dict[str, str], list[Evaluation]]:
+    """Gate the timed candidates against the fp32 voice: the stages that keep a candidate, and every
+    judgement made on the way."""
     recognizer = None
     if check_wer:
         from voxport.calibration.asr import Recognizer
 
         recognizer = Recognizer()
-    _say(progress, f"fp32 reference on {len(evaluation_sentences)} held-out sentences")
-    gate = Gate(voice, evaluation_sentences, seed, thresholds, recognizer)
+    say(f"fp32 reference on {len(texts.evaluation)} held-out sentences")
+    gate = Gate(voice, texts.evaluation, seed, thresholds, recognizer)
 
-    evaluations: list[Evaluation] = []
-    chosen: dict[str, str] = {}
-    solo_mcd: dict[str, float] = {}
-    # Fastest first; a candidate no faster than fp32 has no reason to exist (unless told otherwise, as
-    # tests of tiny graphs do, where timing says nothing).
-    ladders = {stage: [p for _, p in sorted((ms, p) for p, ms in speed[stage]["candidates_ms"].items()
-                                            if ms < speed[stage]["fp32_ms"] or not require_speedup)]
-               for stage in stages}
+    def evaluate(name: str, precisions: dict[str, str]) -> Evaluation:
+        with candidates.open(precisions) as sessions:
+            return gate.evaluate(name, sessions, precisions)
 
-    def climb(stage: str) -> None:
-        """Gate the stage's next candidates alone until one passes (chosen) or none is left (fp32)."""
-        while ladders[stage]:
-            precision = ladders[stage].pop(0)
-            _say(progress, f"gate: {stage} alone at {precision}")
-            sessions = open_candidate_sessions(voice.bundle, runtime, {stage: candidates[stage][precision]}, threads,
-                                               {stage: precision})
-            result = gate.evaluate(f"{stage} {precision}", sessions, {stage: precision})
-            sessions.close()
-            evaluations.append(result)
-            if result.passed:
-                chosen[stage], solo_mcd[stage] = precision, result.mean["mcd_db"]
-                return
+    search = PolicySearch(ladders(speed, require_speedup), evaluate, say)
+    return search.run(), search.evaluations
 
-    for stage in stages:
-        climb(stage)
-    while len(chosen) > 1:
-        _say(progress, f"gate: {', '.join(f'{s} {p}' for s, p in chosen.items())} together")
-        sessions = open_candidate_sessions(voice.bundle, runtime, {s: candidates[s][p] for s, p in chosen.items()},
-                                           threads, chosen)
-        combined = gate.evaluate("combined", sessions, dict(chosen))
-        sessions.close()
-        evaluations.append(combined)
-        if combined.passed:
-            break
-        worst = max(chosen, key=solo_mcd.__getitem__)  # demoted to its next (slower) candidate, or fp32
-        del chosen[worst]
-        climb(worst)
-    for stage in stages:
-        speed[stage]["chosen"] = chosen.get(stage, "fp32")
-        speed[stage]["chosen_ms"] = speed[stage]["candidates_ms"].get(chosen.get(stage), speed[stage]["fp32_ms"])
 
+def build_report(voice: Voice, runtime: str, texts: Texts, chosen: dict[str, str], evaluations: list[Evaluation],
+                 speed: dict[str, dict], notes: list[str], *, seed: int, method: str,
+                 thresholds: GateThresholds) -> dict[str, Any]:
     precisions = {s: chosen.get(s, "fp32") for s in voice.bundle.stages}
-    report: dict[str, Any] = {
+    for stage, s in speed.items():
+        s["chosen"] = precisions[stage]
+        s["chosen_ms"] = s["candidates_ms"].get(precisions[stage], s["fp32_ms"])
+    return {
         "schema_version": REPORT_SCHEMA,
         "bundle": voice.manifest.name,
         "runtime": runtime,
         "seed": seed,
-        "method": method if runtime == "cpu" else "equalized, GPTQ weights, least-squares activation ranges",
-        "corpus": {"file": corpus_path.name, "sentences": len(sentences), "sha256": sha256_file(corpus_path)},
-        "heldout": {"file": heldout_path.name, "sentences": len(evaluation_sentences)},
+        "method": method,
+        "corpus": {"file": texts.corpus.name, "sentences": len(texts.sentences), "sha256": sha256_file(texts.corpus)},
+        "heldout": {"file": texts.heldout.name, "sentences": len(texts.evaluation)},
         "thresholds": asdict(thresholds),
         "evaluations": [e.to_dict() for e in evaluations],
         "result": {
@@ -279,40 +124,53 @@ def calibrate(
         "speed": speed,
         "notes": notes,
     }
-    voice.close()
-    write_reports(bundle_dir, runtime, report)
-    if not report["result"]["int8_stages"]:
-        shutil.rmtree(work, ignore_errors=True)
-        raise CalibrationRefused("no stage passed the quality gate in int8; see the calibration report", report)
-    _install(bundle_dir, {s: candidates[s][p] for s, p in chosen.items()}, precisions, runtime, report)
-    shutil.rmtree(work, ignore_errors=True)
-    return report
 
-def _install(bundle_dir: Path, chosen: dict[str, Path], precisions: dict[str, str], runtime: str,
-             report: dict[str, Any]) -> None:
-    """Copy the accepted graphs in and record the per-stage precisions for `precision="int8"`.
 
-    A bundle holds one calibrated set: the int8 (and rewritten bf16) graphs of the runtime calibrated
-    last, since the two runtimes need different graphs; the other runtime's record is dropped.
+def calibrate(
+    bundle_dir: str | Path,
+    runtime: str = "onnxruntime",
+    *,
+    corpus: str | Path | None = None,
+    heldout: str | Path | None = None,
+    seed: int = 0,
+    method: str = "percentile",
+    stages: tuple[str, ...] = c.STAGES,
+    thresholds: GateThresholds | None = None,
+    max_sentences: int | None = None,
+    check_wer: bool = True,
+    threads: int | None = None,
+    require_speedup: bool = True,
+    progress: Say | None = None,
+) -> dict[str, Any]:
+    """Write the graphs of the fastest configuration that passes the gate into the bundle, with a report.
+
+    `runtime` is "onnxruntime" (alias "cpu") or "openvino"; the bundle records the result under its
+    canonical name. Raises CalibrationRefused (report attached) when no stage passes in int8.
     """
-    bundle = Bundle.load(bundle_dir, verify=False)
-    manifest = bundle.manifest
-    graphs = {}
-    for stage, entry in manifest.graphs.items():
-        variants = {k: v for k, v in entry.variants.items() if k not in ("int8", "bf16")}
-        if stage in chosen:
-            variant = "int8" if precisions[stage].startswith("int8") else precisions[stage]
-            if chosen[stage] != bundle.graph_path(stage, "fp32"):
-                target = bundle_dir / variant / f"{stage}.onnx"
-                target.parent.mkdir(exist_ok=True)
-                shutil.copyfile(chosen[stage], target)
-                variants[variant] = describe_graph_file(bundle_dir, f"{variant}/{stage}.onnx")
-        graphs[stage] = GraphEntry(entry.inputs, entry.outputs, variants)
-    calibration = {runtime: {
-        "precisions": precisions,
-        "int8_stages": report["result"]["int8_stages"],
-        "report": f"calibration/report-{runtime}.json",
-        "seed": report["seed"],
-        "method": report["method"],
-    }}
-    write_manifest(bundle_dir, replace(manifest, graphs=graphs, extra={**manifest.extra, "calibration": calibration}))
+    runtime = gated_runtime(runtime)
+    thresholds = thresholds or GateThresholds()
+    say = progress or (lambda message: None)
+    bundle_dir = Path(bundle_dir)
+    texts = read_texts(corpus, heldout, max_sentences)
+    described = method if runtime == "onnxruntime" else OPENVINO_METHOD
+    work = bundle_dir / "calibration" / f"candidates-{runtime}"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        with Voice.load(bundle_dir, threads=threads) as voice:
+            _check_voice(voice)
+            captured = cached_capture(voice, texts.sentences, seed, bundle_dir / "calibration", say)
+            candidates = quantize_candidates(voice.bundle, runtime, stages, captured, method=method, seed=seed,
+                                             threads=threads, work=work, say=say)
+            speed = time_candidates(voice.sessions, candidates, captured)
+            chosen, evaluations = search_step(voice, candidates, speed, texts, seed=seed, thresholds=thresholds,
+                                              check_wer=check_wer, require_speedup=require_speedup, say=say)
+            report = build_report(voice, runtime, texts, chosen, evaluations, speed, candidates.notes, seed=seed,
+                                  method=described, thresholds=thresholds)
+        write_reports(bundle_dir, runtime, report)
+        if not report["result"]["int8_stages"]:
+            raise CalibrationRefused("no stage passed the quality gate in int8; see the calibration report", report)
+        install(bundle_dir, runtime, {s: candidates.files[s][p] for s, p in chosen.items()},
+                report["result"]["precisions"], seed=seed, method=described)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report

@@ -9,13 +9,21 @@ calibrators need that) and long sentences do not dominate.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from voxport import contract as c
+from voxport.engine import StageEvent
+from voxport.noise import RandomNoise
 from voxport.voice import Voice
 
-STAGES = ("encoder", "duration", "decoder", "vocoder")
+Captured = dict[str, list[dict[str, np.ndarray]]]  # stage -> feeds, in corpus order
+
+# The frame-level stages and the input whose last axis is the frame axis (cut into crops).
+FRAME_AXIS_INPUT = {c.DECODER: c.PRIOR_LATENT, c.VOCODER: c.LATENT}
+FRAME_CROP = 64
 
 
 def _crops(feeds: dict[str, np.ndarray], axis_len: int, crop: int) -> list[dict[str, np.ndarray]]:
@@ -28,32 +36,31 @@ def _crops(feeds: dict[str, np.ndarray], axis_len: int, crop: int) -> list[dict[
     ]
 
 
-def capture_stage_inputs(
-    voice: Voice, sentences: list[str], seed: int = 0, frame_crop: int = 64
-) -> dict[str, list[dict[str, np.ndarray]]]:
+def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0, frame_crop: int = FRAME_CROP) -> Captured:
     """Feeds of every stage for every sentence, in corpus order; deterministic for a given seed.
 
-    The voice runs its normal fp32 path with its default scales; an observer on the engine records
+    The voice runs its normal fp32 path with its default scales while a hook on the engine records
     what each graph is fed. Frame-level feeds (decoder, vocoder) are cut into `frame_crop`-frame pieces.
     """
     engine = voice.engine
-    scales = engine.scales(None, None, None)
-    rng = np.random.default_rng(seed)
-    captured: dict[str, list[dict[str, np.ndarray]]] = {stage: [] for stage in STAGES}
+    scales, sid = engine.scales(), engine.speaker_id(None)
+    noise = RandomNoise(np.random.default_rng(seed))
+    captured: Captured = {stage: [] for stage in c.STAGES}
 
-    def record(stage: str, feeds: dict[str, np.ndarray]) -> None:
-        if stage in ("decoder", "vocoder"):
-            captured[stage].extend(_crops(feeds, next(iter(feeds.values())).shape[-1], frame_crop))
+    def record(event: StageEvent) -> None:
+        if event.stage not in captured or not event.feeds:  # numpy steps (length regulation) have no graph
+            return
+        feeds = dict(event.feeds)
+        if event.stage in FRAME_AXIS_INPUT:
+            frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1]
+            captured[event.stage].extend(_crops(feeds, frames, frame_crop))
         else:
-            captured[stage].append(feeds)
+            captured[event.stage].append(feeds)
 
-    engine.observer = record
-    try:
+    with engine.watch(record):
         for text in sentences:
             for _, _, ids in voice.frontend.text_to_ids(text):
-                engine.render(engine.prepare(ids, scales, rng, None))
-    finally:
-        engine.observer = None
+                engine.render(engine.prepare(ids, scales, noise, sid))
     return captured
 
 
@@ -62,17 +69,31 @@ def corpus_key(sentences: list[str], seed: int, frame_crop: int) -> str:
     return f"{digest}-seed{seed}-crop{frame_crop}"
 
 
-def save_capture(path: Path, captured: dict[str, list[dict[str, np.ndarray]]]) -> None:
+def save_capture(path: Path, captured: Captured) -> None:
     arrays = {f"{stage}/{i}/{name}": value for stage, items in captured.items()
               for i, feeds in enumerate(items) for name, value in feeds.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
 
 
-def load_capture(path: Path) -> dict[str, list[dict[str, np.ndarray]]]:
-    captured: dict[str, dict[int, dict[str, np.ndarray]]] = {stage: {} for stage in STAGES}
+def load_capture(path: Path) -> Captured:
+    captured: dict[str, dict[int, dict[str, np.ndarray]]] = {stage: {} for stage in c.STAGES}
     with np.load(path) as data:
         for key in data.files:
             stage, index, name = key.split("/")
             captured[stage].setdefault(int(index), {})[name] = data[key]
     return {stage: [items[i] for i in sorted(items)] for stage, items in captured.items()}
+
+
+def cached_capture(voice: Voice, sentences: list[str], seed: int, cache_dir: Path,
+                   say: Callable[[str], None]) -> Captured:
+    """The corpus's stage inputs, captured once per corpus and seed and kept in `cache_dir`: capture
+    runs the whole fp32 pipeline over the corpus, the slowest step when only the gate changed."""
+    cache = cache_dir / f"capture-{corpus_key(sentences, seed, FRAME_CROP)}.npz"
+    if cache.exists():
+        say(f"using captured stage inputs {cache.name}")
+        return load_capture(cache)
+    say(f"capturing stage inputs on {len(sentences)} sentences (fp32)")
+    captured = capture_stage_inputs(voice, sentences, seed)
+    save_capture(cache, captured)
+    return captured

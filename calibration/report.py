@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPORT_SCHEMA = 2
+REPORT_SCHEMA = 3  # 3: runtimes by canonical name; an evaluation's `wer_candidate` (was `wer_int8`)
+
+
+def report_file(runtime: str) -> str:
+    """The JSON report's path inside the bundle, as the manifest's calibration policy records it."""
+    return f"calibration/report-{runtime}.json"
 
 
 def write_reports(bundle_dir: Path, runtime: str, report: dict[str, Any]) -> tuple[Path, Path]:
-    out = bundle_dir / "calibration"
-    out.mkdir(parents=True, exist_ok=True)
-    json_path = out / f"report-{runtime}.json"
-    md_path = out / f"report-{runtime}.md"
+    json_path = bundle_dir / report_file(runtime)
+    md_path = json_path.with_suffix(".md")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")
     return json_path, md_path
@@ -21,7 +25,7 @@ def write_reports(bundle_dir: Path, runtime: str, report: dict[str, Any]) -> tup
 
 def _row(e: dict[str, Any]) -> str:
     mean, worst = e["mean"], e["worst"]
-    wer = "n/a" if e["wer_int8"] is None else f"{e['wer_int8']:.1f} (fp32 {e['wer_fp32']:.1f})"
+    wer = "n/a" if e["wer_candidate"] is None else f"{e['wer_candidate']:.1f} (fp32 {e['wer_fp32']:.1f})"
     verdict = "pass" if e["passed"] else "REFUSED: " + "; ".join(e["reasons"])
     stages = ", ".join(f"{s} {p}" for s, p in e["precisions"].items())
     return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {mean['snr_db']:.1f} / {worst['snr_db']:.1f} | "

@@ -172,8 +172,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except CalibrationRefused as exc:
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 1
+    except NotImplementedError as exc:  # a runtime or voice the gate cannot judge; the message says which
+        print(f"voxport calibrate: {exc}", file=sys.stderr)
+        return 2
     policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["precisions"].items())
-    print(f"calibrated for {args.runtime}: {policy}; report: {Path(bundle) / 'calibration'}")
+    print(f"calibrated for {report['runtime']}: {policy}; report: {Path(bundle) / 'calibration'}")
     return 0
 
 

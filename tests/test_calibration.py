@@ -13,11 +13,13 @@ pytest.importorskip("onnxruntime.quantization", reason="needs onnxruntime's quan
 from voxport import Voice  # noqa: E402
 from voxport.bundle import Bundle, MissingVariantError  # noqa: E402
 from voxport.calibration import CalibrationRefused, GateThresholds, calibrate  # noqa: E402
-from voxport.calibration.calibrate import open_candidate_sessions  # noqa: E402
 from voxport.calibration.capture import capture_stage_inputs  # noqa: E402
 from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences  # noqa: E402
 from voxport.calibration.gate import Gate  # noqa: E402
+from voxport.calibration.install import variant_of  # noqa: E402
 from voxport.calibration.quantize_ort import quantize_graph  # noqa: E402
+from voxport.calibration.search import PolicySearch, ladders  # noqa: E402
+from voxport.runtimes import RuntimeOptions  # noqa: E402
 from voxport.stages import StageSessions  # noqa: E402
 
 SENTENCES = read_sentences(CORPUS)[:12]
@@ -57,7 +59,9 @@ def test_same_seed_gives_identical_int8_graphs(tiny_voice, tiny_bundle, tmp_path
 
 
 def _int8_sessions(bundle_dir, files) -> StageSessions:
-    return open_candidate_sessions(Bundle.load(bundle_dir), "cpu", files, threads=1)
+    precisions = {**dict.fromkeys(files, "int8"), "default": "fp32"}
+    return StageSessions.open(Bundle.load(bundle_dir), "onnxruntime", precisions, RuntimeOptions(threads=1),
+                              files=files)
 
 
 def test_gate_refuses_a_deliberately_bad_quantization(tiny_voice, tiny_bundle, tmp_path):
@@ -67,12 +71,75 @@ def test_gate_refuses_a_deliberately_bad_quantization(tiny_voice, tiny_bundle, t
                                    per_channel=False)
              for stage in ("encoder", "duration", "decoder", "vocoder")}
     gate = Gate(tiny_voice, read_sentences(HELDOUT)[:4], 0, GateThresholds(), recognizer=None)
-    result = gate.evaluate("all per-tensor", _int8_sessions(tiny_bundle, files), list(files))
+    with _int8_sessions(tiny_bundle, files) as sessions:
+        result = gate.evaluate("all per-tensor", sessions, dict.fromkeys(files, "int8"))
     assert not result.passed
     assert any("MCD" in r for r in result.reasons) or any("durations moved" in r for r in result.reasons)
     # The same gate passes the fp32 graphs themselves: it measures, it does not refuse everything.
-    same = gate.evaluate("fp32", _int8_sessions(tiny_bundle, {}), [])
-    assert same.passed and same.mean["mcd_db"] == 0.0
+    with _int8_sessions(tiny_bundle, {}) as sessions:
+        same = gate.evaluate("fp32", sessions, {})
+    assert same.passed and same.mean["mcd_db"] == 0.0 and same.duration_change_fraction == 0.0
+
+
+def test_gate_reference_is_what_the_voice_says_with_the_same_seed(tiny_voice):
+    # One pipeline: the gate's fp32 reference is the SDK's own synthesis, seeded per held-out line.
+    heldout = read_sentences(HELDOUT)[:3]
+    gate = Gate(tiny_voice, heldout, 5, GateThresholds(), recognizer=None)
+    expected = [tiny_voice.synthesize_ids(ids, seed=5 + i)
+                for i, line in enumerate(heldout) for _, _, ids in tiny_voice.frontend.text_to_ids(line)]
+    assert len(gate.references) == len(expected) >= len(heldout)
+    for ref, audio in zip(gate.references, expected, strict=True):
+        np.testing.assert_array_equal(ref.audio, audio)
+
+
+class _Judged:
+    def __init__(self, mcd: float, limit: float) -> None:
+        self.mean, self.passed = {"mcd_db": mcd}, mcd <= limit
+
+
+def _fake_evaluate(solo_mcd: dict[tuple[str, str], float], limit: float = 1.0):
+    """An evaluator where a configuration's MCD is the sum of its stages' solo MCDs; it records each call."""
+    calls: list[tuple[str, dict[str, str]]] = []
+
+    def evaluate(name, precisions):
+        calls.append((name, dict(precisions)))
+        return _Judged(sum(solo_mcd[item] for item in precisions.items()), limit)
+
+    return evaluate, calls
+
+
+def test_search_falls_back_to_a_stages_next_candidate_when_its_fastest_fails():
+    evaluate, calls = _fake_evaluate({("vocoder", "int8-bf16"): 2.0, ("vocoder", "int8"): 0.8,
+                                      ("vocoder", "bf16"): 0.1})
+    chosen = PolicySearch({"vocoder": ["int8-bf16", "int8", "bf16"]}, evaluate).run()
+    assert chosen == {"vocoder": "int8"}
+    assert [name for name, _ in calls] == ["vocoder int8-bf16", "vocoder int8"]  # bf16 never judged
+
+
+def test_search_demotes_the_worst_solo_stage_until_the_combination_passes():
+    evaluate, calls = _fake_evaluate({("decoder", "int8"): 0.4, ("vocoder", "int8"): 0.7, ("vocoder", "bf16"): 0.1})
+    search = PolicySearch({"decoder": ["int8"], "vocoder": ["int8", "bf16"]}, evaluate)
+    assert search.run() == {"decoder": "int8", "vocoder": "bf16"}
+    assert calls == [("decoder int8", {"decoder": "int8"}), ("vocoder int8", {"vocoder": "int8"}),
+                     ("combined", {"decoder": "int8", "vocoder": "int8"}),  # 1.1 dB: vocoder (0.7 alone) demoted
+                     ("vocoder bf16", {"vocoder": "bf16"}),
+                     ("combined", {"decoder": "int8", "vocoder": "bf16"})]
+    assert len(search.evaluations) == len(calls)
+
+
+def test_search_demotes_a_stage_without_further_candidates_to_fp32():
+    evaluate, calls = _fake_evaluate({("encoder", "int8"): 0.5, ("decoder", "int8"): 0.6})
+    chosen = PolicySearch({"encoder": ["int8"], "decoder": ["int8"], "vocoder": []}, evaluate).run()
+    # The one stage left passed alone: it is not judged "together" with nothing.
+    assert chosen == {"encoder": "int8"}
+    assert [name for name, _ in calls] == ["encoder int8", "decoder int8", "combined"]
+
+
+def test_ladders_order_candidates_fastest_first_and_drop_those_no_faster_than_fp32():
+    speed = {"vocoder": {"fp32_ms": 10.0, "candidates_ms": {"bf16": 6.0, "int8": 4.0, "int8-bf16": 12.0}},
+             "encoder": {"fp32_ms": 1.0, "candidates_ms": {"int8": 1.0}}}
+    assert ladders(speed) == {"vocoder": ["int8", "bf16"], "encoder": []}
+    assert ladders(speed, require_speedup=False) == {"vocoder": ["int8", "bf16", "int8-bf16"], "encoder": ["int8"]}
 
 
 @pytest.fixture
@@ -93,26 +160,48 @@ def test_refused_calibration_writes_a_report_and_no_int8(bundle_copy):
     report = info.value.report
     assert report["result"]["int8_stages"] == []
     assert all(not e["passed"] and e["reasons"] for e in report["evaluations"])
-    assert (bundle_copy / "calibration" / "report-cpu.json").is_file()
-    assert "REFUSED" in (bundle_copy / "calibration" / "report-cpu.md").read_text()
-    assert "int8" not in Bundle.load(bundle_copy).manifest.graphs["vocoder"].variants
+    # "cpu" is onnxruntime's alias: reports are filed under the canonical name.
+    assert report["runtime"] == "onnxruntime"
+    assert (bundle_copy / "calibration" / "report-onnxruntime.json").is_file()
+    assert "REFUSED" in (bundle_copy / "calibration" / "report-onnxruntime.md").read_text()
+    bundle = Bundle.load(bundle_copy)
+    assert "int8" not in bundle.manifest.graphs["vocoder"].variants
+    assert bundle.manifest.calibration == {}
+    assert not (bundle_copy / "calibration" / "candidates-onnxruntime").exists()
 
 
-def test_accepted_calibration_installs_int8_that_voice_load_uses(bundle_copy):
+def test_accepted_calibration_installs_what_it_chose_and_int8_loads_it(bundle_copy):
     lenient = GateThresholds(max_mcd_db=1e9, max_duration_changes=1.0)
     report = calibrate(bundle_copy, "cpu", thresholds=lenient, max_sentences=12, check_wer=False, threads=1,
                        stages=("decoder", "vocoder"), require_speedup=False)
+    chosen = report["result"]["precisions"]
+    assert chosen == {"encoder": "fp32", "duration": "fp32", "decoder": "int8", "vocoder": "int8"}
     assert report["result"]["int8_stages"] == ["decoder", "vocoder"]
-    bundle = Bundle.load(bundle_copy)  # hashes of the new files are verified
-    assert bundle.manifest.graphs["vocoder"].variants["int8"].file == "int8/vocoder.onnx"
+
+    bundle = Bundle.load(bundle_copy)  # verifies every recorded size and hash
+    policy = bundle.manifest.calibration["onnxruntime"]
+    assert set(bundle.manifest.calibration) == {"onnxruntime"}
+    assert policy.precisions == chosen
+    assert policy.report == "calibration/report-onnxruntime.json" and (bundle_copy / policy.report).is_file()
+    assert policy.seed == report["seed"] and policy.method == report["method"]
+    for stage in ("decoder", "vocoder"):
+        variant = bundle.manifest.graphs[stage].variants["int8"]
+        assert variant.file == f"int8/{stage}.onnx"
+        assert _sha(bundle_copy / variant.file) == variant.sha256
+        assert variant.sha256 != bundle.manifest.graphs[stage].variants["fp32"].sha256
     # "int8" means the calibrated policy: stages without an accepted int8 graph stay at their precision.
     assert "int8" not in bundle.manifest.graphs["encoder"].variants
-    policy = bundle.manifest.extra["calibration"]["cpu"]["precisions"]
-    assert policy == {"encoder": "fp32", "duration": "fp32", "decoder": "int8", "vocoder": "int8"}
-    with Voice.load(bundle_copy, precision="int8") as voice:
-        assert voice.sessions["vocoder"].precision == "int8"
-        assert voice.sessions["encoder"].precision == "fp32"
-        assert voice.synthesize("Quantized speech.", seed=0).size > 0
+
+    with Voice.load(bundle_copy, runtime="cpu", precision="int8", threads=1) as int8, \
+            Voice.load(bundle_copy, threads=1) as fp32:
+        for stage, precision in chosen.items():
+            assert int8.sessions[stage].precision == precision
+            assert int8.sessions[stage].model_path.resolve() == bundle.graph_path(stage, variant_of(precision))
+        quantized = int8.synthesize("Quantized speech.", seed=0)
+        reference = fp32.synthesize("Quantized speech.", seed=0)
+    # The duration predictor stayed fp32, so the same seed gives the same frames: equal length, other samples.
+    assert quantized.size == reference.size > 0
+    assert not np.array_equal(quantized, reference)
 
 
 def test_tensorrt_calibration_is_refused_honestly(bundle_copy):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import shutil
 
 import numpy as np
@@ -17,16 +16,16 @@ from onnx import helper, numpy_helper  # noqa: E402
 from voxport import Voice  # noqa: E402
 from voxport.bundle import Bundle, MissingVariantError  # noqa: E402
 from voxport.calibration import GateThresholds, calibrate  # noqa: E402
+from voxport.calibration import candidates as candidates_module  # noqa: E402
 from voxport.calibration import quantize_openvino as qov  # noqa: E402
 from voxport.calibration.capture import capture_stage_inputs  # noqa: E402
 from voxport.calibration.corpus import CORPUS, read_sentences  # noqa: E402
+from voxport.calibration.install import variant_of  # noqa: E402
 from voxport.calibration.qdq import _fake_quant_mse, mse_range, tensor_values  # noqa: E402
 from voxport.calibration.rewrite import equalize_channels, polyphase_upsampling, scalable_groups  # noqa: E402
 from voxport.calibration.weight_rounding import channel_scales, gptq, round_to_nearest  # noqa: E402
 
 SENTENCES = read_sentences(CORPUS)[:12]
-# The module, not the function the package exports under the same name.
-calibrate_module = importlib.import_module("voxport.calibration.calibrate")
 
 
 def _run(model, feeds):
@@ -146,19 +145,23 @@ def test_openvino_calibration_records_a_policy_that_int8_loads(tiny_bundle, tmp_
     bundle_dir = shutil.copytree(tiny_bundle, tmp_path / "bundle")
     monkeypatch.setattr(qov, "MIN_CHANNELS", 1)  # the tiny model's convs are narrow
     # Only the int8 candidates: on a tiny graph plain bf16 may well be the fastest, and then nothing is int8.
-    monkeypatch.setitem(calibrate_module.CANDIDATES, "openvino", ("int8-bf16", "int8"))
+    monkeypatch.setitem(candidates_module.CANDIDATES, "openvino", ("int8-bf16", "int8"))
     lenient = GateThresholds(max_mcd_db=1e9, max_duration_changes=1.0)
     report = calibrate(bundle_dir, "openvino", thresholds=lenient, max_sentences=12, check_wer=False, threads=1,
                        stages=("vocoder",), require_speedup=False)
-    chosen = report["result"]["precisions"]["vocoder"]
+    precisions = report["result"]["precisions"]
+    chosen = precisions["vocoder"]
     assert chosen in ("int8-bf16", "int8")
-    assert report["result"]["precisions"]["encoder"] == "fp32"
-    bundle = Bundle.load(bundle_dir)
-    assert bundle.manifest.extra["calibration"]["openvino"]["precisions"]["vocoder"] == chosen
+    assert precisions["encoder"] == "fp32"
+    bundle = Bundle.load(bundle_dir)  # verifies every recorded size and hash
+    assert bundle.manifest.calibration["openvino"].precisions == precisions
+    installed = bundle.manifest.graphs["vocoder"].variants["int8"]
+    assert _sha(bundle_dir / installed.file) == installed.sha256
     with Voice.load(bundle_dir, runtime="openvino", precision="int8") as voice:
-        assert voice.sessions["vocoder"].precision == chosen
-        assert voice.sessions["encoder"].precision == "fp32"
+        for stage, precision in precisions.items():
+            assert voice.sessions[stage].precision == precision
+            assert voice.sessions[stage].model_path.resolve() == bundle.graph_path(stage, variant_of(precision))
         assert voice.synthesize("Quantized speech.", seed=0).size > 0
     # The graphs are OpenVINO's: onnxruntime is told to calibrate for itself instead of running them.
-    with pytest.raises(MissingVariantError, match="--runtime cpu"):
+    with pytest.raises(MissingVariantError, match="--runtime onnxruntime"):
         Voice.load(bundle_dir, runtime="cpu", precision="int8")

@@ -1,0 +1,73 @@
+"""Which candidate each stage keeps: the per-stage ladder, then demotion until the stages pass together.
+
+Pure policy over an `evaluate(name, precisions)` function, so it can be tested without graphs: each
+stage climbs its ladder (fastest candidate first) alone until one passes; the stages that passed are
+then judged together, and while the combination fails, the stage that cost the most alone (highest
+solo MCD) is demoted to its next candidate, or to fp32 when none is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+
+class Judged(Protocol):
+    passed: bool
+    mean: dict[str, float]
+
+
+Evaluate = Callable[[str, dict[str, str]], Judged]
+
+
+def ladders(speed: Mapping[str, Mapping[str, Any]], require_speedup: bool = True) -> dict[str, list[str]]:
+    """Each stage's candidates fastest first. One no faster than fp32 has no reason to exist, unless
+    `require_speedup` is off (tests of tiny graphs, where timing says nothing)."""
+    return {stage: [p for _, p in sorted((ms, p) for p, ms in s["candidates_ms"].items()
+                                         if ms < s["fp32_ms"] or not require_speedup)]
+            for stage, s in speed.items()}
+
+
+class PolicySearch:
+    """Runs the search once; `evaluations` keeps every judgement in the order it was made."""
+
+    def __init__(self, ladders: Mapping[str, list[str]], evaluate: Evaluate,
+                 say: Callable[[str], None] = lambda message: None) -> None:
+        self.stages = tuple(ladders)
+        self._ladders = {stage: list(rungs) for stage, rungs in ladders.items()}
+        self._evaluate, self._say = evaluate, say
+        self.chosen: dict[str, str] = {}  # in the order stages passed: ties in demotion go to the earliest
+        self.solo_mcd: dict[str, float] = {}
+        self.evaluations: list[Judged] = []
+
+    def run(self) -> dict[str, str]:
+        """stage -> accepted candidate precision, for the stages that keep one (the others stay fp32)."""
+        for stage in self.stages:
+            self._climb(stage)
+        while len(self.chosen) > 1:
+            together = self._in_order()
+            self._say(f"gate: {', '.join(f'{s} {p}' for s, p in together.items())} together")
+            if self._judge("combined", together).passed:
+                break
+            worst = max(self.chosen, key=self.solo_mcd.__getitem__)
+            del self.chosen[worst]
+            self._climb(worst)
+        return self._in_order()
+
+    def _climb(self, stage: str) -> None:
+        """Judge the stage's next candidates alone until one passes (chosen) or none is left (fp32)."""
+        while self._ladders[stage]:
+            precision = self._ladders[stage].pop(0)
+            self._say(f"gate: {stage} alone at {precision}")
+            result = self._judge(f"{stage} {precision}", {stage: precision})
+            if result.passed:
+                self.chosen[stage], self.solo_mcd[stage] = precision, result.mean["mcd_db"]
+                return
+
+    def _judge(self, name: str, precisions: dict[str, str]) -> Judged:
+        result = self._evaluate(name, precisions)
+        self.evaluations.append(result)
+        return result
+
+    def _in_order(self) -> dict[str, str]:
+        return {stage: self.chosen[stage] for stage in self.stages if stage in self.chosen}
