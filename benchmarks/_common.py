@@ -16,9 +16,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from voxport.synthesis import Scales, SynthesisConfig
 
 SENTENCES = [
     "Hello world.",
@@ -30,6 +33,10 @@ SENTENCES = [
 ]
 
 Synthesize = Callable[[list[int]], np.ndarray]
+
+# Noise scales 0: the split bundle and Piper's graph (which draws its noise inside) then produce the same
+# audio and do the same work; the length scale stays the voice's own (Engine.scales fills it in).
+NOISELESS = SynthesisConfig(noise_scale=0.0, noise_w=0.0)
 
 
 def time_utterances(run: Synthesize, utterances: Sequence[list[int]], runs: int) -> dict[str, Any]:
@@ -49,29 +56,13 @@ def time_utterances(run: Synthesize, utterances: Sequence[list[int]], runs: int)
     return {"ids": [len(u) for u in utterances], "median_s": medians, "samples": samples, "checks": checks}
 
 
-def piper_monolith(piper: str, threads: int, spin: bool) -> Synthesize:
-    """The original Piper graph on onnxruntime with voxport's CPU options (spinning threads optional),
-    noise scales 0 so it does the same work as the split pipeline at noise 0."""
-    import onnxruntime as ort
+def piper_monolith(piper: str, threads: int, spin: bool, scales: Scales) -> Synthesize:
+    """The original Piper graph, opened the one way every tool opens it (voxport.tools.piper_monolith:
+    voxport's onnxruntime options, spinning threads optional), speaking ids at `scales`."""
+    from voxport.tools.piper_monolith import PiperMonolith
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    mono = ort.InferenceSession(piper, options, providers=["CPUExecutionProvider"])
-
-    def run(ids: list[int]) -> np.ndarray:
-        feeds = {
-            "input": np.array([ids], np.int64),
-            "input_lengths": np.array([len(ids)], np.int64),
-            "scales": np.array([0.0, 1.0, 0.0], np.float32),
-        }
-        return mono.run(None, feeds)[0].reshape(-1)
-
-    return run
+    mono = PiperMonolith.open(piper, threads=threads, spinning=spin)
+    return partial(mono.synthesize_ids, scales=scales)
 
 
 def run_configurations(

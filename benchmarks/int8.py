@@ -8,7 +8,8 @@ ort-fp32 and ov-fp32 (the bundle's fp32 graphs), ov-bf16 (decoder and vocoder co
 fp32 graphs), ov-int8 and ort-int8 (`Voice.load(precision="int8")`: the per-stage precisions the quality
 gate accepted, reported as skipped when the bundle is not calibrated for that runtime). Noise scales
 are 0 and the policy keeps the encoder and duration predictor fp32, so every configuration produces
-the same lengths. The decoder+vocoder time comes from the engine's stage timer over the same calls.
+the same lengths. The decoder+vocoder time comes from a StageTimes hook on the engine
+(`Engine.watch`) over the same calls.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import statistics
 import time
 from typing import Any
 
-from _common import SENTENCES, parse_worker_args, run_configurations
+from _common import NOISELESS, SENTENCES, parse_worker_args, run_configurations
 
 CONFIGS = ("ort-fp32", "ov-fp32", "ov-bf16", "ov-int8", "ort-int8")
 BASELINE = {"ort-fp32": "ort-fp32", "ort-int8": "ort-fp32", "ov-fp32": "ov-fp32", "ov-bf16": "ov-fp32",
@@ -28,16 +29,16 @@ BASELINE = {"ort-fp32": "ort-fp32", "ort-int8": "ort-fp32", "ov-fp32": "ov-fp32"
 def _load(config: str, bundle: str | None, threads: int) -> Any:
     from voxport import Voice
 
-    runtime = "openvino" if config.startswith("ov-") else "cpu"
+    runtime = "openvino" if config.startswith("ov-") else "onnxruntime"
     precision: Any = config.split("-")[1]
     if precision == "bf16":
         precision = {"decoder": "bf16", "vocoder": "bf16", "default": "fp32"}
-    return Voice.load(bundle, runtime=runtime, precision=precision, threads=threads)
+    return Voice.load(bundle, runtime=runtime, precision=precision, threads=threads, progress=False)
 
 
 def _worker(config: str, bundle: str | None, threads: int, runs: int) -> dict[str, Any]:
     from voxport.bundle import MissingVariantError
-    from voxport.engine import StageTimer
+    from voxport.engine import StageTimes
 
     try:
         voice = _load(config, bundle, threads)
@@ -46,14 +47,14 @@ def _worker(config: str, bundle: str | None, threads: int, runs: int) -> dict[st
     utterances = [ids for s in SENTENCES for _, _, ids in voice.frontend.text_to_ids(s)]
     wall, stages, samples = [], [], []
     for ids in utterances:
-        samples.append(int(voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0).size))  # warm-up
+        samples.append(int(voice.synthesize_ids(ids, NOISELESS).size))  # warm-up
         times, dec_voc = [], []
         for _ in range(runs):
-            voice.engine.timer = StageTimer()
-            start = time.perf_counter()
-            voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
-            times.append(time.perf_counter() - start)
-            dec_voc.append(voice.engine.timer.totals["decoder"] + voice.engine.timer.totals["vocoder"])
+            with voice.engine.watch(StageTimes()) as stage_times:
+                start = time.perf_counter()
+                voice.synthesize_ids(ids, NOISELESS)
+                times.append(time.perf_counter() - start)
+            dec_voc.append(stage_times.totals["decoder"] + stage_times.totals["vocoder"])
         wall.append(statistics.median(times))
         stages.append(statistics.median(dec_voc))
     precisions = {s: voice.sessions[s].precision for s in voice.bundle.stages}

@@ -7,18 +7,20 @@ process per configuration, alternating rounds, best-of medians).  Noise scales a
 configurations must reproduce onnxruntime's audio; bf16/fp16 run only the decoder and vocoder at
 reduced precision and keep fp32 durations, so every configuration produces the same lengths.
 
-OpenVINO's CPU plugin cannot run voxport's current encoder graph (see ENCODER_BUG in
-tests/test_openvino.py): each OpenVINO configuration tries the encoder on OpenVINO first and, if the
-first call fails, keeps it on onnxruntime; the table says which.  fp16 runs only where the CPU has fp16
+Each OpenVINO configuration tries every stage on OpenVINO first and, if the first call fails, keeps the
+encoder on onnxruntime (OpenVINO's CPU plugin rejected an older encoder export; see OPENVINO_STAGES in
+tests/test_openvino.py); the table says which.  fp16 runs only where the CPU has fp16
 arithmetic; elsewhere the configuration is reported as skipped with the backend's error.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from _common import (
+    NOISELESS,
     SENTENCES,
     best_times,
     max_sampled_diff,
@@ -28,41 +30,30 @@ from _common import (
     time_utterances,
 )
 
+if TYPE_CHECKING:
+    from voxport.stages import StageChoice
+
 CONFIGS = ("ort-fp32", "ov-fp32", "ov-bf16", "ov-fp16", "piper(spin)", "piper(nospin)")
 # Reduced precision on the decoder and vocoder only: in the duration predictor it moves frames across
 # ceil() boundaries (different lengths, not comparable), and those two stages are where the time goes.
 PRECISIONS = {"ov-fp32": "fp32", "ov-bf16": "bf16", "ov-fp16": "fp16"}
 
 
-def load_voice(bundle: str | None, runtime: dict[str, str], precision: dict[str, str], threads: int) -> Any:
-    """``Voice.load`` that opens the fp32 file for precisions a runtime compiles itself (variant_for);
-    sdk/stages.py wants one file per precision.  Same helper as tests/test_openvino.py's."""
+def _load(bundle: str | None, runtime: StageChoice, precision: StageChoice, threads: int) -> Any:
     from voxport import Voice
-    from voxport.bundle import Bundle
-    from voxport.default_voice import ensure_default_bundle
-    from voxport.runtimes import RuntimeOptions, open_session, variant_for
-    from voxport.stages import StageSessions, per_stage
 
-    b = Bundle.load(bundle or ensure_default_bundle(progress=False))
-    runtimes, precisions = per_stage(runtime, b.stages, "runtime"), per_stage(precision, b.stages, "precision")
-    sessions = {}
-    for stage in b.stages:
-        entry = b.graph(stage)
-        path = b.graph_path(stage, variant_for(runtimes[stage], precisions[stage], entry.variants))
-        sessions[stage] = open_session(runtimes[stage], path, entry.inputs, entry.outputs, precisions[stage],
-                                       RuntimeOptions(threads=threads), stage)
-    return Voice(b, StageSessions(sessions))
+    return Voice.load(bundle, runtime=runtime, precision=precision, threads=threads, progress=False)
 
 
 def _openvino_voice(bundle: str | None, precision: str, threads: int, probe: list[int]) -> tuple[Any, str]:
     from voxport.runtimes import VoxportRuntimeError
 
     precisions = {"decoder": precision, "vocoder": precision, "default": "fp32"}
-    for runtime, where in (({"default": "openvino"}, "all stages"), ({"encoder": "cpu", "default": "openvino"},
-                                                                      "encoder on onnxruntime")):
-        voice = load_voice(bundle, runtime, precisions, threads)
+    for runtime, where in (({"default": "openvino"}, "all stages"),
+                           ({"encoder": "onnxruntime", "default": "openvino"}, "encoder on onnxruntime")):
+        voice = _load(bundle, runtime, precisions, threads)
         try:
-            voice.synthesize_ids(probe, noise_scale=0.0, noise_w=0.0)
+            voice.synthesize_ids(probe, NOISELESS)
             return voice, where
         except VoxportRuntimeError:
             voice.close()
@@ -70,11 +61,12 @@ def _openvino_voice(bundle: str | None, precision: str, threads: int, probe: lis
 
 
 def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int) -> dict[str, Any]:
-    from voxport import Voice
     from voxport.runtimes import DevicePrecisionError
 
-    ref = Voice.load(bundle, threads=threads)
+    ref = _load(bundle, "onnxruntime", "fp32", threads)
     utterances = [ids for s in SENTENCES for _, _, ids in ref.frontend.text_to_ids(s)]
+    # The voice's scales with noise 0, for the monolith too: every configuration does the same work.
+    scales, sample_rate = ref.engine.scales(NOISELESS), ref.sample_rate
     note = ""
     if config == "ort-fp32":
         voice = ref
@@ -85,14 +77,12 @@ def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int
         except DevicePrecisionError as exc:
             return {"skipped": str(exc)}
     else:
-        voice = None
-        run = piper_monolith(piper, threads, spin=config == "piper(spin)")
-    if voice is not None:
-
-        def run(ids: list[int]):
-            return voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
-
-    return {**time_utterances(run, utterances, runs), "sample_rate": ref.sample_rate, "note": note}
+        ref.close()
+        run = piper_monolith(piper, threads, config == "piper(spin)", scales)
+        return {**time_utterances(run, utterances, runs), "sample_rate": sample_rate, "note": note}
+    with voice:
+        run = partial(voice.synthesize_ids, config=NOISELESS)
+        return {**time_utterances(run, utterances, runs), "sample_rate": sample_rate, "note": note}
 
 
 def main() -> int:

@@ -3,10 +3,11 @@
     python benchmarks/split_vs_monolith.py [--bundle DIR] [--piper VOICE.onnx] [--threads N] [--runs K]
 
 Both sides get the same phoneme ids (from voxport's front-end, so phonemization is excluded from
-both) and noise scales of 0, so they produce the same audio and do the same work.
+both) and the same scales with noise 0 (_common.NOISELESS), so they produce the same audio and do the
+same work.
 
-Child processes, rounds and best-of medians: see benchmarks/_common.py. The monolith runs with
-onnxruntime's default options (spinning threads) and with those of voxport's CPU backend (no spinning);
+Child processes, rounds and best-of medians: see benchmarks/_common.py. The monolith runs with voxport's
+onnxruntime options, once with spinning threads (onnxruntime's own default) and once without (voxport's);
 the ratio is taken against the faster of the two.
 """
 
@@ -16,6 +17,7 @@ import json
 
 import numpy as np
 from _common import (
+    NOISELESS,
     SENTENCES,
     best_times,
     max_sampled_diff,
@@ -36,9 +38,9 @@ def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int
     if config == "split":
 
         def run(ids: list[int]) -> np.ndarray:
-            return voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
+            return voice.synthesize_ids(ids, NOISELESS)
     else:
-        run = piper_monolith(piper, threads, spin=config == "mono(spin)")
+        run = piper_monolith(piper, threads, config == "mono(spin)", voice.engine.scales(NOISELESS))
     return {**time_utterances(run, utterances, runs), "sample_rate": voice.sample_rate}
 
 

@@ -2,9 +2,11 @@
 
     python benchmarks/streaming.py [--bundle DIR] [--piper VOICE.onnx] [--threads N] [--runs K]
 
-Same sentences (up to 40 words), same seeds, one run. For synthesize() and Piper the first audio is
-the whole sentence, so their time to first audio is their total time. Piper runs in a child process
-with onnxruntime's default options (its spinning threads would distort the SDK's timings in-process).
+Same sentences (up to 40 words), same seeds and the voice's own scales, one run. For synthesize() and
+Piper the first audio is the whole sentence, so their time to first audio is their total time. Piper's
+graph (voxport.tools.piper_monolith) runs in a child process with spinning threads, onnxruntime's own
+default: a lone graph has no next stage to steal the cores from, but in this process the spinning pool
+would distort the SDK's timings.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 SENTENCES = [
     "Hello there.",
     "The quick brown fox jumps over the lazy dog.",
@@ -27,24 +27,22 @@ SENTENCES = [
 ]
 
 
-def _piper_worker(piper: str, threads: int, runs: int, utterances: list[list[int]]) -> list[float]:
-    import onnxruntime as ort
+def _piper_worker(piper: str, threads: int, runs: int, job: dict) -> list[float]:
+    """Median time per utterance of Piper's graph; `job` holds the utterances' ids and the scales."""
+    from voxport.synthesis import Scales
+    from voxport.tools.piper_monolith import PiperMonolith
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    session = ort.InferenceSession(piper, options, providers=["CPUExecutionProvider"])
+    scales = Scales(**job["scales"])
     medians = []
-    for ids in utterances:
-        feeds = {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
-                 "scales": np.array([0.667, 1.0, 0.8], np.float32)}
-        session.run(None, feeds)
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            session.run(None, feeds)
-            times.append(time.perf_counter() - t)
-        medians.append(statistics.median(times))
+    with PiperMonolith.open(piper, threads=threads, spinning=True) as mono:
+        for ids in job["utterances"]:
+            mono.synthesize_ids(ids, scales)  # warm-up
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                mono.synthesize_ids(ids, scales)
+                times.append(time.perf_counter() - t)
+            medians.append(statistics.median(times))
     return medians
 
 
@@ -87,8 +85,10 @@ def main() -> int:
         rows.append((text, ids, audio.size / voice.sample_rate, statistics.median(synth), statistics.median(ttfa),
                      statistics.median(total)))
 
+    # The voice's default scales (what synthesize() and stream() used above), for Piper too.
+    job = {"utterances": [r[1] for r in rows], "scales": voice.manifest.inference.to_dict()}
     cmd = [sys.executable, __file__, "--piper", piper, "--threads", str(threads), "--runs", str(args.runs),
-           "--piper-worker", json.dumps([r[1] for r in rows])]
+           "--piper-worker", json.dumps(job)]
     piper_s = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
 
     print(f"threads={threads} runs={args.runs}; times in ms, median; RTF = compute / audio duration")

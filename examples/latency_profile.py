@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voxport.profiling import profile, save_chart, save_json, to_markdown
+from voxport.tools.profiling import profile, save_chart, save_json, to_markdown
 
 TEXTS = [
     "Your table for two is booked for seven thirty tonight.",
@@ -31,7 +31,7 @@ def main() -> None:
 
     report = profile(
         args.bundle,
-        runtimes=["cpu"],
+        runtimes=["onnxruntime"],
         precisions=["fp32"],
         threads=[int(n) for n in args.threads.split(",")],
         texts=TEXTS,

@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle")
     p.set_defaults(func=cmd_phonemize)
 
-    from voxport.profiling.cli import add_parser as add_profile_parser
+    from voxport.tools.profiling.cli import add_parser as add_profile_parser
 
     add_profile_parser(sub)
     return parser

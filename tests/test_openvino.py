@@ -12,7 +12,6 @@ ov = pytest.importorskip("openvino", reason="the openvino extra is not installed
 
 from voxport import Voice  # noqa: E402
 from voxport.bundle import Bundle  # noqa: E402
-from voxport.quality import compare  # noqa: E402
 from voxport.runtimes import (  # noqa: E402
     DevicePrecisionError,
     OpenVINOBackend,
@@ -24,6 +23,8 @@ from voxport.runtimes import (  # noqa: E402
 )
 from voxport.runtimes.openvino_backend import shared_core  # noqa: E402
 from voxport.stages import StageChoice  # noqa: E402
+from voxport.tools.piper_monolith import open_monolith  # noqa: E402
+from voxport.tools.quality import compare  # noqa: E402
 
 ID_SEQUENCES = [
     [1, 0, 20, 0, 2],
@@ -252,14 +253,6 @@ def test_real_voice_bf16_stays_close(joe_bundle, joe_cpu):
                     assert_close(joe_cpu, voice, ids, seed, max_abs=0.25, snr_db=18.0, log_mel_db=1.2)
 
 
-PIPER_INPUTS = (
-    TensorSpec("input", "int64", ("batch", "phonemes")),
-    TensorSpec("input_lengths", "int64", ("batch",)),
-    TensorSpec("scales", "float32", (3,)),
-)
-PIPER_OUTPUTS = (TensorSpec("output", "float32", ("batch", 1, 1, "samples")),)
-
-
 def _piper_feeds(ids: list[int]) -> dict[str, np.ndarray]:
     return {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
             "scales": np.array([0.0, 1.0, 0.0], np.float32)}
@@ -268,7 +261,7 @@ def _piper_feeds(ids: list[int]) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def piper_reference(joe_files):
     """Piper's graph on onnxruntime (noise scales 0: deterministic), one output per ID_SEQUENCES entry."""
-    with open_session("cpu", joe_files[0], PIPER_INPUTS, PIPER_OUTPUTS, name="piper") as piper:
+    with open_monolith(joe_files[0]) as piper:
         return [piper.run(_piper_feeds(ids))["output"].reshape(-1) for ids in ID_SEQUENCES]
 
 
@@ -276,7 +269,7 @@ def piper_reference(joe_files):
 def test_piper_monolith_runs_on_openvino_in_fp32(joe_files, piper_reference):
     # Contrary to ARCHITECTURE.md's "it crashes": at an explicit f32 hint OpenVINO 2026.4 compiles and
     # runs Piper's graph, and matches onnxruntime (measured 1.4e-5).  What breaks it is precision.
-    with open_session("openvino", joe_files[0], PIPER_INPUTS, PIPER_OUTPUTS, name="piper") as piper:
+    with open_monolith(joe_files[0], runtime="openvino") as piper:
         for ids, want in zip(ID_SEQUENCES, piper_reference, strict=True):
             got = piper.run(_piper_feeds(ids))["output"].reshape(-1)
             assert got.shape == want.shape and np.max(np.abs(got - want)) <= 1e-3
@@ -291,7 +284,7 @@ def test_bf16_breaks_the_monolith_but_not_the_bundle(joe_files, piper_reference,
     # size").  The bundle computes lengths in numpy from fp32 durations, so bf16 in the heavy stages
     # leaves every length exact.
     broken = []
-    with open_session("openvino", joe_files[0], PIPER_INPUTS, PIPER_OUTPUTS, "bf16", name="piper") as piper:
+    with open_monolith(joe_files[0], runtime="openvino", precision="bf16") as piper:
         for ids, want in zip(ID_SEQUENCES, piper_reference, strict=True):
             try:
                 got = piper.run(_piper_feeds(ids))["output"]

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = [
     "voxport", "voxport.text", "voxport.runtimes", "voxport.export", "voxport.export.vits",
-    "voxport.export.glowtts", "voxport.calibration", "voxport.profiling",
+    "voxport.export.glowtts", "voxport.calibration", "voxport.tools",
+    "voxport.tools.profiling",
 ]
 
 
@@ -48,7 +49,7 @@ def test_wheel_installs_into_a_fresh_venv_and_every_package_imports(wheel, tmp_p
         f"for name in {PACKAGES!r}:\n"
         "    mod = importlib.import_module(name)\n"
         f"    assert mod.__file__.startswith({str(env_dir)!r}), (name, mod.__file__)\n"
-        "for generic in ('sdk', 'export', 'runtimes', 'calibration'):\n"
+        "for generic in ('sdk', 'export', 'runtimes', 'calibration', 'tools'):\n"
         "    assert importlib.util.find_spec(generic) is None, generic\n"
         "print('ok')\n"
     )

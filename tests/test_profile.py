@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from voxport.cli import main
-from voxport.profiling import compare_reports, schema_errors, to_markdown
-from voxport.profiling.baseline import resolve_piper_file
-from voxport.profiling.measure import measure_split
-from voxport.profiling.plan import Configuration, parse_choice, split_job
-from voxport.profiling.progress import ProgressLine
-from voxport.profiling.stats import relative_spread, summarize
+from voxport.tools.profiling import compare_reports, schema_errors, to_markdown
+from voxport.tools.profiling.baseline import resolve_piper_file
+from voxport.tools.profiling.measure import measure_split
+from voxport.tools.profiling.plan import Configuration, parse_choice, split_job
+from voxport.tools.profiling.progress import ProgressLine
+from voxport.tools.profiling.stats import relative_spread, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,13 +242,13 @@ def test_schema_errors_name_the_broken_field(cli_report):
 
 def test_schema_is_valid_json_schema(cli_report):
     jsonschema = pytest.importorskip("jsonschema", reason="optional cross-check; the built-in validator is tested")
-    from voxport.profiling.schema import REPORT_SCHEMA
+    from voxport.tools.profiling.schema import REPORT_SCHEMA
 
     jsonschema.validate(cli_report[0], REPORT_SCHEMA)
 
 
 def test_missing_piper_file_is_reported_not_fatal(tiny_bundle, tmp_path):
-    from voxport.profiling import profile
+    from voxport.tools.profiling import profile
 
     report = profile(tiny_bundle, threads=[1], texts=LONG_TEXTS[:1], runs=1, warmup=0, passes=1,
                      piper=tmp_path / "gone.onnx", isolate=False, progress=False)
@@ -291,7 +291,7 @@ def test_progress_line_prints_one_line_per_step_off_a_terminal():
 
 
 def test_plot_without_matplotlib_says_what_to_install(tiny_bundle, monkeypatch, capsys, tmp_path):
-    import voxport.profiling.cli as profile_cli
+    import voxport.tools.profiling.cli as profile_cli
 
     monkeypatch.setattr(profile_cli, "find_spec", lambda name: None)
     assert main(["profile", "--bundle", str(tiny_bundle), "--plot", str(tmp_path / "x.png")]) == 2
@@ -306,7 +306,7 @@ def test_example_runs(tiny_bundle, tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "cpu/fp32/t1: first audio after" in done.stdout
+    assert "onnxruntime/fp32/t1: first audio after" in done.stdout
     assert (tmp_path / "latency_profile.json").is_file() and (tmp_path / "latency_profile.png").is_file()
 
 

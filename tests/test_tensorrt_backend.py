@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from voxport import Voice
-from voxport.quality import snr_db
 from voxport.runtimes import (
     RuntimeOptions,
     RuntimeUnavailableError,
@@ -32,6 +31,7 @@ from voxport.runtimes.tensorrt_build import (
     engine_cache_key,
     fp32_layer_names,
 )
+from voxport.tools.quality import snr_db
 
 DECODER_INPUTS = (
     TensorSpec("prior_latent", "float32", ("batch", 192, "frames")),

@@ -18,6 +18,9 @@ from torch import nn
 from voxport.export.vits.config import VitsConfig
 from voxport.export.vits.layers import sequence_mask
 from voxport.export.vits.model import Vits
+from voxport.synthesis import Scales
+
+NOISELESS = Scales(noise_scale=0.0, noise_w=0.0)  # deterministic: comparable with the split bundle
 
 
 def tiny_config(**overrides) -> VitsConfig:
@@ -131,13 +134,9 @@ def export_piper_style(model: Vits, out_dir: Path, phoneme_id_map: dict[str, lis
     return onnx_path
 
 
-def run_monolith(onnx_path: Path, ids: list[int], scales=(0.0, 1.0, 0.0)) -> np.ndarray:
-    import onnxruntime as ort
+def run_monolith(onnx_path: Path, ids: list[int], scales: Scales = NOISELESS) -> np.ndarray:
+    """The Piper-style graph, opened the way every tool opens Piper's (voxport.tools.piper_monolith)."""
+    from voxport.tools.piper_monolith import PiperMonolith
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    out = session.run(None, {
-        "input": np.array([ids], np.int64),
-        "input_lengths": np.array([len(ids)], np.int64),
-        "scales": np.array(scales, np.float32),
-    })[0]
-    return out.reshape(-1)
+    with PiperMonolith.open(onnx_path) as monolith:
+        return monolith.synthesize_ids(ids, scales)

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Pipeline order; a stage the engine does not report (another model family) is appended after these.
-STAGES: tuple[str, ...] = ("frontend", "encoder", "duration", "length_regulation", "decoder", "vocoder")
+from voxport import contract as c
+from voxport.engine import FRONTEND, LENGTH_REGULATION
+from voxport.tools.piper_monolith import MONOLITH_RUNTIME
+
+# Pipeline order as the engine reports it; a stage it does not name is appended after these.
+STAGES: tuple[str, ...] = (FRONTEND, c.ENCODER, c.DURATION, LENGTH_REGULATION, c.DECODER, c.VOCODER)
 # The baseline's single graph does what encoder..vocoder do; it is charted and tabled as one stage.
 MONOLITH_STAGE = "monolith"
 
@@ -40,7 +44,7 @@ class Configuration:
 
 
 def parse_choice(item: str) -> Choice:
-    """`cpu`, or a per-stage mapping written `encoder=cpu;default=openvino` (commas separate matrix
+    """`onnxruntime`, or a per-stage mapping written `encoder=onnxruntime;default=openvino` (commas separate matrix
     items on the command line, so the pairs of one mapping are joined with `;`)."""
     item = item.strip()
     if "=" not in item:
@@ -109,12 +113,12 @@ def split_job(
 
 def baseline_job(piper: str, bundle: str, threads: int, texts: list[str], runs: int, warmup: int) -> dict[str, Any]:
     return {"kind": "baseline", "name": baseline_name(threads), "bundle": bundle, "piper": piper,
-            "runtime": "cpu", "precision": "fp32", "threads": threads, "texts": texts, "runs": runs,
+            "runtime": MONOLITH_RUNTIME, "precision": "fp32", "threads": threads, "texts": texts, "runs": runs,
             "warmup": warmup, "seed": 0}
 
 
 def baseline_name(threads: int) -> str:
-    return f"piper-monolith/cpu/fp32/t{threads}"
+    return f"piper-monolith/{MONOLITH_RUNTIME}/fp32/t{threads}"
 
 
 def stage_order(names: Iterable[str]) -> list[str]:

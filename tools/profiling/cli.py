@@ -9,8 +9,8 @@ from importlib.util import find_spec
 
 USAGE = """examples:
   voxport profile --threads 1,2 --json a.json --markdown a.md --plot a.png
-  voxport profile --bundle DIR --runtime cpu,openvino --precision fp32,bf16 --runs 10
-  voxport profile --runtime "encoder=cpu;default=openvino"     (one configuration, runtime per stage)
+  voxport profile --bundle DIR --runtime onnxruntime,openvino --precision fp32,bf16 --runs 10
+  voxport profile --runtime "encoder=onnxruntime;default=openvino"   (one configuration, runtime per stage)
   voxport profile --compare a.json b.json                      (two reports side by side, ratios b/a)
 """
 
@@ -19,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="latency per stage, TTFA, RTF, load time and memory per configuration",
                        epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    p.add_argument("--runtime", default="cpu", help="runtimes to compare, comma-separated (default: cpu); "
-                   "one item may choose per stage: 'encoder=cpu;default=openvino'")
+    p.add_argument("--runtime", default="onnxruntime",
+                   help="runtimes to compare, comma-separated (default: onnxruntime; 'cpu' is its alias); "
+                   "one item may choose per stage: 'encoder=onnxruntime;default=openvino'")
     p.add_argument("--precision", default="fp32", help="precisions to compare, comma-separated (default: fp32)")
     p.add_argument("--threads", help="thread counts, comma-separated (default: the usable physical cores)")
     p.add_argument("--texts", metavar="FILE", help="texts to speak, one per line (default: four built-in texts)")
@@ -44,10 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voxport.profiling.report import load_json
+    from voxport.tools.profiling.report import load_json
 
     if args.compare:
-        from voxport.profiling.compare import compare_reports
+        from voxport.tools.profiling.compare import compare_reports
 
         try:
             a, b = (load_json(path) for path in args.compare)
@@ -58,15 +59,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.plot and find_spec("matplotlib") is None:
         # Before the run, not after minutes of measuring.
-        from voxport.profiling.chart import MISSING_MATPLOTLIB
+        from voxport.tools.profiling.chart import MISSING_MATPLOTLIB
 
         print(f"voxport profile --plot: {MISSING_MATPLOTLIB}", file=sys.stderr)
         return 2
 
-    from voxport.profiling.chart import ChartUnavailableError, save_chart
-    from voxport.profiling.plan import parse_list, parse_threads, read_texts
-    from voxport.profiling.report import save_json, to_markdown
-    from voxport.profiling.runner import profile
+    from voxport.tools.profiling.chart import ChartUnavailableError, save_chart
+    from voxport.tools.profiling.plan import parse_list, parse_threads, read_texts
+    from voxport.tools.profiling.report import save_json, to_markdown
+    from voxport.tools.profiling.runner import profile
 
     try:
         texts = read_texts(args.texts) if args.texts else None

@@ -1,11 +1,11 @@
 """Latency profiling on the target machine: per-stage percentiles, time to first audio, RTF, load time,
 memory and size per runtime × precision × threads, against the original Piper graph.
 
-    from voxport.profiling import profile, to_markdown, save_json, save_chart
+    from voxport.tools.profiling import profile, to_markdown, save_json, save_chart
     report = profile("path/to/bundle", threads=[1, 2])     # a JSON-ready dict
     print(to_markdown(report))
 
-The command line is `voxport profile` (voxport.profiling.cli).
+The command line is `voxport profile` (voxport.tools.profiling.cli).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from voxport.profiling.chart import save_chart
-    from voxport.profiling.compare import compare_reports
-    from voxport.profiling.report import load_json, save_json, to_markdown
-    from voxport.profiling.runner import profile
-    from voxport.profiling.schema import SCHEMA_VERSION, schema_errors, validate_report
+    from voxport.tools.profiling.chart import save_chart
+    from voxport.tools.profiling.compare import compare_reports
+    from voxport.tools.profiling.report import load_json, save_json, to_markdown
+    from voxport.tools.profiling.runner import profile
+    from voxport.tools.profiling.schema import SCHEMA_VERSION, schema_errors, validate_report
 
 _WHERE = {
     "profile": "runner",
@@ -49,5 +49,5 @@ def __getattr__(name: str) -> Any:
     if name in _WHERE:
         from importlib import import_module
 
-        return getattr(import_module(f"voxport.profiling.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'voxport.profiling' has no attribute {name!r}")
+        return getattr(import_module(f"voxport.tools.profiling.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'voxport.tools.profiling' has no attribute {name!r}")

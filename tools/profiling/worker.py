@@ -1,4 +1,4 @@
-"""One measurement in a fresh process: `python -m voxport.profiling.worker JOB.json RESULT.json`.
+"""One measurement in a fresh process: `python -m voxport.tools.profiling.worker JOB.json RESULT.json`.
 
 A fresh process per configuration and pass makes the peak RSS and the load time that configuration's
 own, and keeps one runtime's threads (onnxruntime's can busy-wait) from slowing the next. Progress goes
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(done: int, total: int) -> None:
         print(f"{PROGRESS} {done} {total}", file=sys.stderr, flush=True)
 
-    from voxport.profiling.measure import measure_job
+    from voxport.tools.profiling.measure import measure_job
 
     result = measure_job(job, progress)
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")

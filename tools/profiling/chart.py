@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from voxport.profiling.plan import stage_order
-from voxport.profiling.report import all_rows
+from voxport.tools.profiling.plan import stage_order
+from voxport.tools.profiling.report import all_rows
 
 MISSING_MATPLOTLIB = "the profile chart needs matplotlib: pip install 'voxport[profile]'"
 

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from voxport.profiling.baseline import resolve_piper_file
-from voxport.profiling.machine import library_versions, load_average, machine_info
-from voxport.profiling.measure import measure_job
-from voxport.profiling.plan import (
+from voxport.tools.profiling.baseline import resolve_piper_file
+from voxport.tools.profiling.machine import library_versions, load_average, machine_info
+from voxport.tools.profiling.measure import measure_job
+from voxport.tools.profiling.plan import (
     DEFAULT_TEXTS,
     Choice,
     Configuration,
@@ -27,18 +27,18 @@ from voxport.profiling.plan import (
     parse_choice,
     unavailable_reason,
 )
-from voxport.profiling.plan import baseline_job as make_baseline_job
-from voxport.profiling.plan import split_job as make_split_job
-from voxport.profiling.progress import ProgressLine
-from voxport.profiling.schema import SCHEMA_VERSION
-from voxport.profiling.stats import summarize
-from voxport.profiling.worker import PROGRESS
+from voxport.tools.profiling.plan import baseline_job as make_baseline_job
+from voxport.tools.profiling.plan import split_job as make_split_job
+from voxport.tools.profiling.progress import ProgressLine
+from voxport.tools.profiling.schema import SCHEMA_VERSION
+from voxport.tools.profiling.stats import summarize
+from voxport.tools.profiling.worker import PROGRESS
 
 
 def profile(
     bundle: str | Path | None = None,
     *,
-    runtimes: Sequence[Choice] = ("cpu",),
+    runtimes: Sequence[Choice] = ("onnxruntime",),
     precisions: Sequence[Choice] = ("fp32",),
     threads: Sequence[int] | None = None,
     texts: Sequence[str] | None = None,
@@ -53,8 +53,8 @@ def profile(
 ) -> dict[str, Any]:
     """Profile every runtime × precision × threads configuration of a bundle on the same texts.
 
-    Returns the report as a JSON-ready dict (see voxport.profiling.schema). `runtimes`/`precisions`
-    items are names or per-stage mappings (`{"decoder": "openvino", "default": "cpu"}`); `threads`
+    Returns the report as a JSON-ready dict (see voxport.tools.profiling.schema). `runtimes`/`precisions`
+    items are names or per-stage mappings (`{"decoder": "openvino", "default": "onnxruntime"}`); `threads`
     defaults to the usable physical cores. Each configuration is loaded `passes` times (in a fresh
     process each time when `isolate`), warmed up with `warmup` rounds over the texts, then timed
     `runs` rounds. A configuration that cannot run is reported with status "skipped" and its error.
@@ -76,13 +76,7 @@ def profile(
     piper_path = str(found.path) if baseline and found.path is not None else None
     rows, jobs = _plan_jobs(configs, piper_path, thread_counts, bundle_str, texts, runs, warmup, seed)
     load_start = load_average()
-    results = _run_passes(jobs, passes, isolate, progress)
-    for name, outcome in results.items():
-        failed = next((r for r in outcome if r["status"] != "ok"), None)
-        if failed is not None:
-            rows[name].update(status=failed["status"], error=failed["error"])
-        else:
-            rows[name].update(summarize(outcome), rss_scope="isolated" if isolate else "process")
+    _fill_rows(rows, _run_passes(jobs, passes, isolate, progress), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
     _add_ratios(rows, base_names)
     return {
@@ -94,7 +88,7 @@ def profile(
         "bundle": {"path": bundle_str, "name": loaded.manifest.name, "family": loaded.manifest.family,
                    "source_kind": loaded.manifest.source.get("kind"), "size_bytes": _bundle_bytes(loaded)},
         "settings": {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate,
-                     "texts": texts, "scales": dict(loaded.manifest.inference)},
+                     "texts": texts, "scales": loaded.manifest.inference.to_dict()},
         "baseline": {"status": found.status if baseline else "not_applicable",
                      "file": str(found.path) if found.path else None,
                      "note": found.note if baseline else "not applicable: baseline turned off",
@@ -113,7 +107,7 @@ def _plan_jobs(
     jobs: list[dict[str, Any]] = []
     for n in thread_counts if piper else []:
         job = make_baseline_job(piper, bundle, n, texts, runs, warmup)
-        rows[job["name"]] = _row(job["name"], "baseline", "cpu", "fp32", n)
+        rows[job["name"]] = _row(job["name"], "baseline", job["runtime"], job["precision"], n)
         jobs.append(job)
     for config in configs:
         if config.name in rows:  # the same item given twice
@@ -146,6 +140,16 @@ def _run_passes(jobs: list[dict[str, Any]], passes: int, isolate: bool, progress
     return results
 
 
+def _fill_rows(rows: dict[str, dict[str, Any]], results: dict[str, list[Any]], isolate: bool) -> None:
+    """Each measured row's statistics, or the status and error of its first pass that did not run."""
+    for name, outcome in results.items():
+        failed = next((r for r in outcome if r["status"] != "ok"), None)
+        if failed is not None:
+            rows[name].update(status=failed["status"], error=failed["error"])
+        else:
+            rows[name].update(summarize(outcome), rss_scope="isolated" if isolate else "process")
+
+
 def _choice(value: Choice) -> Choice:
     return parse_choice(value) if isinstance(value, str) else dict(value)
 
@@ -161,7 +165,7 @@ def _execute(job: dict[str, Any], isolate: bool, bar: ProgressLine) -> dict[str,
     with tempfile.TemporaryDirectory(prefix="voxport-profile-") as tmp:
         job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
-        cmd = [sys.executable, "-m", "voxport.profiling.worker", str(job_path), str(result_path)]
+        cmd = [sys.executable, "-m", "voxport.tools.profiling.worker", str(job_path), str(result_path)]
         tail: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
             assert child.stderr is not None

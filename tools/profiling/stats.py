@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from voxport.profiling.plan import stage_order
+from voxport.tools.profiling.plan import stage_order
 
 Pass = dict[str, Any]  # one measure_job result with status "ok"
 

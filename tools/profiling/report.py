@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voxport.profiling.plan import stage_order
-from voxport.profiling.schema import validate_report
+from voxport.tools.profiling.plan import stage_order
+from voxport.tools.profiling.schema import validate_report
 
 Row = dict[str, Any]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from voxport.profiling.plan import stage_order
-from voxport.profiling.report import all_rows, machine_line, versions_line
+from voxport.tools.profiling.plan import stage_order
+from voxport.tools.profiling.report import all_rows, machine_line, versions_line
 
 
 def _ratio(a: float | None, b: float | None) -> str:
