@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from voxport.synthesis import DEFAULT_SENTENCE_SILENCE
+
 
 def _progress(quiet: bool):
     def say(message: str) -> None:
@@ -57,8 +59,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build_coqui(args: argparse.Namespace, say) -> int:
     """A Coqui TTS GlowTTS (+ HiFi-GAN, else Griffin-Lim) into a bundle; a config problem is reported, not raised."""
+    from voxport.export.errors import ModelImportError
     from voxport.export.glowtts.build import build_from_coqui
-    from voxport.export.errors import ImportError_
 
     files = [Path(p) for p in [*args.coqui, *(args.vocoder or [])]]
     missing = [str(p) for p in files if not p.is_file()]
@@ -70,7 +72,7 @@ def _build_coqui(args: argparse.Namespace, say) -> int:
     try:
         out = build_from_coqui(*files[:2], args.output, vocoder=tuple(files[2:]) or None, license=args.license,
                                progress=say)
-    except ImportError_ as exc:
+    except ModelImportError as exc:
         print(f"voxport build: {exc}", file=sys.stderr)
         return 1
     say(f"done in {time.perf_counter() - start:.1f} s")
@@ -99,19 +101,13 @@ def cmd_speak(args: argparse.Namespace) -> int:
     voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
                        sentence_silence=args.sentence_silence)
     load_s = time.perf_counter() - t0
-    if args.play:
-        return _speak_streaming(voice, text, args)
-    t1 = time.perf_counter()
-    audio = voice.synthesize(
-        text,
-        length_scale=args.length_scale,
-        noise_scale=args.noise_scale,
-        noise_w=args.noise_w,
-        seed=args.seed,
-        speaker=args.speaker,
-        volume=args.volume,
-    )
-    synth_s = time.perf_counter() - t1
+    config = _synthesis_config(args)
+    with voice:
+        if args.play:
+            return _speak_streaming(voice, text, config, args)
+        t1 = time.perf_counter()
+        audio = voice.synthesize(text, config)
+        synth_s = time.perf_counter() - t1
     out = write_wav(args.output, audio, voice.sample_rate)
     seconds = audio.size / voice.sample_rate
     rtf = synth_s / seconds if seconds else float("nan")
@@ -120,7 +116,14 @@ def cmd_speak(args: argparse.Namespace) -> int:
     return 0
 
 
-def _speak_streaming(voice, text: str, args: argparse.Namespace) -> int:
+def _synthesis_config(args: argparse.Namespace):
+    from voxport.synthesis import SynthesisConfig
+
+    return SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
+                           seed=args.seed, speaker=args.speaker, volume=args.volume)
+
+
+def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
     """Play while synthesizing; also write the WAV when -o was given explicitly."""
     import numpy as np
 
@@ -135,8 +138,7 @@ def _speak_streaming(voice, text: str, args: argparse.Namespace) -> int:
     pieces, first_s = [], None
     start = time.perf_counter()
     with player:
-        for chunk in voice.stream(text, length_scale=args.length_scale, noise_scale=args.noise_scale,
-                                  noise_w=args.noise_w, seed=args.seed, speaker=args.speaker, volume=args.volume):
+        for chunk in voice.stream(text, config):
             first_s = first_s if first_s is not None else time.perf_counter() - start
             player.write(chunk.audio)
             pieces.append(chunk.audio)
@@ -149,7 +151,7 @@ def _speak_streaming(voice, text: str, args: argparse.Namespace) -> int:
 
 
 def _stage_option(value: str) -> str | dict[str, str]:
-    """`cpu` or `decoder=openvino,vocoder=openvino,default=cpu`."""
+    """`onnxruntime` or `decoder=openvino,vocoder=openvino,default=onnxruntime`."""
     if "=" not in value:
         return value
     return dict(part.split("=", 1) for part in value.split(","))
@@ -226,16 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--noise-w", type=float)
     s.add_argument("--seed", type=int)
     s.add_argument("--speaker")
-    s.add_argument("--runtime", default="cpu", help="runtime, or stage=runtime,...,default=runtime")
+    s.add_argument("--runtime", default="onnxruntime", help="runtime, or stage=runtime,...,default=runtime")
     s.add_argument("--precision", default="fp32", help="precision, or stage=precision,...")
     s.add_argument("--threads", type=int)
-    s.add_argument("--sentence-silence", type=float, default=0.2, help="seconds between sentences")
+    s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
+                   help="seconds between sentences")
     s.add_argument("--volume", type=float, default=1.0)
     s.set_defaults(func=cmd_speak)
 
     c = sub.add_parser("calibrate", help="int8 graphs from a text corpus, kept only if they pass a quality gate")
     c.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    c.add_argument("--runtime", default="cpu", choices=["cpu", "openvino", "tensorrt"])
+    c.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "cpu", "openvino", "tensorrt"],
+                   help="cpu is an alias of onnxruntime")
     c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--method", default="percentile", choices=["minmax", "percentile", "entropy"])
