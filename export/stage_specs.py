@@ -121,12 +121,15 @@ def decoder_spec(
                      atol=ATOL, example_lengths=example_lengths)
 
 
-def vocoder_spec(module: nn.Module, *, channels: int, speakers: Speakers) -> GraphSpec:
-    """`module(latent[, speaker_embedding])` -> audio."""
+def vocoder_spec(module: nn.Module, *, channels: int, speakers: Speakers, masked: bool = False) -> GraphSpec:
+    """`module(latent[, frame_mask][, speaker_embedding])` -> audio."""
 
     def example(n: int, rng: np.random.Generator) -> Example:
-        return {LATENT: rng.standard_normal((1, channels, n)).astype(np.float32), **speakers.example(rng)}
+        feeds = {LATENT: rng.standard_normal((1, channels, n)).astype(np.float32)}
+        if masked:  # the last frames masked, as in a padded window, so validation covers the masking
+            feeds[FRAME_MASK] = (np.arange(n) < n - 3).astype(np.float32).reshape(1, 1, n)
+        return {**feeds, **speakers.example(rng)}
 
-    inputs, outputs = vocoder_tensors(channels, speakers.embedding)
+    inputs, outputs = vocoder_tensors(channels, speakers.embedding, masked)
     return GraphSpec(name=VOCODER, module=module, inputs=inputs, outputs=outputs, example=example, atol=ATOL,
                      example_lengths=(23, 7))

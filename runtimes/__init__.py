@@ -23,9 +23,11 @@ from .registry import (
     registered_backends,
     variant_for,
 )
+from .shapes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from .tensorrt_backend import TensorRTBackend, TensorRTSession
 
 __all__ = [
+    "FIXED_SHAPE_RUNTIMES",
     "KNOWN_RUNTIMES",
     "Backend",
     "CallStats",
@@ -40,6 +42,7 @@ __all__ = [
     "RuntimeOptions",
     "RuntimeUnavailableError",
     "Session",
+    "ShapePlan",
     "TensorRTBackend",
     "TensorRTSession",
     "TensorSpec",

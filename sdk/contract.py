@@ -69,7 +69,9 @@ CONTRACTS: dict[str, StageContract] = {
                            (HIDDEN, PRIOR_MEAN, PRIOR_LOG_STD, PHONEME_MASK), (SPEAKER_EMBEDDING,)),
     DURATION: StageContract(DURATION, (HIDDEN, PHONEME_MASK), (NOISE, SPEAKER_EMBEDDING), (LOG_DURATIONS,)),
     DECODER: StageContract(DECODER, (PRIOR_LATENT, FRAME_MASK), (SPEAKER_EMBEDDING,), (LATENT,)),
-    VOCODER: StageContract(VOCODER, (LATENT,), (SPEAKER_EMBEDDING,), (AUDIO,), required=False),
+    # A vocoder that takes frame_mask computes frames outside the mask as if they were not there, so it
+    # can run on a fixed-size window padded with masked frames.
+    VOCODER: StageContract(VOCODER, (LATENT,), (FRAME_MASK, SPEAKER_EMBEDDING), (AUDIO,), required=False),
 }
 
 
@@ -118,9 +120,10 @@ def decoder_tensors(channels: int, out_channels: int | None = None, embedding: t
     )
 
 
-def vocoder_tensors(channels: int, embedding: tuple[TensorSpec, ...] = ()
+def vocoder_tensors(channels: int, embedding: tuple[TensorSpec, ...] = (), masked: bool = False
                     ) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    mask = (TensorSpec(FRAME_MASK, F32, (BATCH, 1, FRAMES)),) if masked else ()
     return (
-        (TensorSpec(LATENT, F32, (BATCH, channels, FRAMES)), *embedding),
+        (TensorSpec(LATENT, F32, (BATCH, channels, FRAMES)), *mask, *embedding),
         (TensorSpec(AUDIO, F32, (BATCH, 1, SAMPLES)),),
     )

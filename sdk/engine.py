@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,6 +25,8 @@ from voxport.griffin_lim import GriffinLim
 from voxport.manifest import Manifest
 from voxport.noise import Noise, RandomNoise, RecordedNoise
 from voxport.regulate import expand_prior, fit_to_multiple, frames_per_phoneme, shift_prior
+from voxport.runtimes import ShapePlan
+from voxport.shaped import ShapedRunner
 from voxport.stages import StageSessions
 from voxport.synthesis import Scales, SynthesisConfig
 
@@ -78,9 +80,14 @@ class Engine:
     """Runs one bundle's graphs. What differs between model families (duration rule, frame multiple,
     vocoder graph or Griffin-Lim on the mel) comes from the manifest, not from the family's name."""
 
-    def __init__(self, manifest: Manifest, sessions: StageSessions) -> None:
+    def __init__(self, manifest: Manifest, sessions: StageSessions, shapes: ShapePlan | None = None,
+                 fixed: Collection[str] = ()) -> None:
+        """`fixed`: the stages run on `shapes`' buckets (the others at each utterance's own shape)."""
         self.manifest = manifest
         self.sessions = sessions
+        self.runners = {s: ShapedRunner(s, sessions[s], shapes, hop_length=manifest.hop_length,
+                                        frame_multiple=manifest.frame_multiple, reach=manifest.streaming)
+                        for s in fixed} if shapes is not None else {}
         self.hop_length = manifest.hop_length
         self.frame_multiple = manifest.frame_multiple
         self.griffin_lim: GriffinLim | None = None
@@ -108,7 +115,8 @@ class Engine:
         wanted = self.sessions.input_names(stage)
         given = {k: v for k, v in feeds.items() if k in wanted}
         start = time.perf_counter()
-        out = self.sessions[stage].run(given)
+        runner = self.runners.get(stage)
+        out = runner.run(given) if runner is not None else self.sessions[stage].run(given)
         self.report(stage, time.perf_counter() - start, given)
         return out
 
@@ -196,8 +204,15 @@ class Engine:
             audio = self.griffin_lim(latent)
             self.report(c.VOCODER, time.perf_counter() - start)
             return audio
-        audio = self._run(c.VOCODER, {c.LATENT: latent, **prepared.conditioning})[c.AUDIO].reshape(-1)
+        mask = np.ones((1, 1, latent.shape[2]), np.float32)  # fed only to vocoders that take one
+        audio = self._run(c.VOCODER, {c.LATENT: latent, c.FRAME_MASK: mask, **prepared.conditioning})[c.AUDIO]
+        audio = audio.reshape(-1)
         return audio.astype(np.float32, copy=False)
+
+    def warm_up(self) -> dict[str, dict[int, float]]:
+        """Run every fixed stage once per bucket, so no call during synthesis meets a new shape:
+        seconds per stage and bucket."""
+        return {stage: runner.warm_up() for stage, runner in self.runners.items()}
 
     def render(self, prepared: Prepared) -> np.ndarray:
         """The whole utterance's audio in one decoder and one vocoder call."""

@@ -56,6 +56,8 @@ class TextFrontend:
         self.max_sentence_chars = max_sentence_chars
         self._phonemizer = phonemizer
         self._phonemizer_lock = threading.Lock()
+        # Sentences whose ids exceed this are split at a word break (fixed-shape graphs hold no more).
+        self.max_ids: int | None = None
 
     @classmethod
     def from_piper_config(cls, config: PiperConfig, **overrides: Any) -> TextFrontend:
@@ -135,13 +137,21 @@ class TextFrontend:
         Sentences with nothing to say are skipped; empty text yields nothing.
         """
         for sentence in self.sentences(text):
-            phonemes = self.phonemes(sentence)
-            if not phonemes.strip():
-                continue
-            ids = self.ids(phonemes)
-            if len(ids) <= self.mapper.num_marker_ids:
-                continue  # every symbol was unknown (already warned): nothing to speak
+            yield from self._sentence_to_ids(sentence)
+
+    def _sentence_to_ids(self, sentence: str) -> Iterator[tuple[str, str, list[int]]]:
+        phonemes = self.phonemes(sentence)
+        if not phonemes.strip():
+            return
+        ids = self.ids(phonemes)
+        if len(ids) <= self.mapper.num_marker_ids:
+            return  # every symbol was unknown (already warned): nothing to speak
+        halves = _split_at_middle_space(sentence) if self.max_ids and len(ids) > self.max_ids else None
+        if halves is None:
             yield sentence, phonemes, ids
+            return
+        for half in halves:
+            yield from self._sentence_to_ids(half)
 
     def _phonemize_text(self, text: str) -> str:
         if not text.strip():
@@ -202,6 +212,16 @@ def _raw_spans(text: str) -> Iterator[tuple[int, int]]:
             return
         pos = end + len(_RAW_CLOSE)
         yield start, pos
+
+
+def _split_at_middle_space(sentence: str) -> tuple[str, str] | None:
+    """The sentence cut at the space nearest its middle, outside `[[ ]]` blocks; None without one."""
+    raw = [range(a, b) for a, b in _raw_spans(sentence)]
+    spaces = [i for i, ch in enumerate(sentence) if ch == " " and not any(i in r for r in raw)]
+    if not spaces:
+        return None
+    cut = min(spaces, key=lambda i: abs(i - len(sentence) // 2))
+    return sentence[:cut].strip(), sentence[cut + 1:].strip()
 
 
 def _with_space(phonemes: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from voxport import contract as c
 from voxport.audio import apply_volume, join_sentences, silence
 from voxport.bundle import Bundle
 from voxport.engine import FRONTEND, Engine
@@ -18,6 +19,7 @@ from voxport.frontend import TextFrontend
 from voxport.noise import RandomNoise
 from voxport.receptive_field import Reach, measure_reach
 from voxport.runtimes import RuntimeOptions
+from voxport.shaped import ShapeChoice, fixed_stages
 from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions
 from voxport.streaming import (
     DEFAULT_CHUNK_FRAMES,
@@ -50,19 +52,25 @@ class Voice:
     """
 
     def __init__(
-        self, bundle: Bundle, sessions: StageSessions, *, sentence_silence: float = DEFAULT_SENTENCE_SILENCE
+        self, bundle: Bundle, sessions: StageSessions, *, sentence_silence: float = DEFAULT_SENTENCE_SILENCE,
+        shapes: ShapeChoice = "dynamic",
     ) -> None:
         m = bundle.manifest
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
-        self.engine = Engine(m, sessions)
+        plan, fixed = fixed_stages(shapes, sessions.sessions)
+        self.engine = Engine(m, sessions, plan, fixed)
+        # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
+        self.warm_up_seconds = self.engine.warm_up()
         self._reach: Reach | None = m.streaming
         self.sentence_silence = sentence_silence
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
         self.name: str = m.name
         self.frontend = TextFrontend.from_manifest(m)
+        if c.ENCODER in self.engine.runners and plan is not None:
+            self.frontend.max_ids = plan.phoneme_buckets[-1]
 
     @classmethod
     def load(
@@ -75,11 +83,15 @@ class Voice:
         sentence_silence: float = DEFAULT_SENTENCE_SILENCE,
         verify: bool = True,
         progress: bool = True,
+        shapes: ShapeChoice = None,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
         `runtime` and `precision` are one name for every stage or a mapping stage -> name, e.g.
         `{"decoder": "openvino", "vocoder": "openvino", "default": "onnxruntime"}`.
+        `shapes`: "fixed" pads every stage to a few bucket shapes prepared now (a `ShapePlan` chooses
+        them), "dynamic" runs each utterance at its own shape, None does what each stage's runtime is
+        measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes).
         """
         if path is None:
             from voxport.default_voice import ensure_default_bundle
@@ -88,7 +100,7 @@ class Voice:
         bundle = Bundle.load(path, verify=verify)
         sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads))
         try:
-            return cls(bundle, sessions, sentence_silence=sentence_silence)
+            return cls(bundle, sessions, sentence_silence=sentence_silence, shapes=shapes)
         except BaseException:
             sessions.close()
             raise

@@ -13,6 +13,18 @@ from torch.nn import functional as F
 from .layers import LRELU_SLOPE, get_padding
 
 
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    # Zeroing masked frames after every convolution makes the next convolution see them as its own zero
+    # padding: a window padded with masked frames computes its real frames exactly as the unpadded window.
+    return x if mask is None else x * mask
+
+
+def _upsampled(mask: torch.Tensor | None, rate: int) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    return mask.unsqueeze(-1).expand(-1, -1, -1, rate).reshape(mask.shape[0], 1, -1)
+
+
 class ResBlock1(nn.Module):
     def __init__(self, channels: int, kernel_size: int, dilation: list[int]) -> None:
         super().__init__()
@@ -24,9 +36,9 @@ class ResBlock1(nn.Module):
             nn.Conv1d(channels, channels, kernel_size, padding=get_padding(kernel_size)) for _ in dilation
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2, strict=True):
-            x = x + c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
+            x = _masked(x + c2(_masked(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE), mask)), mask)
         return x
 
 
@@ -38,9 +50,9 @@ class ResBlock2(nn.Module):
             for d in dilation
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         for conv in self.convs:
-            x = x + conv(F.leaky_relu(x, LRELU_SLOPE))
+            x = _masked(x + conv(F.leaky_relu(x, LRELU_SLOPE)), mask)
         return x
 
 
@@ -60,6 +72,7 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         self.num_kernels = len(resblock_kernel_sizes)
+        self.upsample_rates = list(upsample_rates)
         self.conv_pre = nn.Conv1d(initial_channel, upsample_initial_channel, 7, 1, padding=3)
         block = ResBlock1 if str(resblock) == "1" else ResBlock2
         self.ups = nn.ModuleList()
@@ -75,16 +88,20 @@ class Generator(nn.Module):
         if gin_channels:
             self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
 
-    def forward(self, x: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.conv_pre(x)
+    def forward(self, x: torch.Tensor, g: torch.Tensor | None = None, mask: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """`mask` [B, 1, T] (1 = a real frame) is optional: without it every frame is real."""
+        x = self.conv_pre(_masked(x, mask))
         if g is not None:
             x = x + self.cond(g)
+        x = _masked(x, mask)
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            mask = _upsampled(mask, self.upsample_rates[i])
+            x = _masked(up(F.leaky_relu(x, LRELU_SLOPE)), mask)
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
-            xs = blocks[0](x)
+            xs = blocks[0](x, mask)
             for block in blocks[1:]:
-                xs = xs + block(x)
+                xs = xs + block(x, mask)
             x = xs / self.num_kernels
         # HiFi-GAN's last activation uses torch's default slope (0.01), not LRELU_SLOPE.
         return torch.tanh(self.conv_post(F.leaky_relu(x)))

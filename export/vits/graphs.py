@@ -30,8 +30,8 @@ class _Vocoder(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, z: torch.Tensor, *g: torch.Tensor) -> torch.Tensor:
-        return self.model.vocode(z, g[0] if g else None)
+    def forward(self, z: torch.Tensor, mask: torch.Tensor, *g: torch.Tensor) -> torch.Tensor:
+        return self.model.vocode(z, g[0] if g else None, mask)
 
 
 def vits_graph_specs(model: Vits) -> dict[str, GraphSpec]:
@@ -44,6 +44,6 @@ def vits_graph_specs(model: Vits) -> dict[str, GraphSpec]:
         duration_spec(_Duration(model), hidden=c.hidden_channels, speakers=speakers,
                       noise_channels=2 if c.use_sdp else 0),
         decoder_spec(model, channels=ch, speakers=speakers),
-        vocoder_spec(_Vocoder(model), channels=ch, speakers=speakers),
+        vocoder_spec(_Vocoder(model), channels=ch, speakers=speakers, masked=True),
     )
     return {spec.name: spec for spec in specs}

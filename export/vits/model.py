@@ -78,5 +78,5 @@ class Vits(nn.Module):
     def decode(self, z_p: torch.Tensor, y_mask: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         return self.flow(z_p, y_mask, g=g) * y_mask
 
-    def vocode(self, z: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
-        return self.dec(z, g=g)
+    def vocode(self, z: torch.Tensor, g: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.dec(z, g=g, mask=mask)

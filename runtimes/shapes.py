@@ -1,0 +1,39 @@
+"""Which input shapes a pipeline runs its graphs on: any (dynamic), or a few fixed buckets.
+
+Runtimes that compile per input shape (OpenVINO's CPU plugin, TensorRT profiles, NPUs that accept
+only static shapes) pay on the first call with every new shape, and real text never repeats one. A
+`ShapePlan` lists the sizes the SDK pads each time axis to instead, so only those few shapes are ever
+seen and each is prepared once when the voice loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Runtimes whose first call with a new shape compiles: fixed shapes are their default. onnxruntime
+# runs any shape at the same cost, so padding would only add work there.
+FIXED_SHAPE_RUNTIMES = ("openvino", "tensorrt")
+
+
+@dataclass(frozen=True)
+class ShapePlan:
+    """Bucket sizes per time axis. Phoneme-level graphs run on the smallest phoneme bucket that holds
+    the utterance; frame-level graphs on frame buckets, in windows of the largest bucket when longer."""
+
+    phoneme_buckets: tuple[int, ...] = (32, 64, 128, 256, 512)
+    frame_buckets: tuple[int, ...] = (32, 64, 96, 128, 192, 256, 384)
+
+    def __post_init__(self) -> None:
+        for name in ("phoneme_buckets", "frame_buckets"):
+            sizes = tuple(sorted(set(getattr(self, name))))
+            if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+                raise ValueError(f"ShapePlan.{name} must be a non-empty list of ints >= 1, got {sizes!r}")
+            object.__setattr__(self, name, sizes)
+
+    def bucket(self, n: int, axis: str) -> int | None:
+        """The smallest bucket of `axis` ("phonemes" or "frames") holding n, or None if none does."""
+        sizes = self.phoneme_buckets if axis == "phonemes" else self.frame_buckets
+        return next((s for s in sizes if s >= n), None)
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"phoneme_buckets": list(self.phoneme_buckets), "frame_buckets": list(self.frame_buckets)}

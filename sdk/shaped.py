@@ -1,0 +1,117 @@
+"""Running graphs on a few fixed shapes: padding to buckets, windowing long sequences, warming up.
+
+Every padded position is masked (phoneme_lengths / phoneme_mask / frame_mask), and the graphs compute
+masked positions as if they were absent, so a padded call gives the real positions exactly what the
+unpadded call gives. Frame-level graphs longer than the largest bucket run in windows with their
+measured reach as context (voxport.windows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from voxport import contract as c
+from voxport.manifest import Reach
+from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
+from voxport.runtimes.base import Session
+from voxport.windows import plan_windows
+
+log = logging.getLogger(__name__)
+
+
+def _time_axis(shape: tuple[int | str, ...]) -> str | None:
+    return shape[-1] if shape and shape[-1] in (c.PHONEMES, c.FRAMES, c.SAMPLES) else None
+
+
+def _pad_last(x: np.ndarray, size: int) -> np.ndarray:
+    if x.shape[-1] == size:
+        return x
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, size - x.shape[-1])])
+
+
+def can_pad(stage: str, session: Session) -> bool:
+    """Whether the stage's graph masks padded positions: the vocoder only when it takes frame_mask."""
+    return stage != c.VOCODER or c.FRAME_MASK in {t.name for t in session.inputs}
+
+
+ShapeChoice = ShapePlan | str | None  # "fixed", "dynamic", a plan (fixed), None: each runtime's default
+
+
+def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session]) -> tuple[ShapePlan | None, tuple[str, ...]]:
+    """The plan and the stages that run on it. By default the stages on a runtime that compiles per
+    shape; a stage whose graph cannot mask padding (a vocoder without frame_mask) stays dynamic."""
+    if choice not in (None, "fixed", "dynamic") and not isinstance(choice, ShapePlan):
+        raise ValueError(f"shapes must be 'fixed', 'dynamic', a ShapePlan or None, not {choice!r}")
+    if choice == "dynamic":
+        return None, ()
+    plan = choice if isinstance(choice, ShapePlan) else ShapePlan()
+    wanted = [s for s, session in sessions.items()
+              if (choice is not None or session.runtime in FIXED_SHAPE_RUNTIMES) and can_pad(s, session)]
+    return (plan, tuple(wanted)) if wanted else (None, ())
+
+
+class ShapedRunner:
+    """Runs one stage's session on the plan's buckets; `run` takes and returns unpadded tensors."""
+
+    def __init__(self, stage: str, session: Session, plan: ShapePlan, *, hop_length: int, frame_multiple: int,
+                 reach: Reach | None) -> None:
+        self.stage, self.session, self.plan = stage, session, plan
+        self.hop_length = hop_length
+        self.multiple = frame_multiple if stage == c.DECODER else 1
+        self.reach = None if reach is None else (reach.decoder if stage == c.DECODER else reach.vocoder)
+        self._axes = {t.name: _time_axis(t.shape) for t in (*session.inputs, *session.outputs)}
+        self.axis = c.PHONEMES if stage in (c.ENCODER, c.DURATION) else c.FRAMES
+        self._warned = False
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = next(v.shape[-1] for k, v in feeds.items() if self._axes.get(k) == self.axis)
+        if self.axis == c.PHONEMES:
+            size = self.plan.bucket(n, c.PHONEMES)
+            if size is not None:
+                return self._call(feeds, 0, n, size, 0, n)
+            return self._dynamic(feeds, f"{n} phoneme ids exceed the largest phoneme bucket")
+        if self.reach is None and n > self.plan.frame_buckets[-1]:
+            return self._dynamic(feeds, "the bundle records no reach to window long sequences with")
+        parts = [self._call(feeds, w.lo, w.hi, w.size, w.keep_lo, w.keep_hi)
+                 for w in plan_windows(n, self.plan.frame_buckets, self.reach or 0, self.multiple)]
+        return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+
+    def _call(self, feeds: Mapping[str, np.ndarray], lo: int, hi: int, size: int, keep_lo: int,
+              keep_hi: int) -> dict[str, np.ndarray]:
+        given = {k: _pad_last(v[..., lo:hi], size) if self._axes.get(k) == self.axis else v
+                 for k, v in feeds.items()}
+        out = self.session.run(given)
+        cut = {}
+        for name, value in out.items():
+            per = self.hop_length if self._axes.get(name) == c.SAMPLES else 1
+            cut[name] = value[..., (keep_lo - lo) * per:(keep_hi - lo) * per] if self._axes.get(name) else value
+        return cut
+
+    def _dynamic(self, feeds: Mapping[str, np.ndarray], why: str) -> dict[str, np.ndarray]:
+        if not self._warned:
+            log.warning("%s runs at its own shape (a new compilation on this runtime): %s", self.stage, why)
+            self._warned = True
+        return self.session.run(feeds)
+
+    def warm_up(self) -> dict[int, float]:
+        """One call per bucket with zero (fully masked where possible) inputs: seconds per bucket."""
+        sizes = self.plan.phoneme_buckets if self.axis == c.PHONEMES else self.plan.frame_buckets
+        spent = {}
+        for size in sizes:
+            if self.multiple > 1 and size % self.multiple:
+                continue
+            feeds = {t.name: self._zeros(t.name, t.dtype, t.shape, size) for t in self.session.inputs}
+            start = time.perf_counter()
+            self.session.run(feeds)
+            spent[size] = time.perf_counter() - start
+        return spent
+
+    def _zeros(self, name: str, dtype: str, shape: tuple[int | str, ...], size: int) -> np.ndarray:
+        if name == c.PHONEME_LENGTHS:
+            return np.array([size], np.int64)
+        dims = [size if d == self.axis else (1 if isinstance(d, str) else d) for d in shape]
+        return np.zeros(dims, dtype)
