@@ -103,15 +103,34 @@ def drop_unused_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def _single_channel_tensors(model: onnx.ModelProto) -> set[str]:
+    """Masks: tensors of shape [batch, 1, time] computed without any convolution (from a mask input).
+    To a per-channel scale they act like constants; a one-channel tensor a convolution computed may
+    itself be scaled, so it is not one of them."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    from_convs: set[str] = set()
+    for node in model.graph.node:  # ONNX keeps nodes in topological order
+        if node.op_type in _CONVS or from_convs.intersection(node.input):
+            from_convs.update(node.output)
+    found = set()
+    for info in (*inferred.graph.value_info, *inferred.graph.input):
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 3 and dims[1].HasField("dim_value") and dims[1].dim_value == 1:
+            found.add(info.name)
+    return found - from_convs
+
+
 def scalable_groups(model: onnx.ModelProto) -> list[tuple[list[onnx.NodeProto], list[onnx.NodeProto]]]:
     """(producer convs, consumer convs) of each tensor group a per-channel scale can pass through.
 
-    A group is closed under homogeneous ops, additions of two group tensors and division/multiplication
-    by a constant; any other use of one of its tensors (a graph output, tanh, a mask multiply) makes the
-    whole group unscalable.
+    A group is closed under homogeneous ops, additions of two group tensors, division/multiplication
+    by a constant and multiplication by a time mask (one channel, broadcast over all: a channel's scale
+    commutes with it); any other use of one of its tensors (a graph output, tanh) makes the whole group
+    unscalable.
     """
     inits = _initializers(model)
     constants = set(inits) | {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    constants |= _single_channel_tensors(model)
     parent: dict[str, str] = {}
 
     def find(t: str) -> str:
