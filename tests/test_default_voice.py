@@ -115,3 +115,20 @@ def test_word_spans_hold_the_speech_energy(joe_voice):
         assert np.sqrt(np.mean(span**2)) > 4 * np.percentile(np.abs(audio), 10)
     energy = audio**2
     assert energy[inside].sum() >= 0.9 * energy.sum()
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_real_voice_on_fixed_shapes_equals_dynamic_shapes(joe_voice, joe_bundle, runtime):
+    """Bucket padding and windowing on the real graphs: the same frames, and audio within 1e-4."""
+    from voxport import Voice
+    from voxport.runtimes import available_runtimes
+
+    if runtime not in available_runtimes():
+        pytest.skip(f"{runtime} is not installed")
+    text = " ".join(SENTENCES) + " " + "And then a sentence long enough to need more than one window, " * 3 + "ends."
+    with Voice.load(joe_bundle, runtime=runtime, shapes="fixed") as fixed, \
+            Voice.load(joe_bundle, runtime=runtime, shapes="dynamic") as dynamic:
+        assert set(fixed.engine.runners) == {"encoder", "duration", "decoder", "vocoder"}
+        for a, b in zip(dynamic.iter_sentences(text, seed=3), fixed.iter_sentences(text, seed=3), strict=True):
+            np.testing.assert_array_equal(a.frames, b.frames)
+            assert float(np.max(np.abs(a.audio - b.audio))) <= 1e-4
