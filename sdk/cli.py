@@ -52,6 +52,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 0
     start = time.perf_counter()
     build_from_piper(onnx_path, out, config_path=config, license=license_, origin=origin, progress=say)
+    _add_static(args, out, say)
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out)
     return 0
@@ -75,9 +76,19 @@ def _build_coqui(args: argparse.Namespace, say) -> int:
     except ModelImportError as exc:
         print(f"voxport build: {exc}", file=sys.stderr)
         return 1
+    _add_static(args, out, say)
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out)
     return 0
+
+
+def _add_static(args: argparse.Namespace, out: Path, say) -> None:
+    if args.static:
+        from voxport.export.static_shapes import add_static_graphs
+
+        say("writing static-shape graphs for every bucket")
+        for stage, sizes in add_static_graphs(out).items():
+            say(f"  {stage}: {', '.join(map(str, sizes))}")
 
 
 def _intact_bundle(path: Path) -> bool:
@@ -99,6 +110,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     precision = _stage_option(args.precision)
     t0 = time.perf_counter()
     voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
+                       shapes=args.shapes, static=args.static,
                        sentence_silence=args.sentence_silence)
     load_s = time.perf_counter() - t0
     config = _synthesis_config(args)
@@ -170,7 +182,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         report = calibrate(bundle, args.runtime, corpus=args.corpus, seed=args.seed, method=args.method,
                            max_sentences=args.max_sentences, check_wer=not args.no_wer, threads=args.threads,
-                           progress=_progress(args.quiet))
+                           allow_duration_shift=args.allow_duration_shift, progress=_progress(args.quiet))
     except CalibrationRefused as exc:
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 1
@@ -215,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--license", help="license of the voice, recorded in the manifest")
     b.add_argument("-o", "--output", metavar="BUNDLE_DIR", help="default: the cache (default voice)")
     b.add_argument("--force", action="store_true", help="rebuild the default voice even if it is cached")
+    b.add_argument("--static", action="store_true",
+                   help="also write static-shape graphs per bucket (for NPUs and other static-shape devices)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_build)
 
@@ -231,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runtime", default="onnxruntime", help="runtime, or stage=runtime,...,default=runtime")
     s.add_argument("--precision", default="fp32", help="precision, or stage=precision,...")
     s.add_argument("--threads", type=int)
+    s.add_argument("--shapes", choices=["fixed", "dynamic"],
+                   help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per runtime)")
+    s.add_argument("--static", action="store_true", help="run the bundle's static-shape graphs (build --static)")
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
                    help="seconds between sentences")
     s.add_argument("--volume", type=float, default=1.0)
@@ -245,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--method", default="percentile", choices=["minmax", "percentile", "entropy"])
     c.add_argument("--max-sentences", type=int, help="use only the first N corpus sentences")
     c.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx intelligibility check")
+    c.add_argument("--allow-duration-shift", action="store_true",
+                   help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
+                        "pass and the length moves by <= 2%% (default: no moved duration)")
     c.add_argument("--threads", type=int)
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_calibrate)

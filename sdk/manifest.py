@@ -24,6 +24,7 @@ from voxport.manifest_errors import (  # noqa: F401 - re-exported: the manifest'
 from voxport.manifest_fields import JsonObject, ManifestPath, check_int, fail
 from voxport.mel_params import MelParams
 from voxport.runtimes.base import TensorSpec
+from voxport.runtimes.shapes import ShapePlan
 from voxport.synthesis import Scales
 
 # 2: n_vocab, streaming reach and calibration policies became validated fields (1 kept them in `extra`).
@@ -70,6 +71,10 @@ class GraphEntry:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     variants: dict[str, GraphVariant]
+
+    def static_sizes(self, precision: str = "fp32") -> list[int]:
+        """Sizes of the static-shape copies of this graph at `precision` (see static_variant)."""
+        return sorted(int(k.split("@")[1]) for k in self.variants if k.startswith(f"{precision}@"))
 
     def variant(self, precision: str, *, stage: str | None = None) -> GraphVariant:
         """Return the file at ``precision``; ``stage`` only improves the error message."""
@@ -163,9 +168,24 @@ class CalibrationPolicy:
                    method=str(o.get("method", "")))
 
 
+def static_variant(precision: str, size: int) -> str:
+    """The variant key of a graph copy whose time axis is fixed at `size` ("fp32@128")."""
+    return f"{precision}@{size}"
+
+
+def _shape_plan(o: JsonObject) -> ShapePlan | None:
+    if o.get("shapes", None) is None:
+        return None
+    shapes = o.obj("shapes", allowed={"phoneme_buckets", "frame_buckets"})
+    try:
+        return ShapePlan(**{k: tuple(shapes.array(k)) for k in ("phoneme_buckets", "frame_buckets")})
+    except ValueError as exc:
+        fail(o.mp, "shapes", str(exc))
+
+
 # Optional fields written only when they differ from these defaults, so manifests stay short.
 _OPTIONAL_DEFAULTS: dict[str, Any] = {"durations": DurationRule(), "frame_multiple": 1, "mel": None,
-                                      "streaming": None, "calibration": {}}
+                                      "streaming": None, "calibration": {}, "shapes": None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +212,7 @@ class Manifest:
     mel: MelParams | None = None  # for models that decode to a mel spectrogram
     streaming: Reach | None = None
     calibration: dict[str, CalibrationPolicy] = field(default_factory=dict)  # runtime -> accepted policy
+    shapes: ShapePlan | None = None  # the buckets fixed-shape runs use (and static graphs were written for)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "graphs", {s: self.graphs[s] for s in pipeline_order(self.graphs)}
@@ -251,6 +272,7 @@ class Manifest:
             streaming=None if o.get("streaming", None) is None else Reach.from_dict(o.d["streaming"], o.mp),
             calibration={r: CalibrationPolicy.from_dict(p, o.mp, calibration.name(r), tuple(graphs))
                          for r, p in calibration.d.items()},
+            shapes=_shape_plan(o),
         )
 
 

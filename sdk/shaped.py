@@ -41,14 +41,16 @@ def can_pad(stage: str, session: Session) -> bool:
 ShapeChoice = ShapePlan | str | None  # "fixed", "dynamic", a plan (fixed), None: each runtime's default
 
 
-def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session]) -> tuple[ShapePlan | None, tuple[str, ...]]:
-    """The plan and the stages that run on it. By default the stages on a runtime that compiles per
-    shape; a stage whose graph cannot mask padding (a vocoder without frame_mask) stays dynamic."""
+def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None
+                 ) -> tuple[ShapePlan | None, tuple[str, ...]]:
+    """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it:
+    by default those on a runtime that compiles per shape. A stage whose graph cannot mask padding (a
+    vocoder without frame_mask) stays dynamic."""
     if choice not in (None, "fixed", "dynamic") and not isinstance(choice, ShapePlan):
         raise ValueError(f"shapes must be 'fixed', 'dynamic', a ShapePlan or None, not {choice!r}")
     if choice == "dynamic":
         return None, ()
-    plan = choice if isinstance(choice, ShapePlan) else ShapePlan()
+    plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
     wanted = [s for s, session in sessions.items()
               if (choice is not None or session.runtime in FIXED_SHAPE_RUNTIMES) and can_pad(s, session)]
     return (plan, tuple(wanted)) if wanted else (None, ())

@@ -9,11 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.bundle import Bundle, MissingVariantError
+from voxport.manifest import static_variant
 from voxport.runtimes import RuntimeOptions, Session, canonical_runtime, open_session, variant_for
 from voxport.runtimes.errors import RuntimeUnavailableError
+from voxport.runtimes.static import StaticSessions
 
 StageChoice = str | Mapping[str, str]
 DEFAULT_RUNTIME = "onnxruntime"
+# Precision names that mean "the policy `voxport calibrate` installed for this runtime": "calibrated",
+# and "int8", its name from when every policy had an int8 stage (kept: same meaning).
+CALIBRATED = ("calibrated", "int8")
 
 
 def per_stage(choice: StageChoice, stages: tuple[str, ...], what: str) -> dict[str, str]:
@@ -27,26 +32,27 @@ def per_stage(choice: StageChoice, stages: tuple[str, ...], what: str) -> dict[s
     return {stage: choice.get(stage, fallback) for stage in stages}
 
 
-def calibrated_precision(bundle: Bundle, runtime: str, stage: str) -> str:
+def calibrated_precision(bundle: Bundle, runtime: str, stage: str, requested: str = "calibrated") -> str:
     """The precision `voxport calibrate` chose for `stage` on `runtime`.
 
-    "int8" asks for that choice: the stages where int8 passed the quality gate run int8, the others
-    the precision the gate accepted for them (bf16 or fp32), as recorded in the manifest. int8 graphs
-    are made per runtime (onnxruntime and OpenVINO need different ones), so a bundle calibrated for
-    another runtime is refused with the command that calibrates this one.
+    "calibrated" (or "int8", the same) asks for that choice: each stage runs the precision the quality
+    gate accepted for it as recorded in the manifest -- int8, int8-bf16, bf16, fp16 or fp32; a policy
+    may have no int8 stage at all. Calibrated graphs are made per runtime (onnxruntime and OpenVINO
+    need different ones), so a bundle calibrated for another runtime is refused with the command that
+    calibrates this one.
     """
     try:
         name = canonical_runtime(runtime)
     except RuntimeUnavailableError:  # reported, with its advice, when the session is opened
-        return "int8"
+        return requested
     calibration = bundle.manifest.calibration
     if name not in calibration:
         entry = bundle.graph(stage)
-        done = f" (its int8 graphs were calibrated for {', '.join(sorted(calibration))})" if calibration else ""
+        done = f" (it was calibrated for {', '.join(sorted(calibration))})" if calibration else ""
         raise MissingVariantError(
-            "int8", sorted(v for v in entry.variants if v != "int8"), stage,
-            advice=f"this bundle has no int8 graphs for {name}{done}: run `voxport calibrate --bundle DIR "
-            f"--runtime {name}` to create and quality-check them",
+            requested, sorted(v for v in entry.variants if v != "int8"), stage,
+            advice=f"this bundle has no calibrated policy for {name}{done}: run `voxport calibrate --bundle DIR "
+            f"--runtime {name}` to create and quality-check one",
         )
     return calibration[name].precisions.get(stage, "fp32")
 
@@ -64,6 +70,26 @@ def _graph_file(bundle: Bundle, stage: str, runtime: str, precision: str) -> str
     return bundle.graph_path(stage, variant)
 
 
+def _open_static(bundle: Bundle, stage: str, runtime: str, precision: str,
+                 options: RuntimeOptions | None) -> StaticSessions:
+    """The stage's static copies (fp32 files; a compiling runtime lowers them to `precision`)."""
+    entry = bundle.graph(stage)
+    if variant_for(runtime, precision, entry.variants) != "fp32" and precision != "fp32":
+        raise MissingVariantError(precision, ["fp32"], stage, advice=f"static graphs are fp32 files; {runtime} "
+                                  f"cannot compile them to {precision}")
+    opened: dict[int, Session] = {}
+    try:
+        for size in entry.static_sizes():
+            path = bundle.graph_path(stage, static_variant("fp32", size))
+            opened[size] = open_session(runtime, path, entry.inputs, entry.outputs, precision=precision,
+                                        options=options, name=f"{stage}@{size}")
+    except BaseException:
+        for session in opened.values():
+            session.close()
+        raise
+    return StaticSessions(stage, opened)
+
+
 @dataclass
 class StageSessions:
     """Open sessions keyed by stage name, in pipeline order. Closes them all on `close` or `with` exit."""
@@ -74,9 +100,11 @@ class StageSessions:
     def open(
         cls, bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: StageChoice = "fp32",
         options: RuntimeOptions | None = None, *, files: Mapping[str, str | os.PathLike[str]] | None = None,
+        static: bool = False,
     ) -> StageSessions:
         """Open every stage of `bundle`. `files` replaces a stage's graph file (a calibration candidate),
-        run at that stage's `precision`; a failure closes the sessions already opened, then raises."""
+        run at that stage's `precision`; `static` opens each stage's static-shape copies instead (see
+        voxport.export.static_shapes). A failure closes the sessions already opened, then raises."""
         stages = bundle.stages
         runtimes = per_stage(runtime, stages, "runtime")
         precisions = per_stage(precision, stages, "precision")
@@ -84,10 +112,14 @@ class StageSessions:
         opened: dict[str, Session] = {}
         try:
             for stage in stages:
-                if precisions[stage] == "int8" and stage not in files:
-                    precisions[stage] = calibrated_precision(bundle, runtimes[stage], stage)
-                path = files.get(stage) or _graph_file(bundle, stage, runtimes[stage], precisions[stage])
+                asked = str(precisions[stage]).strip().lower()
+                if asked in CALIBRATED and stage not in files:
+                    precisions[stage] = calibrated_precision(bundle, runtimes[stage], stage, asked)
                 entry = bundle.graph(stage)
+                if static and entry.static_sizes():
+                    opened[stage] = _open_static(bundle, stage, runtimes[stage], precisions[stage], options)
+                    continue
+                path = files.get(stage) or _graph_file(bundle, stage, runtimes[stage], precisions[stage])
                 opened[stage] = open_session(runtimes[stage], path, entry.inputs, entry.outputs,
                                              precision=precisions[stage], options=options, name=stage)
         except BaseException:

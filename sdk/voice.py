@@ -59,7 +59,7 @@ class Voice:
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
-        plan, fixed = fixed_stages(shapes, sessions.sessions)
+        plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes)
         self.engine = Engine(m, sessions, plan, fixed)
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up()
@@ -84,6 +84,7 @@ class Voice:
         verify: bool = True,
         progress: bool = True,
         shapes: ShapeChoice = None,
+        static: bool = False,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -92,13 +93,20 @@ class Voice:
         `shapes`: "fixed" pads every stage to a few bucket shapes prepared now (a `ShapePlan` chooses
         them), "dynamic" runs each utterance at its own shape, None does what each stage's runtime is
         measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes).
+        The buckets default to the bundle's (`manifest.shapes`). `static` runs the bundle's static-shape
+        graphs (`voxport build --static`), one per bucket, for devices that compile nothing else.
         """
         if path is None:
             from voxport.default_voice import ensure_default_bundle
 
             path = ensure_default_bundle(progress=progress)
         bundle = Bundle.load(path, verify=verify)
-        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads))
+        if static:
+            if bundle.manifest.shapes is None or shapes not in (None, "fixed", bundle.manifest.shapes):
+                raise ValueError("static=True runs the static graphs of the bundle's own bucket plan: build them "
+                                 "with `voxport build --static`, and leave `shapes` unset")
+            shapes = bundle.manifest.shapes
+        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static)
         try:
             return cls(bundle, sessions, sentence_silence=sentence_silence, shapes=shapes)
         except BaseException:
