@@ -1,25 +1,42 @@
 """int8 against fp32 on the same sentences: the calibrated policy of a bundle, per runtime.
 
     voxport calibrate --bundle DIR --runtime openvino     # once: writes the int8 graphs and the policy
-    python benchmarks/int8.py --bundle DIR [--threads N] [--runs K] [--rounds R]
+    python benchmarks/int8.py --bundle DIR [--threads N] [--runs K] [--rounds R] [--cold N] [--timeout SECONDS]
 
-Configurations (benchmarks/_common.py: one child process each, alternating rounds, best-of medians):
-ort-fp32 and ov-fp32 (the bundle's fp32 graphs), ov-bf16 (decoder and vocoder compiled bf16 from the
-fp32 graphs), ov-int8 and ort-int8 (`Voice.load(precision="int8")`: the per-stage precisions the quality
-gate accepted, reported as skipped when the bundle is not calibrated for that runtime). Noise scales
-are 0 and the policy keeps the encoder and duration predictor fp32, so every configuration produces
-the same lengths. The decoder+vocoder time comes from a StageTimes hook on the engine
-(`Engine.watch`) over the same calls.
+Configurations (benchmarks/_common.py: one child process each, alternating rounds, best-of medians,
+time limits): ort-fp32 and ov-fp32 (the bundle's fp32 graphs), ov-bf16 (decoder and vocoder compiled
+bf16 from the fp32 graphs), ov-int8 and ort-int8 (`Voice.load(precision="int8")`: the per-stage
+precisions the quality gate accepted, reported as skipped when the bundle is not calibrated for that
+runtime). Noise scales are 0 and the policy keeps the encoder and duration predictor fp32, so every
+configuration produces the same lengths. The decoder+vocoder time comes from a StageTimes hook on the
+engine (`Engine.watch`) over the same calls. Warm: the benchmark sentences repeated; cold: `--cold`
+corpus sentences new to the process, spoken once.
 """
 
 from __future__ import annotations
 
-import json
-import statistics
-import time
 from typing import Any
 
-from _common import NOISELESS, SENTENCES, parse_worker_args, run_configurations
+import numpy as np
+from _common import (
+    NOISELESS,
+    SENTENCES,
+    Summary,
+    cell,
+    cold_texts,
+    load_or_skip,
+    machine_lines,
+    parse_worker_args,
+    ratio,
+    rtf_ratio,
+    run_configurations,
+    summarize,
+    time_ids,
+    utterances,
+    worker_main,
+)
+
+from voxport.tools.profiling.child import Recorder
 
 CONFIGS = ("ort-fp32", "ov-fp32", "ov-bf16", "ov-int8", "ort-int8")
 BASELINE = {"ort-fp32": "ort-fp32", "ort-int8": "ort-fp32", "ov-fp32": "ov-fp32", "ov-bf16": "ov-fp32",
@@ -33,64 +50,55 @@ def _load(config: str, bundle: str | None, threads: int) -> Any:
     precision: Any = config.split("-")[1]
     if precision == "bf16":
         precision = {"decoder": "bf16", "vocoder": "bf16", "default": "fp32"}
-    return Voice.load(bundle, runtime=runtime, precision=precision, threads=threads, progress=False)
+    return load_or_skip(Voice.load, bundle, runtime=runtime, precision=precision, threads=threads, progress=False)
 
 
-def _worker(config: str, bundle: str | None, threads: int, runs: int) -> dict[str, Any]:
-    from voxport.bundle import MissingVariantError
+def _worker(config: str, args: Any, threads: int, rec: Recorder) -> None:
     from voxport.engine import StageTimes
 
-    try:
-        voice = _load(config, bundle, threads)
-    except MissingVariantError as exc:
-        return {"skipped": str(exc)}
-    utterances = [ids for s in SENTENCES for _, _, ids in voice.frontend.text_to_ids(s)]
-    wall, stages, samples = [], [], []
-    for ids in utterances:
-        samples.append(int(voice.synthesize_ids(ids, NOISELESS).size))  # warm-up
-        times, dec_voc = [], []
-        for _ in range(runs):
-            with voice.engine.watch(StageTimes()) as stage_times:
-                start = time.perf_counter()
-                voice.synthesize_ids(ids, NOISELESS)
-                times.append(time.perf_counter() - start)
-            dec_voc.append(stage_times.totals["decoder"] + stage_times.totals["vocoder"])
-        wall.append(statistics.median(times))
-        stages.append(statistics.median(dec_voc))
-    precisions = {s: voice.sessions[s].precision for s in voice.bundle.stages}
-    return {"median_s": wall, "dec_voc_s": stages, "samples": samples, "sample_rate": voice.sample_rate,
-            "precisions": precisions}
+    voice = _load(config, args.bundle, threads)
+    rec.set(sample_rate=voice.sample_rate, precisions={s: voice.sessions[s].precision for s in voice.bundle.stages})
+    last: dict[str, float] = {}
+
+    def run(ids: list[int]) -> np.ndarray:
+        with voice.engine.watch(StageTimes()) as stage_times:
+            audio = voice.synthesize_ids(ids, NOISELESS)
+        last["dec_voc_s"] = stage_times.totals["decoder"] + stage_times.totals["vocoder"]
+        return audio
+
+    with voice:
+        time_ids(run, utterances(voice.frontend, SENTENCES), utterances(voice.frontend, cold_texts(args.cold)),
+                 args.runs, rec, probe=lambda: dict(last))
+
+
+def _dec_voc_ratio(s: Summary, base: Summary, key: str) -> float | None:
+    common = min(len(s.entries(key)), len(base.entries(key)))
+    return ratio(sum(e["dec_voc_s"] for e in s.entries(key)[:common]),
+                 sum(e["dec_voc_s"] for e in base.entries(key)[:common])) if common else None
 
 
 def main() -> int:
     args, threads, _, child = parse_worker_args(__doc__, CONFIGS)
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.bundle, threads, args.runs)))
-        return 0
-    results = run_configurations(__file__, CONFIGS, args.rounds, child)
-    skipped = {c: r[0]["skipped"] for c, r in results.items() if "skipped" in r[0]}
-    results = {c: r for c, r in results.items() if c not in skipped}
-    base = results["ort-fp32"][0]
-    audio_s = sum(base["samples"]) / base["sample_rate"]
-    for config, rounds in results.items():
-        if rounds[0]["samples"] != base["samples"]:
-            raise SystemExit(f"{config} produced other lengths: {rounds[0]['samples']} vs {base['samples']}")
-    # Best round per configuration, by total time (machine drift hits every configuration's rounds).
-    total = {c: min(sum(r["median_s"]) for r in rs) for c, rs in results.items()}
-    dec_voc = {c: min(sum(r["dec_voc_s"]) for r in rs) for c, rs in results.items()}
-
-    print(f"threads={threads} runs={args.runs} rounds={args.rounds}; {len(base['samples'])} utterances, "
-          f"{audio_s:.1f} s of audio; ratios against fp32 on the same runtime")
-    print(f"{'configuration':<10} {'RTF':>7} {'ratio':>6} {'dec+voc ms':>11} {'ratio':>6}  precisions")
-    for config in results:
-        b = BASELINE[config]
-        if b not in results:
+        return worker_main(lambda rec: _worker(args.worker, args, threads, rec))
+    results = {c: summarize(o) for c, o in
+               run_configurations(__file__, CONFIGS, args.rounds, child, args.timeout or None).items()}
+    print("\n".join(machine_lines(threads)))
+    print(f"runs={args.runs} rounds={args.rounds}; ratios against fp32 on the same runtime; warm: {len(SENTENCES)} "
+          f"sentences repeated; cold: {args.cold} corpus sentences new to the process, spoken once")
+    print(f"{'configuration':<13} {'warm RTF':>8} {'ratio':>6} {'dec+voc ms':>11} {'ratio':>6} {'cold RTF':>8} "
+          f"{'ratio':>6} {'cold dec+voc':>12} {'ratio':>6}  precisions")
+    for config, s in results.items():
+        base = results[BASELINE[config]]
+        if not (s.entries("warm") or s.entries("cold")):
+            print(f"{config:<13} {s.note()}")
             continue
-        precisions = ", ".join(f"{s} {p}" for s, p in results[config][0]["precisions"].items())
-        print(f"{config:<10} {total[config] / audio_s:7.4f} {total[config] / total[b]:6.3f} "
-              f"{1000 * dec_voc[config]:11.1f} {dec_voc[config] / dec_voc[b]:6.3f}  {precisions}")
-    for config, reason in skipped.items():
-        print(f"{config:<10} skipped: {reason}")
+        precisions = ", ".join(f"{st} {p}" for st, p in s.info.get("precisions", {}).items())
+        print(f"{config:<13} {cell(s.rtf('warm'), 4, 8)} {cell(rtf_ratio(s, 'warm', base), 3, 6)} "
+              f"{1000 * s.total('warm', 'dec_voc_s'):11.1f} {cell(_dec_voc_ratio(s, base, 'warm'), 3, 6)} "
+              f"{cell(s.rtf('cold'), 4, 8)} {cell(rtf_ratio(s, 'cold', base), 3, 6)} "
+              f"{1000 * s.total('cold', 'dec_voc_s'):12.1f} {cell(_dec_voc_ratio(s, base, 'cold'), 3, 6)}  "
+              f"{precisions} {s.note()}")
     return 0
 
 

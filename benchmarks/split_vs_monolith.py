@@ -1,76 +1,92 @@
 """Split bundle vs the original monolithic Piper graph: RTF on the same sentences and threads, one run.
 
     python benchmarks/split_vs_monolith.py [--bundle DIR] [--piper VOICE.onnx] [--threads N] [--runs K]
+                                           [--cold N] [--timeout SECONDS]
 
 Both sides get the same phoneme ids (from voxport's front-end, so phonemization is excluded from
 both) and the same scales with noise 0 (_common.NOISELESS), so they produce the same audio and do the
 same work.
 
-Child processes, rounds and best-of medians: see benchmarks/_common.py. The monolith runs with voxport's
-onnxruntime options, once with spinning threads (onnxruntime's own default) and once without (voxport's);
-the ratio is taken against the faster of the two.
+Child processes, rounds, best-of medians, time limits, and the cold figure (corpus sentences new to the
+process, beside the warm benchmark sentences): see benchmarks/_common.py. The monolith runs with
+voxport's onnxruntime options, once with spinning threads (onnxruntime's own default) and once without
+(voxport's); the ratio is taken against the faster of the two.
 """
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import numpy as np
 from _common import (
     NOISELESS,
     SENTENCES,
-    best_times,
+    cell,
+    cold_texts,
+    load_or_skip,
+    machine_lines,
     max_sampled_diff,
     parse_worker_args,
     piper_monolith,
+    rtf_ratio,
     run_configurations,
-    time_utterances,
+    summarize,
+    time_ids,
+    utterances,
+    worker_main,
 )
+
+from voxport.tools.profiling.child import Recorder
 
 CONFIGS = ("split", "mono(spin)", "mono(nospin)")
 
 
-def _worker(config: str, bundle: str | None, piper: str, threads: int, runs: int) -> dict:
+def _worker(config: str, args: Any, piper: str, threads: int, rec: Recorder) -> None:
     from voxport import Voice
 
-    voice = Voice.load(bundle, threads=threads)
-    utterances = [ids for s in SENTENCES for _, _, ids in voice.frontend.text_to_ids(s)]
+    voice = load_or_skip(Voice.load, args.bundle, threads=threads)
+    warm = utterances(voice.frontend, SENTENCES)
+    cold = utterances(voice.frontend, cold_texts(args.cold))
+    rec.set(sample_rate=voice.sample_rate)
     if config == "split":
 
         def run(ids: list[int]) -> np.ndarray:
             return voice.synthesize_ids(ids, NOISELESS)
     else:
         run = piper_monolith(piper, threads, config == "mono(spin)", voice.engine.scales(NOISELESS))
-    return {**time_utterances(run, utterances, runs), "sample_rate": voice.sample_rate}
+    time_ids(run, warm, cold, args.runs, rec)
 
 
 def main() -> int:
     args, threads, piper, child = parse_worker_args(__doc__, CONFIGS)
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.bundle, piper, threads, args.runs)))
-        return 0
+        return worker_main(lambda rec: _worker(args.worker, args, piper, threads, rec))
 
-    results = run_configurations(__file__, CONFIGS, args.rounds, child)
-
-    first = results["split"][0]
-    rate = first["sample_rate"]
-    audio_s = [n / rate for n in first["samples"]]
-    best = best_times(results)
-    for c in CONFIGS[1:]:
-        if results[c][0]["samples"] != first["samples"]:
-            raise SystemExit(f"{c} produced a different audio length: {results[c][0]['samples']} vs {first['samples']}")
-    diff = max_sampled_diff(first, results["mono(spin)"][0])
-
-    print(f"threads={threads} runs={args.runs} rounds={args.rounds}; RTF = compute time / audio duration")
+    results = {c: summarize(o) for c, o in
+               run_configurations(__file__, CONFIGS, args.rounds, child, args.timeout or None).items()}
+    split = results["split"]
+    print("\n".join(machine_lines(threads)))
+    print(f"runs={args.runs} rounds={args.rounds}; RTF = compute time / audio duration; warm: {len(SENTENCES)} "
+          f"sentences repeated; cold: {args.cold} corpus sentences new to the process, spoken once")
     print(f"{'ids':>5} {'audio s':>8} " + " ".join(f"{c:>13}" for c in CONFIGS))
-    for i, n in enumerate(first["ids"]):
-        print(f"{n:5d} {audio_s[i]:8.2f} " + " ".join(f"{best[c][i] / audio_s[i]:13.4f}" for c in CONFIGS))
-    total = sum(audio_s)
-    rtf = {c: sum(best[c]) / total for c in CONFIGS}
-    best_mono = min(rtf["mono(spin)"], rtf["mono(nospin)"])
-    print("overall RTF: " + ", ".join(f"{c} {v:.4f}" for c, v in rtf.items()))
-    print(f"ratio split / best monolith: {rtf['split'] / best_mono:.3f} (target <= 1.05); "
-          f"max |split - monolith| on sampled points: {diff:.2e}")
+    for i, entry in enumerate(split.entries("warm")):
+        audio_s = entry["samples"] / split.info["sample_rate"]
+        rtfs = [s.entries("warm")[i]["s"] / audio_s if i < len(s.entries("warm")) else None for s in results.values()]
+        print(f"{entry['ids']:5d} {audio_s:8.2f} " + " ".join(cell(r, 4, 13) for r in rtfs))
+    for c, s in results.items():
+        if [e["samples"] for e in s.entries("warm")] != [e["samples"] for e in split.entries("warm")]:
+            print(f"{c}: other audio lengths than split, or stopped early")
+    print(f"\n{'':<13} {'warm RTF':>8} {'cold RTF':>8} {'cold/warm':>9}  note")
+    for c, s in results.items():
+        print(f"{c:<13} {cell(s.rtf('warm'), 4, 8)} {cell(s.rtf('cold'), 4, 8)} "
+              f"{cell(rtf_ratio(s, 'cold', s, 'cold_warm'), 3, 9)}  {s.note()}")
+    mono = min((results[c] for c in CONFIGS[1:] if results[c].rtf("warm")), key=lambda s: s.rtf("warm") or 0.0,
+               default=None)
+    if mono is not None:
+        diff = max_sampled_diff(split, results["mono(spin)"])
+        print(f"ratio split / best monolith: warm {cell(rtf_ratio(split, 'warm', mono))} (target <= 1.05), "
+              f"cold {cell(rtf_ratio(split, 'cold', mono))}; max |split - monolith| on sampled points: "
+              f"{'–' if diff is None else f'{diff:.2e}'}")
     return 0
 
 

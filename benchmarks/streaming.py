@@ -1,22 +1,43 @@
 """Time to first audio and RTF: voice.stream() vs voice.synthesize() vs the original Piper graph.
 
     python benchmarks/streaming.py [--bundle DIR] [--piper VOICE.onnx] [--threads N] [--runs K]
+                                   [--cold N] [--timeout SECONDS]
 
-Same sentences (up to 40 words), same seeds and the voice's own scales, one run. For synthesize() and
-Piper the first audio is the whole sentence, so their time to first audio is their total time. Piper's
-graph (voxport.tools.piper_monolith) runs in a child process with spinning threads, onnxruntime's own
-default: a lone graph has no next stage to steal the cores from, but in this process the spinning pool
-would distort the SDK's timings.
+Warm: the same sentences (up to 40 words), same seeds and the voice's own scales, repeated `--runs`
+times (median). Cold: `--cold` short corpus sentences (8-10 words) that the process has never spoken,
+each streamed once: what a user sees on real text. For synthesize() and Piper the first audio is the
+whole (first) sentence, so their time to first audio is that sentence's time.
+
+Each side runs in its own child process under `--timeout` (benchmarks/_common.py). Piper's graph
+(voxport.tools.piper_monolith) runs with spinning threads, onnxruntime's own default: a lone graph has
+no next stage to steal the cores from.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from _common import (
+    Summary,
+    cell,
+    cold_sets,
+    load_or_skip,
+    machine_lines,
+    parse_worker_args,
+    percentile,
+    ratio,
+    run_configurations,
+    summarize,
+    time_first_audio,
+    time_texts_first_audio,
+    worker_main,
+)
+
+from voxport.tools.profiling.child import Recorder
 
 SENTENCES = [
     "Hello there.",
@@ -25,83 +46,91 @@ SENTENCES = [
     "When the storm finally passed, the villagers walked down to the harbor, counted the boats that had "
     "survived the night, and began, slowly and without a word, to mend the nets that the wind had torn apart.",
 ]
+CONFIGS = ("voxport", "piper-graph")
 
 
-def _piper_worker(piper: str, threads: int, runs: int, job: dict) -> list[float]:
-    """Median time per utterance of Piper's graph; `job` holds the utterances' ids and the scales."""
-    from voxport.synthesis import Scales
+def _piper_stream(piper: str, threads: int, voice: Any) -> Any:
+    """text -> the original graph's audio per sentence, lazily: its first audio is the first sentence."""
     from voxport.tools.piper_monolith import PiperMonolith
 
-    scales = Scales(**job["scales"])
-    medians = []
-    with PiperMonolith.open(piper, threads=threads, spinning=True) as mono:
-        for ids in job["utterances"]:
-            mono.synthesize_ids(ids, scales)  # warm-up
-            times = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                mono.synthesize_ids(ids, scales)
-                times.append(time.perf_counter() - t)
-            medians.append(statistics.median(times))
-    return medians
+    mono = PiperMonolith.open(piper, threads=threads, spinning=True)
+    scales = voice.manifest.inference  # the voice's defaults, as synthesize() and stream() use them
+
+    def stream(text: str) -> Iterator[np.ndarray]:
+        for _, _, ids in voice.frontend.text_to_ids(text):
+            yield mono.synthesize_ids(ids, scales)
+
+    return stream
+
+
+def _worker(config: str, args: Any, piper: str, threads: int, rec: Recorder) -> None:
+    from voxport import Voice
+
+    voice = load_or_skip(Voice.load, args.bundle, threads=threads)
+    _, cold = cold_sets(0, args.cold)
+    rec.set(planned={"cold": len(cold), "warm": len(SENTENCES)})
+    if config == "voxport":
+        stream = lambda text: voice.stream(text, seed=0)  # noqa: E731
+        synthesize = lambda text: [voice.synthesize(text, seed=0)]  # noqa: E731
+    else:
+        stream = synthesize = _piper_stream(piper, threads, voice)
+    time_first_audio(stream(SENTENCES[1]))  # the process's one-off costs, before anything is timed
+    time_texts_first_audio(stream, cold, voice.sample_rate, rec, "cold")
+    for index, text in enumerate(SENTENCES):
+        time_first_audio(stream(text))  # warm-up
+        first, total, synth, samples = [], [], [], 0
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            samples = sum(a.size for a in synthesize(text))
+            synth.append(time.perf_counter() - start)
+            f, t, _ = time_first_audio(stream(text))
+            first.append(f)
+            total.append(t)
+        rec.add("warm", {"text": index, "words": len(text.split()), "audio_s": samples / voice.sample_rate,
+                         "s": statistics.median(total), "ttfa_s": statistics.median(first),
+                         "synth_s": statistics.median(synth)})
+
+
+def _print_warm(sdk: Summary, piper: Summary) -> None:
+    print(f"{'words':>5} {'audio s':>7} {'stream TTFA':>11} {'synth TTFA':>10} {'Piper TTFA':>10} "
+          f"{'stream RTF':>10} {'synth RTF':>9} {'Piper RTF':>9}")
+    for row, p in zip(sdk.entries("warm"), piper.entries("warm"), strict=False):
+        seconds = row["audio_s"]
+        print(f"{row['words']:5d} {seconds:7.2f} {1000 * row['ttfa_s']:11.1f} {1000 * row['synth_s']:10.1f} "
+              f"{1000 * p['ttfa_s']:10.1f} {row['s'] / seconds:10.4f} {row['synth_s'] / seconds:9.4f} "
+              f"{p['s'] / seconds:9.4f}")
+    audio = sdk.total("warm", "audio_s")
+    if audio:
+        stream_rtf, synth_rtf = sdk.total("warm") / audio, sdk.total("warm", "synth_s") / audio
+        print(f"overall warm RTF: stream {stream_rtf:.4f}, synthesize {synth_rtf:.4f} (stream/synthesize "
+              f"{stream_rtf / synth_rtf:.3f}, goal <= 1.10), Piper {cell(piper.rtf('warm'), 4)}")
+        print(f"worst warm time to first audio: {1000 * max(e['ttfa_s'] for e in sdk.entries('warm')):.1f} ms "
+              "(goal <= 25 ms)")
+
+
+def _print_cold(sdk: Summary, piper: Summary) -> None:
+    first = [1000 * e["ttfa_s"] for e in sdk.entries("cold")]
+    whole = [1000 * e["ttfa_s"] for e in piper.entries("cold")]
+    p50 = percentile(first, 50)
+    print(f"cold, {len(first)} short sentences new to the process: stream TTFA median {cell(p50, 1)} ms, "
+          f"p90 {cell(percentile(first, 90), 1)} ms; Piper whole sentence median {cell(percentile(whole, 50), 1)} ms "
+          f"(ratio {cell(ratio(p50, percentile(whole, 50)))}, goal <= 0.2); cold RTF: stream "
+          f"{cell(sdk.rtf('cold'), 4)}, Piper {cell(piper.rtf('cold'), 4)}")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle")
-    parser.add_argument("--piper")
-    parser.add_argument("--threads", type=int)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--piper-worker", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-
-    from voxport.default_voice import default_voice_files
-    from voxport.runtimes import physical_core_count
-
-    threads = args.threads or physical_core_count()
-    piper = args.piper or str(default_voice_files()[0])
-    if args.piper_worker:
-        print(json.dumps(_piper_worker(piper, threads, args.runs, json.loads(args.piper_worker))))
-        return 0
-
-    from voxport import Voice
-
-    voice = Voice.load(args.bundle, threads=threads)
-    rows = []
-    for text in SENTENCES:
-        [(_, _, ids)] = list(voice.frontend.text_to_ids(text))
-        voice.synthesize(text, seed=0), list(voice.stream(text, seed=0))  # warm-up
-        synth, ttfa, total = [], [], []
-        for _ in range(args.runs):
-            t = time.perf_counter()
-            audio = voice.synthesize(text, seed=0)
-            synth.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            first = None
-            for _chunk in voice.stream(text, seed=0):
-                first = first if first is not None else time.perf_counter() - t
-            total.append(time.perf_counter() - t)
-            ttfa.append(first)
-        rows.append((text, ids, audio.size / voice.sample_rate, statistics.median(synth), statistics.median(ttfa),
-                     statistics.median(total)))
-
-    # The voice's default scales (what synthesize() and stream() used above), for Piper too.
-    job = {"utterances": [r[1] for r in rows], "scales": voice.manifest.inference.to_dict()}
-    cmd = [sys.executable, __file__, "--piper", piper, "--threads", str(threads), "--runs", str(args.runs),
-           "--piper-worker", json.dumps(job)]
-    piper_s = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
-
-    print(f"threads={threads} runs={args.runs}; times in ms, median; RTF = compute / audio duration")
-    print(f"{'words':>5} {'audio s':>7} {'stream TTFA':>11} {'synth TTFA':>10} {'Piper TTFA':>10} "
-          f"{'stream RTF':>10} {'synth RTF':>9} {'Piper RTF':>9}")
-    for (text, _ids, seconds, s, first, tot), p in zip(rows, piper_s, strict=True):
-        print(f"{len(text.split()):5d} {seconds:7.2f} {1000 * first:11.1f} {1000 * s:10.1f} {1000 * p:10.1f} "
-              f"{tot / seconds:10.4f} {s / seconds:9.4f} {p / seconds:9.4f}")
-    audio = sum(r[2] for r in rows)
-    stream_rtf, synth_rtf = sum(r[5] for r in rows) / audio, sum(r[3] for r in rows) / audio
-    print(f"overall RTF: stream {stream_rtf:.4f}, synthesize {synth_rtf:.4f} (stream/synthesize "
-          f"{stream_rtf / synth_rtf:.3f}, goal <= 1.10), Piper {sum(piper_s) / audio:.4f}")
-    print(f"worst time to first audio: {1000 * max(r[4] for r in rows):.1f} ms (goal <= 25 ms)")
+    args, threads, piper, child = parse_worker_args(__doc__, CONFIGS)
+    if args.worker:
+        return worker_main(lambda rec: _worker(args.worker, args, piper, threads, rec))
+    outcomes = run_configurations(__file__, CONFIGS, 1, child, args.timeout or None)
+    sdk, mono = (summarize(outcomes[c]) for c in CONFIGS)
+    print("\n".join(machine_lines(threads)))
+    print(f"runs={args.runs}; times in ms, median; RTF = compute / audio duration")
+    _print_warm(sdk, mono)
+    _print_cold(sdk, mono)
+    for config, s in zip(CONFIGS, (sdk, mono), strict=True):
+        if s.note():
+            print(f"{config}: {s.note()}")
     return 0
 
 

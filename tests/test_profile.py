@@ -197,6 +197,35 @@ def test_markdown_tables_match_the_json(cli_report):
     assert all(f"`{n}`" in markdown for n in skipped)
 
 
+def test_report_carries_cold_and_warm_figures(cli_report):
+    """Every measured row has the warm figures (the texts repeated) and a cold section (corpus sentences
+    new to the process), the schema describes both, and the Markdown shows them."""
+    report, paths = cli_report
+    cold_texts, short = report["settings"]["cold"]["texts"], report["settings"]["cold"]["short"]
+    assert len(cold_texts) == len(short) == 8  # the CLI's default
+    assert len({*cold_texts, *short, *LONG_TEXTS}) == 16 + len(LONG_TEXTS)  # none repeated, none warm
+    rows = [r for r in [*report["baseline"]["rows"], *report["configurations"]] if r["status"] == "ok"]
+    base = report["baseline"]["rows"][0]
+    for row in rows:
+        cold = row["cold"]
+        assert row["rtf"] > 0 and cold["rtf"] > 0 and cold["rtf_warm"] > 0
+        assert cold["texts"] == cold["short_texts"] == 8
+        assert cold["cold_over_warm"] == pytest.approx(cold["rtf"] / cold["rtf_warm"])
+        assert cold["ttfa_ms"]["p50"] > 0 and cold["ttfa_ms"]["spread"] is not None  # two passes
+        if row["kind"] == "split":
+            assert row["vs_baseline"]["cold_rtf"] == pytest.approx(cold["rtf"] / base["cold"]["rtf"])
+    summary = {line["configuration"]: line for line in _tables(paths["md"].read_text())["Summary"]}
+    for row in rows:
+        assert _close(summary[row["name"]]["cold RTF"], row["cold"]["rtf"])
+        assert _close(summary[row["name"]]["cold/warm"], row["cold"]["cold_over_warm"])
+    broken = copy.deepcopy(report)
+    del broken["configurations"][0]["cold"]["texts"]
+    broken["configurations"][0]["cold"]["rtf"] = "fast"
+    errors = "\n".join(schema_errors(broken))
+    assert "$.configurations[0].cold: missing 'texts'" in errors
+    assert "$.configurations[0].cold.rtf: expected number or null" in errors
+
+
 def test_chart_is_a_png_of_the_expected_size(cli_report):
     _, paths = cli_report
     data = paths["png"].read_bytes()

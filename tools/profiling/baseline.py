@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from voxport.engine import FRONTEND
-from voxport.tools.profiling.measure import Progress, peak_rss_mb, skipped
+from voxport.tools.profiling.child import Recorder
+from voxport.tools.profiling.measure import Progress, Ticker, measure_cold, peak_rss_mb, skipped
 from voxport.tools.profiling.plan import MONOLITH_STAGE
 
 
@@ -95,6 +96,19 @@ class _Baseline:
         self.monolith = PiperMonolith.open(job["piper"], threads=job["threads"],
                                            multi_speaker=manifest.num_speakers > 1)
         self.load_ms = 1000 * (time.perf_counter() - start)
+        self.last_first_audio: dict[str, Any] | None = None
+
+    def sample(self, text: str, index: int) -> dict[str, Any]:
+        """One timed sample of `text` (number `index`); its first audio is kept in `last_first_audio`."""
+        sample = self.synthesize(text)
+        first, first_stages = sample.pop("first_ms"), sample.pop("first_stages_ms")
+        self.last_first_audio = None if first is None else {"text": index, "ttfa_ms": first,
+                                                             "stages_ms": first_stages}
+        return {"text": index, **sample}
+
+    def first_audio(self, text: str, index: int) -> dict[str, Any] | None:
+        self.sample(text, index)
+        return self.last_first_audio
 
     def synthesize(self, text: str) -> dict[str, Any]:
         """One sample; `first_ms` is the first sentence's audio (a monolith's first audio)."""
@@ -130,45 +144,42 @@ class _Baseline:
                 "graph_ms": {MONOLITH_STAGE: graph_ms}, "graph_calls": {MONOLITH_STAGE: stats.count}}
 
 
-def measure_baseline(job: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """The baseline's samples into `recorder`, in the order measure.measure_split takes them."""
+    rec = recorder or Recorder()
     texts = job["texts"]
     try:
         baseline = _Baseline(job)
     except Exception as exc:
-        return skipped(exc)
-    total = (job["warmup"] + job["runs"]) * len(texts)
-    done = 0
+        rec.set(**skipped(exc))
+        return rec.result
+    rec.set(load_ms=baseline.load_ms, bundle_bytes=Path(job["piper"]).stat().st_size)
+    tick = Ticker(job, progress)
     with baseline.monolith:
         try:
             start = time.perf_counter()
             baseline.synthesize(texts[0])
-            first_call_ms = 1000 * (time.perf_counter() - start)
+            rec.set(first_call_ms=1000 * (time.perf_counter() - start))
+        except Exception as exc:
+            rec.set(**skipped(exc))
+            return rec.result
+        try:
+            measure_cold(job, rec, baseline.sample, baseline.first_audio, tick)
             for _ in range(job["warmup"]):
                 for text in texts:
                     baseline.synthesize(text)
-                    done += 1
-                    _tick(progress, done, total)
-        except Exception as exc:
-            return skipped(exc)
-        samples, ttfa = [], []
-        try:
+                    tick()
             for _ in range(job["runs"]):
                 for index, text in enumerate(texts):
-                    sample = baseline.synthesize(text)
-                    first, first_stages = sample.pop("first_ms"), sample.pop("first_stages_ms")
-                    samples.append({"text": index, **sample})
+                    rec.add("samples", baseline.sample(text, index))
+                    # For a monolith the first audio is the whole first sentence: read from the same call.
+                    first = baseline.last_first_audio
                     if first is not None:
-                        # For a monolith the first audio is the whole first sentence.
-                        ttfa.append({"text": index, "ttfa_ms": first, "stages_ms": first_stages})
-                    done += 1
-                    _tick(progress, done, total)
+                        rec.add("ttfa", first)
+                    tick()
         except Exception as exc:
-            return skipped(exc, "failed")
-    size = Path(job["piper"]).stat().st_size
-    return {"status": "ok", "error": None, "load_ms": baseline.load_ms, "first_call_ms": first_call_ms,
-            "peak_rss_mb": peak_rss_mb(), "bundle_bytes": size, "samples": samples, "ttfa": ttfa}
-
-
-def _tick(progress: Progress | None, done: int, total: int) -> None:
-    if progress is not None:
-        progress(done, total)
+            rec.set(**skipped(exc, "failed"))
+            return rec.result
+    rec.set(peak_rss_mb=peak_rss_mb(), status="ok", error=None)
+    return rec.result

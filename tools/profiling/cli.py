@@ -30,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--passes", type=int, default=2,
                    help="fresh loads of each configuration; their disagreement is the reported spread (default: 2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cold", type=int, default=8, metavar="N",
+                   help="corpus sentences each process speaks for the first time, and as many short ones for "
+                   "time to first audio, reported as the cold figures beside the warm ones (default: 8; 0: off)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="time limit per configuration and pass; one that exceeds it is reported as 'timeout' "
+                   "with what it measured (default: 300; 0: none; not applied with --in-process)")
     p.add_argument("--piper", metavar="VOICE.onnx", help="the original Piper graph for the baseline "
                    "(default: the one the bundle was built from, when it can be found)")
     p.add_argument("--no-baseline", action="store_true", help="do not run the original Piper graph")
@@ -75,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         report = profile(args.bundle, runtimes=parse_list(args.runtime), precisions=parse_list(args.precision),
                          threads=threads, texts=texts, runs=args.runs, warmup=args.warmup, passes=args.passes,
                          seed=args.seed, piper=args.piper, baseline=not args.no_baseline,
-                         isolate=not args.in_process, progress=not args.quiet)
+                         isolate=not args.in_process, progress=not args.quiet, cold=args.cold,
+                         timeout=args.timeout or None)
     except (OSError, ValueError) as exc:
         print(f"voxport profile: {exc}", file=sys.stderr)
         return 2

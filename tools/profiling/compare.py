@@ -41,6 +41,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]
     for name in [n for n in rows_a if n in rows_b]:
         ra, rb = rows_a[name], rows_b[name]
         metrics = [("RTF", ra.get("rtf"), rb.get("rtf"), 4),
+                   ("cold RTF", ra.get("cold", {}).get("rtf"), rb.get("cold", {}).get("rtf"), 4),
                    ("TTFA p50 ms", ra["ttfa_ms"]["p50"], rb["ttfa_ms"]["p50"], 2),
                    ("end-to-end p50 ms", ra["end_to_end_ms"]["p50"], rb["end_to_end_ms"]["p50"], 2)]
         for stage in stage_order({*ra["stages_ms"], *rb["stages_ms"]}):

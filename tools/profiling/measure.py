@@ -5,6 +5,11 @@ Per text and run, `voice.synthesize` is timed end to end while a `StageTimes` ho
 session's own CallStats (the backend call alone) collect what happened inside it. Because both are
 read around the same call, the stages can be checked to add up to the end-to-end time.
 `voice.stream` is timed separately for time to first audio.
+
+Order in a process: load, one first call (the process's one-off costs), the cold phase (`measure_cold`:
+sentences this process has never spoken, then the same ones again), then the warm-up and timed rounds
+over the job's texts. Every result goes into a `Recorder` as soon as it exists, so a run stopped at its
+time limit still reports what it measured.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from voxport.tools.profiling.child import Recorder
+
 Progress = Callable[[int, int], None]  # (done, total) measured calls
+Sample = dict[str, Any]
 
 
 def peak_rss_mb() -> float:
@@ -29,18 +37,57 @@ def skipped(exc: BaseException, status: str = "skipped") -> dict[str, Any]:
     return {"status": status, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def measure_job(job: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
-    """Measure one job (plan.split_job / plan.baseline_job); errors come back as a status, not raised."""
+class Ticker:
+    """Counts measured calls against the job's plan and reports them to `progress`."""
+
+    def __init__(self, job: dict[str, Any], progress: Progress | None, per_text: int = 1) -> None:
+        cold = job.get("cold") or {}
+        self.total = (job["warmup"] + job["runs"]) * len(job["texts"]) * per_text
+        self.total += 2 * len(cold.get("texts", [])) + len(cold.get("short", []))
+        self.done = 0
+        self.progress = progress
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def measure_job(job: dict[str, Any], recorder: Recorder | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Measure one job (plan.split_job / plan.baseline_job) into `recorder`; returns its result.
+    Errors come back as a status ("skipped": could not start, "failed": broke while measuring)."""
     if job["kind"] == "baseline":
         from voxport.tools.profiling.baseline import measure_baseline
 
-        return measure_baseline(job, progress)
-    return measure_split(job, progress)
+        return measure_baseline(job, recorder, progress)
+    return measure_split(job, recorder, progress)
 
 
-def measure_split(job: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+def measure_cold(job: dict[str, Any], rec: Recorder, synthesize: Callable[[str, int], Sample],
+                 first_audio: Callable[[str, int], Sample | None], tick: Callable[[], None]) -> None:
+    """Each cold sentence once ("cold"), each short one's time to first audio ("cold_ttfa"), then the
+    cold sentences again ("cold_warm"): the warm figure on exactly the same sentences, so cold/warm
+    compares shapes seen once against shapes seen before, not one text against another."""
+    cold = job.get("cold") or {}
+    for index, text in enumerate(cold.get("texts", [])):
+        rec.add("cold", synthesize(text, index))
+        tick()
+    for index, text in enumerate(cold.get("short", [])):
+        first = first_audio(text, index)
+        if first is not None:
+            rec.add("cold_ttfa", first)
+        tick()
+    for index, text in enumerate(cold.get("texts", [])):
+        rec.add("cold_warm", synthesize(text, index))
+        tick()
+
+
+def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
+                  progress: Progress | None = None) -> dict[str, Any]:
     from voxport import Voice
 
+    rec = recorder or Recorder()
     texts, seed = job["texts"], job["seed"]
     try:
         start = time.perf_counter()
@@ -48,41 +95,43 @@ def measure_split(job: dict[str, Any], progress: Progress | None = None) -> dict
                            threads=job["threads"], progress=False)
         load_ms = 1000 * (time.perf_counter() - start)
     except Exception as exc:  # a runtime, precision or file this configuration cannot have
-        return skipped(exc)
+        rec.set(**skipped(exc))
+        return rec.result
     with voice:
-        total = (job["warmup"] + job["runs"]) * len(texts)
-        done = 0
+        sessions = voice.sessions.sessions
+        size = sum(s.model_path.stat().st_size for s in sessions.values()) + voice.bundle.manifest_path.stat().st_size
+        rec.set(load_ms=load_ms, bundle_bytes=size)
+        tick = Ticker(job, progress)
         try:
             # The first call pays for lazy work (espeak start-up, kernel selection, compilation on
-            # compiling backends): reported on its own, never mixed into the percentiles.
+            # compiling backends, the streaming reach): reported on its own, never in the percentiles.
             start = time.perf_counter()
             voice.synthesize(texts[0], seed=seed)
-            first_call_ms = 1000 * (time.perf_counter() - start)
+            rec.set(first_call_ms=1000 * (time.perf_counter() - start))
+            _consume(voice.stream(texts[0], seed=seed))
+        except Exception as exc:
+            rec.set(**skipped(exc))
+            return rec.result
+        try:
+            measure_cold(job, rec, lambda text, i: _time_synthesize(voice, text, seed, i),
+                         lambda text, i: _time_first_audio(voice, text, seed, i), tick)
             for _ in range(job["warmup"]):
                 for text in texts:
                     voice.synthesize(text, seed=seed)
                     _consume(voice.stream(text, seed=seed))
-                    done += 1
-                    _report(progress, done, total)
-        except Exception as exc:
-            return skipped(exc)
-        samples, ttfa = [], []
-        try:
+                    tick()
             for _ in range(job["runs"]):
                 for index, text in enumerate(texts):
-                    samples.append(_time_synthesize(voice, text, seed, index))
+                    rec.add("samples", _time_synthesize(voice, text, seed, index))
                     first = _time_first_audio(voice, text, seed, index)
                     if first is not None:
-                        ttfa.append(first)
-                    done += 1
-                    _report(progress, done, total)
+                        rec.add("ttfa", first)
+                    tick()
         except Exception as exc:
-            return skipped(exc, "failed")
-        sessions = voice.sessions.sessions
-        bundle_bytes = sum(s.model_path.stat().st_size for s in sessions.values())
-        bundle_bytes += voice.bundle.manifest_path.stat().st_size
-    return {"status": "ok", "error": None, "load_ms": load_ms, "first_call_ms": first_call_ms,
-            "peak_rss_mb": peak_rss_mb(), "bundle_bytes": bundle_bytes, "samples": samples, "ttfa": ttfa}
+            rec.set(**skipped(exc, "failed"))
+            return rec.result
+    rec.set(peak_rss_mb=peak_rss_mb(), status="ok", error=None)
+    return rec.result
 
 
 def _fresh_sessions(voice: Any) -> dict[str, Any]:
@@ -95,7 +144,7 @@ def _fresh_sessions(voice: Any) -> dict[str, Any]:
     return sessions
 
 
-def _time_synthesize(voice: Any, text: str, seed: int, index: int) -> dict[str, Any]:
+def _time_synthesize(voice: Any, text: str, seed: int, index: int) -> Sample:
     from voxport.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
@@ -113,7 +162,7 @@ def _time_synthesize(voice: Any, text: str, seed: int, index: int) -> dict[str, 
     }
 
 
-def _time_first_audio(voice: Any, text: str, seed: int, index: int) -> dict[str, Any] | None:
+def _time_first_audio(voice: Any, text: str, seed: int, index: int) -> Sample | None:
     from voxport.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
@@ -135,8 +184,3 @@ def _time_first_audio(voice: Any, text: str, seed: int, index: int) -> dict[str,
 def _consume(chunks: Iterator[Any]) -> None:
     for _ in chunks:
         pass
-
-
-def _report(progress: Progress | None, done: int, total: int) -> None:
-    if progress is not None:
-        progress(done, total)

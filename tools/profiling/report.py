@@ -58,21 +58,44 @@ def versions_line(versions: dict[str, str | None]) -> str:
     return ", ".join(f"{name} {version}" for name, version in versions.items())
 
 
+def _at(row: Row, *path: str) -> Any:
+    """row[path[0]][path[1]]..., or None where a row stopped early has no such figure."""
+    value: Any = row
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
+
 # Summary columns: header -> (value from a row, format). Ratios are row / baseline with equal threads.
+# "cold" = sentences the process speaks for the first time; the other figures repeat the same texts.
 _SUMMARY: list[tuple[str, Callable[[Row], float | None], Callable[[float | None], str]]] = [
     ("RTF", lambda r: r.get("rtf"), lambda v: fmt(v, 4)),
-    ("RTF × base", lambda r: (r.get("vs_baseline") or {}).get("rtf"), lambda v: fmt(v, 3)),
-    ("TTFA p50 ms", lambda r: r["ttfa_ms"]["p50"], lambda v: fmt(v, 2)),
-    ("TTFA × base", lambda r: (r.get("vs_baseline") or {}).get("ttfa_p50"), lambda v: fmt(v, 3)),
+    ("RTF × base", lambda r: _at(r, "vs_baseline", "rtf"), lambda v: fmt(v, 3)),
+    ("cold RTF", lambda r: _at(r, "cold", "rtf"), lambda v: fmt(v, 4)),
+    ("cold RTF × base", lambda r: _at(r, "vs_baseline", "cold_rtf"), lambda v: fmt(v, 3)),
+    ("cold/warm", lambda r: _at(r, "cold", "cold_over_warm"), lambda v: fmt(v, 3)),
+    ("TTFA p50 ms", lambda r: _at(r, "ttfa_ms", "p50"), lambda v: fmt(v, 2)),
+    ("TTFA × base", lambda r: _at(r, "vs_baseline", "ttfa_p50"), lambda v: fmt(v, 3)),
+    ("cold TTFA p50 ms", lambda r: _at(r, "cold", "ttfa_ms", "p50"), lambda v: fmt(v, 2)),
+    ("cold TTFA p90 ms", lambda r: _at(r, "cold", "ttfa_ms", "p90"), lambda v: fmt(v, 2)),
     ("TTFA other ms", lambda r: r.get("ttfa_other_ms"), lambda v: fmt(v, 2)),
-    ("e2e p50 ms", lambda r: r["end_to_end_ms"]["p50"], lambda v: fmt(v, 2)),
-    ("e2e spread %", lambda r: r["end_to_end_ms"]["spread"], _pct),
+    ("e2e p50 ms", lambda r: _at(r, "end_to_end_ms", "p50"), lambda v: fmt(v, 2)),
+    ("e2e spread %", lambda r: _at(r, "end_to_end_ms", "spread"), _pct),
     ("stages/e2e", lambda r: r.get("stage_sum_ratio"), lambda v: fmt(v, 3)),
-    ("load ms", lambda r: r["load_ms"], lambda v: fmt(v, 1)),
-    ("first call ms", lambda r: r["first_call_ms"], lambda v: fmt(v, 1)),
-    ("peak RSS MB", lambda r: r["peak_rss_mb"], lambda v: fmt(v, 1)),
-    ("size MB", lambda r: r["bundle_bytes"] / 1e6, lambda v: fmt(v, 2)),
+    ("load ms", lambda r: r.get("load_ms"), lambda v: fmt(v, 1)),
+    ("first call ms", lambda r: r.get("first_call_ms"), lambda v: fmt(v, 1)),
+    ("peak RSS MB", lambda r: r.get("peak_rss_mb"), lambda v: fmt(v, 1)),
+    ("size MB", lambda r: _mb(r.get("bundle_bytes")), lambda v: fmt(v, 2)),
 ]
+
+
+def measured(row: Row) -> bool:
+    """Rows with figures to show: complete ones, and those stopped early that measured something."""
+    return row["status"] == "ok" or "rtf" in row or "cold" in row
 
 
 def _table(headers: list[str], lines: list[list[str]]) -> list[str]:
@@ -81,16 +104,13 @@ def _table(headers: list[str], lines: list[list[str]]) -> list[str]:
 
 
 def summary_table(report: dict[str, Any]) -> list[str]:
-    lines = []
-    for row in all_rows(report):
-        if row["status"] != "ok":
-            continue
-        lines.append([row["name"], row["kind"], *(show(get(row)) for _, get, show in _SUMMARY)])
-    return _table(["configuration", "kind", *(h for h, _, _ in _SUMMARY)], lines)
+    lines = [[row["name"], row["kind"], row["status"], *(show(get(row)) for _, get, show in _SUMMARY)]
+             for row in all_rows(report) if measured(row)]
+    return _table(["configuration", "kind", "status", *(h for h, _, _ in _SUMMARY)], lines)
 
 
 def stage_p50_table(report: dict[str, Any]) -> list[str]:
-    rows = [r for r in all_rows(report) if r["status"] == "ok"]
+    rows = [r for r in all_rows(report) if "stages_ms" in r]
     stages = stage_order({s for r in rows for s in r["stages_ms"]})
     lines = [[r["name"], *(fmt(r["stages_ms"][s]["p50"], 2) if s in r["stages_ms"] else "–" for s in stages),
               fmt(r["end_to_end_ms"]["p50"], 2)] for r in rows]
@@ -101,7 +121,7 @@ def percentile_table(report: dict[str, Any]) -> list[str]:
     """Per stage p50/p90/p99, the backend's own time (Session.stats) and the spread between passes."""
     lines = []
     for row in all_rows(report):
-        if row["status"] != "ok":
+        if "stages_ms" not in row:
             continue
         entries = [(s, row["stages_ms"][s], row["graph_ms"].get(s)) for s in stage_order(row["stages_ms"])]
         entries += [("end_to_end", row["end_to_end_ms"], None), ("ttfa", row["ttfa_ms"], None)]
@@ -125,6 +145,13 @@ def _noise_warning(report: dict[str, Any]) -> list[str]:
                 "other work was probably sharing the cores. Rerun on an idle machine, or with more --runs."]
 
 
+def _cold_counts(settings: dict[str, Any]) -> str:
+    cold = settings.get("cold") or {}
+    limit = settings.get("timeout_s")
+    counts = f"{len(cold.get('texts', []))} for RTF, {len(cold.get('short', []))} short ones for TTFA"
+    return counts + (f"; time limit {limit:g} s per process" if limit else "")
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     s, b, base = report["settings"], report["bundle"], report["baseline"]
     out = [
@@ -142,7 +169,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         "RTF = compute time / audio time. TTFA = time to first audio of `voice.stream`. × base = ratio to the "
         "baseline with the same threads (< 1 is faster). spread = (max − min) / median of the pass medians. "
         "TTFA other = mean time to first audio spent outside the stages (word timestamps). "
-        "stages/e2e = sum of stage timers over end-to-end time.",
+        "stages/e2e = sum of stage timers over end-to-end time. cold = corpus sentences the process speaks "
+        f"for the first time ({_cold_counts(s)}); cold/warm = their RTF over the RTF of the same sentences "
+        "spoken again; the other figures repeat the same texts (warm). A row stopped at the time limit "
+        "(status timeout) shows what it measured before.",
         *_noise_warning(report),
         "",
         "## Summary",

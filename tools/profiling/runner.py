@@ -1,14 +1,15 @@
 """Running a profile: the matrix and its baselines, pass after pass, each in its own process, into one report.
 
 Passes alternate over the configurations (A B C, A B C) so that drift of a shared machine hits all of
-them alike, and the difference between passes is reported as each statistic's spread.
+them alike, and the difference between passes is reported as each statistic's spread. Each pass runs
+under a time limit (child.run_child); one that exceeds it is reported with status "timeout" and the
+statistics of what it measured before it was stopped, and the other configurations still run.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from voxport.tools.profiling.baseline import resolve_piper_file
+from voxport.tools.profiling.child import Recorder, run_child
+from voxport.tools.profiling.cold import draw_cold_sets
 from voxport.tools.profiling.machine import library_versions, load_average, machine_info
 from voxport.tools.profiling.measure import measure_job
 from voxport.tools.profiling.plan import (
@@ -34,6 +37,10 @@ from voxport.tools.profiling.schema import SCHEMA_VERSION
 from voxport.tools.profiling.stats import summarize
 from voxport.tools.profiling.worker import PROGRESS
 
+# Per process (configuration and pass): far above a normal pass on a small CPU (tens of seconds), far
+# below a precision the device emulates (OpenVINO fp16 without native fp16: minutes per sentence).
+DEFAULT_TIMEOUT_S = 300.0
+
 
 def profile(
     bundle: str | Path | None = None,
@@ -50,6 +57,8 @@ def profile(
     baseline: bool = True,
     isolate: bool = True,
     progress: bool = True,
+    cold: int = 8,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Profile every runtime × precision × threads configuration of a bundle on the same texts.
 
@@ -58,25 +67,35 @@ def profile(
     defaults to the usable physical cores. Each configuration is loaded `passes` times (in a fresh
     process each time when `isolate`), warmed up with `warmup` rounds over the texts, then timed
     `runs` rounds. A configuration that cannot run is reported with status "skipped" and its error.
+
+    Before the warm-up each process speaks `cold` corpus sentences new to it (and `cold` short ones
+    through `voice.stream`), then the same sentences again: the row's "cold" section (0: off).
+    `timeout` limits each isolated process in seconds (None: no limit; not applied in-process).
     """
     from voxport.bundle import Bundle
     from voxport.default_voice import ensure_default_bundle
     from voxport.runtimes import physical_core_count
 
-    if runs < 1 or warmup < 0 or passes < 1:
-        raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1 (got {runs}, {warmup}, {passes})")
+    if runs < 1 or warmup < 0 or passes < 1 or cold < 0:
+        raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1, cold >= 0 (got {runs}, {warmup}, {passes}, "
+                         f"{cold})")
     bundle_path = Path(bundle) if bundle is not None else ensure_default_bundle(progress=progress)
     loaded = Bundle.load(bundle_path, verify=False)
-    bundle_str = str(loaded.root)
     texts = list(texts or DEFAULT_TEXTS)
     thread_counts = list(dict.fromkeys(threads or [physical_core_count()]))
     configs = build_matrix([_choice(r) for r in runtimes], [_choice(p) for p in precisions], thread_counts)
 
     found = resolve_piper_file(loaded.manifest.source, piper)
     piper_path = str(found.path) if baseline and found.path is not None else None
-    rows, jobs = _plan_jobs(configs, piper_path, thread_counts, bundle_str, texts, runs, warmup, seed)
+    cold_texts, cold_short = draw_cold_sets(cold, cold, exclude=texts, seed=seed)
+    rows, jobs = _plan_jobs(configs, piper_path, thread_counts, str(loaded.root), texts, runs, warmup, seed)
+    for job in jobs:  # the same cold sentences for every configuration, each new to its process
+        job["cold"] = {"texts": cold_texts, "short": cold_short}
+    settings = {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate, "texts": texts,
+                "scales": loaded.manifest.inference.to_dict(), "cold": {"texts": cold_texts, "short": cold_short},
+                "timeout_s": timeout if isolate else None}
     load_start = load_average()
-    _fill_rows(rows, _run_passes(jobs, passes, isolate, progress), isolate)
+    _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
     _add_ratios(rows, base_names)
     return {
@@ -85,10 +104,8 @@ def profile(
         "machine": machine_info(),
         "versions": library_versions(),
         "conditions": {"load_average_1m": [load_start, load_average()]},
-        "bundle": {"path": bundle_str, "name": loaded.manifest.name, "family": loaded.manifest.family,
-                   "source_kind": loaded.manifest.source.get("kind"), "size_bytes": _bundle_bytes(loaded)},
-        "settings": {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate,
-                     "texts": texts, "scales": loaded.manifest.inference.to_dict()},
+        "bundle": _bundle_info(loaded),
+        "settings": settings,
         "baseline": {"status": found.status if baseline else "not_applicable",
                      "file": str(found.path) if found.path else None,
                      "note": found.note if baseline else "not applicable: baseline turned off",
@@ -121,8 +138,11 @@ def _plan_jobs(
     return rows, jobs
 
 
-def _run_passes(jobs: list[dict[str, Any]], passes: int, isolate: bool, progress: bool) -> dict[str, list[Any]]:
-    """Every job once per pass, alternating (A B C, A B C); a job that could not run is not retried."""
+def _run_passes(
+    jobs: list[dict[str, Any]], passes: int, isolate: bool, progress: bool, timeout: float | None
+) -> dict[str, list[Any]]:
+    """Every job once per pass, alternating (A B C, A B C); a job that could not run, or ran out of
+    time, is not run again."""
     bar = ProgressLine(len(jobs) * passes, enabled=progress)
     results: dict[str, list[dict[str, Any]]] = {job["name"]: [] for job in jobs}
     try:
@@ -133,7 +153,7 @@ def _run_passes(jobs: list[dict[str, Any]], passes: int, isolate: bool, progress
                     bar.end_step()  # once is enough to say why
                     continue
                 bar.start_step(f"{name} pass {pass_index + 1}/{passes}")
-                results[name].append(_execute(job, isolate, bar))
+                results[name].append(_execute(job, isolate, bar, timeout))
                 bar.end_step()
     finally:
         bar.close()
@@ -141,13 +161,22 @@ def _run_passes(jobs: list[dict[str, Any]], passes: int, isolate: bool, progress
 
 
 def _fill_rows(rows: dict[str, dict[str, Any]], results: dict[str, list[Any]], isolate: bool) -> None:
-    """Each measured row's statistics, or the status and error of its first pass that did not run."""
+    """Each row's statistics from every pass that measured something, and the status and error of its
+    first pass that did not end well (a timed-out pass keeps what it measured)."""
     for name, outcome in results.items():
         failed = next((r for r in outcome if r["status"] != "ok"), None)
         if failed is not None:
             rows[name].update(status=failed["status"], error=failed["error"])
-        else:
-            rows[name].update(summarize(outcome), rss_scope="isolated" if isolate else "process")
+        measured = [r for r in outcome if r["status"] == "ok" or (r["status"] in PARTIAL and _measured(r))]
+        if measured:
+            rows[name].update(summarize(measured), rss_scope="isolated" if isolate else "process")
+
+
+PARTIAL = ("failed", "timeout")  # statuses whose results may still hold samples
+
+
+def _measured(result: dict[str, Any]) -> bool:
+    return any(result.get(key) for key in ("samples", "cold", "cold_ttfa"))
 
 
 def _choice(value: Choice) -> Choice:
@@ -159,48 +188,61 @@ def _row(name: str, kind: str, runtime: Choice, precision: Choice, threads: int)
             "status": "ok", "error": None}
 
 
-def _execute(job: dict[str, Any], isolate: bool, bar: ProgressLine) -> dict[str, Any]:
+def _execute(job: dict[str, Any], isolate: bool, bar: ProgressLine, timeout: float | None) -> dict[str, Any]:
     if not isolate:
-        return measure_job(job, bar.update)
+        return measure_job(job, Recorder(), bar.update)
+
+    def on_stderr(line: str) -> bool:
+        if not line.startswith(PROGRESS):
+            return False
+        done, total = line.split()[1:3]
+        bar.update(int(done), int(total))
+        return True
+
     with tempfile.TemporaryDirectory(prefix="voxport-profile-") as tmp:
-        job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
-        cmd = [sys.executable, "-m", "voxport.tools.profiling.worker", str(job_path), str(result_path)]
-        tail: list[str] = []
-        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
-            assert child.stderr is not None
-            for line in child.stderr:
-                if line.startswith(PROGRESS):
-                    done, total = line.split()[1:3]
-                    bar.update(int(done), int(total))
-                else:
-                    tail = (tail + [line.rstrip()])[-20:]
-        if child.returncode != 0 or not result_path.is_file():
-            detail = "\n".join(tail).strip() or "no output"
-            return {"status": "failed", "error": f"worker exited with status {child.returncode}: {detail}"}
-        return json.loads(result_path.read_text(encoding="utf-8"))
+        outcome = run_child(worker_command(job_path), timeout, on_stderr=on_stderr)
+    return {**outcome.result, "status": outcome.status, "error": outcome.error}
+
+
+def worker_command(job_path: Path) -> list[str]:
+    """The measuring process for one job (a test replaces it with a worker that sleeps)."""
+    return [sys.executable, "-m", "voxport.tools.profiling.worker", str(job_path)]
 
 
 def _add_ratios(rows: dict[str, dict[str, Any]], base_names: Iterable[str]) -> None:
-    """Each split row against the baseline with its thread count: > 1 means slower than the monolith."""
+    """Each measured split row against the baseline with its thread count: > 1 means slower than the
+    monolith; warm figures against warm, cold against cold."""
     bases = {rows[n]["threads"]: rows[n] for n in base_names if rows[n]["status"] == "ok"}
     for row in rows.values():
-        base = bases.get(row["threads"])
-        if row["kind"] != "split" or row["status"] != "ok":
+        if row["kind"] != "split" or not _has_measurements(row):
             continue
+        base = bases.get(row["threads"])
         if base is None:
             row["vs_baseline"] = None
             continue
+        cold, base_cold = row.get("cold", {}), base.get("cold", {})
         row["vs_baseline"] = {
             "baseline": base["name"],
-            "rtf": _ratio(row["rtf"], base["rtf"]),
-            "ttfa_p50": _ratio(row["ttfa_ms"]["p50"], base["ttfa_ms"]["p50"]),
-            "end_to_end_p50": _ratio(row["end_to_end_ms"]["p50"], base["end_to_end_ms"]["p50"]),
+            "rtf": _ratio(row.get("rtf"), base.get("rtf")),
+            "ttfa_p50": _ratio(_p50(row.get("ttfa_ms")), _p50(base.get("ttfa_ms"))),
+            "end_to_end_p50": _ratio(_p50(row.get("end_to_end_ms")), _p50(base.get("end_to_end_ms"))),
+            "cold_rtf": _ratio(cold.get("rtf"), base_cold.get("rtf")),
+            "cold_ttfa_p50": _ratio(_p50(cold.get("ttfa_ms")), _p50(base_cold.get("ttfa_ms"))),
         }
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
+def _has_measurements(row: dict[str, Any]) -> bool:
+    return "rtf" in row or "cold" in row
+
+
+def _p50(distribution: dict[str, Any] | None) -> float | None:
+    return None if distribution is None else distribution["p50"]
+
+
+def _ratio(a: float | None, b: float | None) -> float:
+    return a / b if a is not None and b else float("nan")
 
 
 def _clean(value: Any) -> Any:
@@ -212,6 +254,12 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def _bundle_info(bundle: Any) -> dict[str, Any]:
+    m = bundle.manifest
+    return {"path": str(bundle.root), "name": m.name, "family": m.family, "source_kind": m.source.get("kind"),
+            "size_bytes": _bundle_bytes(bundle)}
 
 
 def _bundle_bytes(bundle: Any) -> int:

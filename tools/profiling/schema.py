@@ -16,6 +16,7 @@ _MS = {"type": "number", "minimum": 0}
 _SPREAD = {"type": ["number", "null"], "minimum": 0}  # null: one pass, nothing to compare
 _RATIO = {"type": ["number", "null"], "minimum": 0}  # null: undefined (no audio, no baseline time)
 _STR_OR_NULL = {"type": ["string", "null"]}
+_TEXTS = {"type": "array", "items": {"type": "string"}}
 _CHOICE = {"type": ["string", "object"], "additionalProperties": {"type": "string"}}
 
 _PERCENTILES = {
@@ -24,6 +25,22 @@ _PERCENTILES = {
     "properties": {"p50": _MS, "p90": _MS, "p99": _MS, "mean": _MS, "spread": _SPREAD},
 }
 _DISTRIBUTION = {**_PERCENTILES, "required": ["p50", "p90", "p99", "mean", "spread"]}
+
+# Sentences each process spoke for the first time, beside the same sentences spoken again (measure_cold):
+# a compiling backend pays for every new input shape, and real text is all new shapes.
+_COLD = {
+    "type": "object",
+    "required": ["texts", "short_texts"],
+    "properties": {
+        "texts": {"type": "integer", "minimum": 0},
+        "short_texts": {"type": "integer", "minimum": 0},
+        "rtf": _RATIO,
+        "rtf_warm": _RATIO,
+        "cold_over_warm": _RATIO,
+        "end_to_end_ms": _DISTRIBUTION,
+        "ttfa_ms": _DISTRIBUTION,
+    },
+}
 
 _ROW = {
     "type": "object",
@@ -34,7 +51,8 @@ _ROW = {
         "runtime": _CHOICE,
         "precision": _CHOICE,
         "threads": {"type": "integer", "minimum": 1},
-        "status": {"enum": ["ok", "skipped", "failed"]},
+        # timeout: stopped at the time limit; the row holds the statistics of what it measured before.
+        "status": {"enum": ["ok", "skipped", "failed", "timeout"]},
         "error": _STR_OR_NULL,
         "samples": {"type": "integer", "minimum": 1},
         "passes": {"type": "integer", "minimum": 1},
@@ -55,10 +73,12 @@ _ROW = {
         "peak_rss_mb": _MS,
         "rss_scope": {"enum": ["isolated", "process"]},
         "bundle_bytes": {"type": "integer", "minimum": 0},
+        "cold": _COLD,
         "vs_baseline": {
             "type": ["object", "null"],
             "required": ["baseline", "rtf", "ttfa_p50", "end_to_end_p50"],
-            "properties": {"baseline": {"type": "string"}, "rtf": _RATIO, "ttfa_p50": _RATIO, "end_to_end_p50": _RATIO},
+            "properties": {"baseline": {"type": "string"}, "rtf": _RATIO, "ttfa_p50": _RATIO, "end_to_end_p50": _RATIO,
+                           "cold_rtf": _RATIO, "cold_ttfa_p50": _RATIO},
         },
     },
 }
@@ -113,6 +133,8 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "isolated": {"type": "boolean"},
                 "texts": {"type": "array", "items": {"type": "string"}},
                 "scales": {"type": "object", "additionalProperties": _NUM},
+                "cold": {"type": "object", "properties": {"texts": _TEXTS, "short": _TEXTS}},
+                "timeout_s": {"type": ["number", "null"], "minimum": 0},
             },
         },
         "baseline": {

@@ -54,16 +54,63 @@ def stage_sum_ratio(samples: list[dict[str, Any]]) -> float:
 
 
 def summarize(passes: list[Pass]) -> dict[str, Any]:
-    """The measured fields of one report row from its passes (each one fresh load, same texts)."""
+    """The measured fields of one report row from its passes (each one fresh load, same texts).
+
+    A pass stopped early (time limit, error) contributes what it measured: a section appears when at
+    least one pass has samples for it, a per-process figure when at least one pass reached it.
+    """
+    row: dict[str, Any] = {"passes": len(passes)}
+    if any(p.get("samples") for p in passes):
+        row.update(_warm_fields([p for p in passes if p.get("samples")]))
+    cold = cold_fields(passes)
+    if cold is not None:
+        row["cold"] = cold
+    for key, pick in (("load_ms", statistics.median), ("first_call_ms", statistics.median), ("peak_rss_mb", max)):
+        values = [p[key] for p in passes if key in p]
+        if values:
+            row[key] = pick(values)
+    sizes = [p["bundle_bytes"] for p in passes if "bundle_bytes" in p]
+    if sizes:
+        row["bundle_bytes"] = sizes[0]
+    return row
+
+
+def cold_fields(passes: list[Pass]) -> dict[str, Any] | None:
+    """The "cold" section: sentences each process spoke for the first time ("cold"), their RTF when
+    spoken again in the same process ("cold_warm"), and stream()'s time to first audio on short unseen
+    sentences ("cold_ttfa"). cold_over_warm compares the same sentences, so it measures only what
+    seeing a sentence (a shape) the first time costs."""
+    cold = [p.get("cold", []) for p in passes]
+    again = [s for p in passes for s in p.get("cold_warm", [])]
+    ttfa = [p.get("cold_ttfa", []) for p in passes]
+    if not any(cold) and not any(ttfa):
+        return None
+    first = [s for p in cold for s in p]
+    section: dict[str, Any] = {"texts": max(len(p) for p in cold), "short_texts": max(len(p) for p in ttfa)}
+    if first:
+        section["rtf"] = rtf(first)
+        section["end_to_end_ms"] = _distribution([[s["end_to_end_ms"] for s in p] for p in cold if p])
+    if again:
+        # Only the sentences spoken both times: a pass stopped in between has fewer repeats.
+        spoken = {(i, s["text"]) for i, p in enumerate(passes) for s in p.get("cold_warm", [])}
+        paired = [s for i, p in enumerate(passes) for s in p.get("cold", []) if (i, s["text"]) in spoken]
+        section["rtf_warm"] = rtf(again)
+        section["cold_over_warm"] = rtf(paired) / section["rtf_warm"] if section["rtf_warm"] else float("nan")
+    if any(ttfa):
+        section["ttfa_ms"] = _distribution([[t["ttfa_ms"] for t in p] for p in ttfa if p])
+    return section
+
+
+def _warm_fields(passes: list[Pass]) -> dict[str, Any]:
+    """Percentiles, RTF and coverage of the timed rounds over the job's texts (after the warm-up)."""
     per_pass = [p["samples"] for p in passes]
     samples = [s for p in per_pass for s in p]
     stages = stage_order({stage for s in samples for stage in s["stages_ms"]})
     graphs = stage_order({stage for s in samples for stage in s["graph_ms"]})
-    ttfa = [p["ttfa"] for p in passes]
+    ttfa = [p.get("ttfa", []) for p in passes]
     ttfa_all = [t for p in ttfa for t in p]
     return {
         "samples": len(samples),
-        "passes": len(passes),
         "audio_s_per_text": float(np.mean([s["audio_s"] for s in samples])),
         "stages_ms": {st: _distribution([_stage_values(p, "stages_ms", st) for p in per_pass]) for st in stages},
         "graph_ms": {g: percentiles(_stage_values(samples, "graph_ms", g)) for g in graphs},
@@ -86,8 +133,4 @@ def summarize(passes: list[Pass]) -> dict[str, Any]:
         "rtf": rtf(samples),
         "rtf_spread": relative_spread([rtf(p) for p in per_pass]),
         "stage_sum_ratio": stage_sum_ratio(samples),
-        "load_ms": statistics.median(p["load_ms"] for p in passes),
-        "first_call_ms": statistics.median(p["first_call_ms"] for p in passes),
-        "peak_rss_mb": max(p["peak_rss_mb"] for p in passes),
-        "bundle_bytes": passes[0]["bundle_bytes"],
     }

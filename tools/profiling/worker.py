@@ -1,8 +1,9 @@
-"""One measurement in a fresh process: `python -m voxport.tools.profiling.worker JOB.json RESULT.json`.
+"""One measurement in a fresh process: `python -m voxport.tools.profiling.worker JOB.json`.
 
 A fresh process per configuration and pass makes the peak RSS and the load time that configuration's
-own, and keeps one runtime's threads (onnxruntime's can busy-wait) from slowing the next. Progress goes
-to stderr as PROGRESS lines; the result goes to a file so a large result never blocks on a pipe.
+own, and keeps one runtime's threads (onnxruntime's can busy-wait) from slowing the next. Results go
+to stdout as record lines (child.Recorder), each the moment it is measured, so the parent keeps them
+when it stops this process at its time limit; progress goes to stderr as PROGRESS lines.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ PROGRESS = "@voxport-profile-progress"
 
 
 def main(argv: list[str] | None = None) -> int:
-    job_path, result_path = argv if argv is not None else sys.argv[1:]
+    [job_path] = argv if argv is not None else sys.argv[1:]
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
 
     def progress(done: int, total: int) -> None:
         print(f"{PROGRESS} {done} {total}", file=sys.stderr, flush=True)
 
+    from voxport.tools.profiling.child import Recorder
     from voxport.tools.profiling.measure import measure_job
 
-    result = measure_job(job, progress)
-    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    measure_job(job, Recorder(sys.stdout), progress)
     return 0
 
 
