@@ -20,11 +20,20 @@ Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRunt
 ``config`` (dict[str, Any])
     Raw OpenVINO properties merged over voxport's, an escape hatch for knobs voxport does not name
     (e.g. ``{"ENABLE_CPU_PINNING": False}``).
+``allow_slow_precision`` (bool, default False)
+    Run a reduced precision that the device emulates (see below) with a :class:`SlowPrecisionWarning`
+    instead of refusing it.
 
 Precision is checked, never silently substituted: OpenVINO's CPU plugin quietly runs bf16 when f16 is
 asked on a CPU without fp16 arithmetic (and f32 when bf16 is asked without bf16), so a device whose
 ``OPTIMIZATION_CAPABILITIES`` lacks the precision, or a compiled model that reports another one,
 raises :class:`DevicePrecisionError`.
+
+Precision is also checked for speed: a device may list a precision and still emulate it (fp16 on an
+Intel Xeon with AVX512-FP16 ran about 250x slower than bf16). Opening bf16, fp16 or int8-bf16 first
+times a tiny probe model at f32 and at that precision on the device (:mod:`.openvino_probe`, once
+per device and precision per process); slower than f32 by more than ``MAX_SLOWDOWN`` (2x) raises
+:class:`DevicePrecisionError` naming the measured factor, or warns with ``allow_slow_precision``.
 
 The default precision hint of OpenVINO's CPU plugin is bf16 on CPUs with bf16 instructions; voxport
 always sends the hint, so "fp32" means f32 on every machine.
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +53,9 @@ import numpy as np
 from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
 from .cores import physical_core_count
 from .errors import UnsupportedPrecisionError, VoxportRuntimeError
+from .openvino_probe import MAX_SLOWDOWN, Probe, measure
 
-__all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "shared_core"]
+__all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "SlowPrecisionWarning", "shared_core"]
 
 # voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entries needed)
 # int8 runs a calibrated QDQ graph (voxport calibrate): its quantized ops run int8, the rest f32;
@@ -95,6 +106,10 @@ class DevicePrecisionError(UnsupportedPrecisionError):
         return (type(self), (self.precision, self.supported, self.device, self.detail))
 
 
+class SlowPrecisionWarning(RuntimeWarning):
+    """A reduced precision runs far slower than f32 on the device, and ``allow_slow_precision`` ran it anyway."""
+
+
 class OpenVINOSession(Session):
     """One graph compiled by OpenVINO, run through one reused infer request."""
 
@@ -104,10 +119,13 @@ class OpenVINOSession(Session):
         self._compiled: Any = None
         self._request: Any = None
         self._device = self.options.device or "CPU"
+        self._probes: list[Probe] = []
         core = shared_core()
         config = _compile_config(core, self._device, self.precision, self.options, self.name)
-        if _base_device(self._device) not in _VIRTUAL_DEVICES:  # fail before a compilation that can take seconds
+        virtual = _base_device(self._device) in _VIRTUAL_DEVICES
+        if not virtual:  # fail before a compilation that can take seconds
             _check_capability(core, [self._device], self.precision)
+            self._probes = _check_speed(core, [self._device], self.precision, self.options)
         try:
             # From the path, not a read model: with CACHE_DIR set OpenVINO then hashes the file and
             # can load the cached blob without parsing the ONNX at all.
@@ -118,6 +136,9 @@ class OpenVINOSession(Session):
                 f"{self._device!r}: {exc}"
             ) from exc
         self._check_precision_applied(core)
+        if virtual:  # the devices AUTO/MULTI picked are known only now
+            self._probes = _check_speed(core, _execution_devices(self._compiled, self._device), self.precision,
+                                        self.options)
         self._request = self._compiled.create_infer_request()
         # Looked up without compiled.output(name), which raises on a name the graph lacks: the base
         # class's spec check reports that, with every other mismatch, right after _load.
@@ -136,6 +157,11 @@ class OpenVINOSession(Session):
         """The underlying ``openvino.CompiledModel`` (for properties and profiling)."""
         self._ensure_open()
         return self._compiled
+
+    @property
+    def precision_probes(self) -> tuple[Probe, ...]:
+        """The speed measurements that let this reduced precision open (empty for fp32 and int8)."""
+        return tuple(self._probes)
 
     @property
     def loaded_from_cache(self) -> bool:
@@ -249,6 +275,36 @@ def _check_capability(core: Any, devices: Sequence[str], precision: str) -> None
             )
 
 
+def _check_speed(core: Any, devices: Sequence[str], precision: str, options: RuntimeOptions) -> list[Probe]:
+    """Refuse (or, with ``allow_slow_precision``, warn about) a reduced precision that a device runs
+    more than MAX_SLOWDOWN times slower than f32, as measured by the probe model."""
+    hint = _PRECISIONS[precision][0]
+    if hint == "f32":  # fp32, and int8 with an f32 remainder: nothing to emulate
+        return []
+    allow = options.extra.get("allow_slow_precision", False)
+    if not isinstance(allow, bool):
+        raise VoxportRuntimeError(f"RuntimeOptions.extra['allow_slow_precision'] must be a bool, got {allow!r}")
+    probes = []
+    for device in devices:
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if "INFERENCE_NUM_THREADS" in _supported_properties(core, device):
+            config["INFERENCE_NUM_THREADS"] = options.threads or physical_core_count()
+        probe = measure(core, device, hint, config)
+        probes.append(probe)
+        if probe.factor <= MAX_SLOWDOWN:
+            continue
+        detail = (f"{probe.describe()}, over the {MAX_SLOWDOWN:g}x limit: the device emulates {hint} rather than "
+                  "running it natively")
+        if allow:
+            warnings.warn(f"OpenVINO {device} {precision}: {detail} (allowed by allow_slow_precision)",
+                          SlowPrecisionWarning, stacklevel=2)
+            continue
+        fast = [p for p in _device_precisions(core, device) if _PRECISIONS[p][0] != hint]
+        raise DevicePrecisionError(precision, fast, device, f"{detail}; RuntimeOptions(extra="
+                                   "{'allow_slow_precision': True}) runs it anyway, with a warning")
+    return probes
+
+
 def _execution_devices(compiled: Any, device: str) -> list[str]:
     try:
         return [str(d) for d in compiled.get_property("EXECUTION_DEVICES")]
@@ -266,7 +322,7 @@ class OpenVINOBackend(Backend):
     precisions = ("fp32", "bf16", "fp16", "int8", "int8-bf16")
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
-    extra_keys = ("config",)
+    extra_keys = ("config", "allow_slow_precision")
     session_class = OpenVINOSession
 
     def describe(self) -> dict[str, Any]:
