@@ -1,12 +1,14 @@
-"""Each stage's candidate graphs (quantized per runtime), opening them, and timing them.
+"""Each stage's candidate graphs (quantized or rewritten per runtime), and opening them.
 
 onnxruntime runs int8 only from its own QDQ layout (quantized conv outputs); OpenVINO runs int8 convs
-with float outputs and compiles bf16 from a float graph, so each runtime gets its own candidates.
+with float outputs and compiles bf16 / fp16 from a float graph, so each runtime gets its own candidates.
+A candidate is named by its precision, plus "+polyphase" for a float graph whose upsampling was
+rewritten (calibration/search.py `precision_of`): both float graphs are timed, since which one is
+faster depends on the device's kernels.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +21,15 @@ from voxport.calibration.capture import Captured
 from voxport.calibration.quantize_openvino import quantize_for_openvino
 from voxport.calibration.quantize_ort import quantize_graph
 from voxport.calibration.rewrite import polyphase_upsampling
-from voxport.runtimes import RuntimeOptions
-from voxport.runtimes.errors import UnsupportedPrecisionError
+from voxport.calibration.search import precision_of
+from voxport.runtimes import RuntimeOptions, Session, open_session
 from voxport.stages import StageSessions
 
-# Candidate precisions per runtime besides fp32, in no particular order (timing orders them).
-CANDIDATES = {"onnxruntime": ("int8",), "openvino": ("int8-bf16", "int8", "bf16")}
+# Candidate precisions per runtime besides fp32, in no particular order (timing orders them). fp16 is
+# refused at open where the device lacks it or emulates it (voxport.runtimes.openvino_probe).
+CANDIDATES = {"onnxruntime": ("int8",), "openvino": ("int8-bf16", "int8", "bf16", "fp16")}
+FLOAT_PRECISIONS = ("bf16", "fp16")
+POLYPHASE = "+polyphase"
 # onnxruntime's calibrators hold every intermediate tensor of every sample in memory: 32 vocoder crops
 # are ~3 GB; the whole corpus (500+ crops) was killed for memory on a 24 GB machine.
 MAX_SAMPLES = {c.ENCODER: 128, c.DURATION: 128, c.DECODER: 32, c.VOCODER: 32}
@@ -36,7 +41,6 @@ MAX_SAMPLES = {c.ENCODER: 128, c.DURATION: 128, c.DECODER: 32, c.VOCODER: 32}
 # On OpenVINO the upsampling convs ("/ups.", polyphase there) stay float too: alone they cost the most
 # MCD of any layer (0.36-0.44 dB each) for 12 % of the vocoder's multiply-adds.
 KEEP_FLOAT = {c.DECODER: ("/pre/", "/post/"), c.VOCODER: ("conv_pre", "/ups.", "conv_post")}
-TIMED_FEEDS = 16
 
 
 @dataclass
@@ -46,14 +50,24 @@ class CandidateSet:
     bundle: Bundle
     runtime: str
     threads: int | None
-    files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)  # stage -> candidate -> graph
     notes: list[str] = field(default_factory=list)  # why a candidate is missing or was not run
 
-    def open(self, precisions: Mapping[str, str]) -> StageSessions:
-        """The bundle's sessions with the stages in `precisions` on their candidate, the others fp32."""
-        files = {stage: self.files[stage][p] for stage, p in precisions.items()}
+    def open(self, chosen: Mapping[str, str]) -> StageSessions:
+        """The bundle's sessions with the stages in `chosen` (stage -> candidate) on their candidate,
+        the others fp32."""
+        files = {stage: self.files[stage][c] for stage, c in chosen.items()}
+        precisions = {stage: precision_of(c) for stage, c in chosen.items()}
         return StageSessions.open(self.bundle, self.runtime, {**precisions, "default": "fp32"},
                                   RuntimeOptions(threads=self.threads), files=files)
+
+    def open_stage(self, stage: str, candidate: str | None = None) -> Session:
+        """One stage's session on `candidate`, or on its fp32 graph, on the runtime being calibrated."""
+        entry = self.bundle.graph(stage)
+        path = self.files[stage][candidate] if candidate else self.bundle.graph_path(stage, "fp32")
+        return open_session(self.runtime, path, entry.inputs, entry.outputs,
+                            precision_of(candidate) if candidate else "fp32", RuntimeOptions(threads=self.threads),
+                            stage)
 
 
 def _subsample(items: list, limit: int, seed: int) -> list:
@@ -91,14 +105,19 @@ def _openvino_candidates(source: Path, stage: str, samples: list, seed: int, wor
         files["int8-bf16"] = files["int8"] = int8
     except ValueError as exc:
         notes.append(f"{stage}: no int8 candidate ({exc})")
-    # bf16 is compiled from a float graph: the polyphase one when the stage upsamples (OpenVINO runs
-    # ConvTranspose as an f32 GEMM whatever the hint).
+    # bf16 / fp16 are compiled from a float graph: the one as exported, and where the stage upsamples
+    # the polyphase one too. OpenVINO runs ConvTranspose as a gemm whatever the hint; measured on an
+    # AMD EPYC (AVX-512 BF16) a bf16 one feeding a conv ran 5-17x slower than at f32.
     original = onnx.load(str(source))
     rewritten = polyphase_upsampling(original)
-    files["bf16"] = source
+    polyphase = None
     if len(rewritten.graph.node) != len(original.graph.node):
-        files["bf16"] = work / f"{stage}.float.onnx"
-        onnx.save(rewritten, str(files["bf16"]))
+        polyphase = work / f"{stage}.polyphase.onnx"
+        onnx.save(rewritten, str(polyphase))
+    for precision in FLOAT_PRECISIONS:
+        files[precision] = source
+        if polyphase is not None:
+            files[precision + POLYPHASE] = polyphase
     return files
 
 
@@ -116,38 +135,5 @@ def quantize_candidates(bundle: Bundle, runtime: str, stages: tuple[str, ...], c
             files = _onnxruntime_candidates(source, stage, samples, method, work)
         else:
             files = _openvino_candidates(source, stage, samples, seed, work, candidates.notes)
-        candidates.files[stage] = {p: f for p, f in files.items() if p in CANDIDATES[runtime]}
+        candidates.files[stage] = {c: f for c, f in files.items() if precision_of(c) in CANDIDATES[runtime]}
     return candidates
-
-
-def latency_ms(sessions: StageSessions, stage: str, feeds: list[dict[str, np.ndarray]], runs: int = 3) -> float:
-    """Median over `runs` passes of the session's own mean call time on `feeds` (after two warm-up calls)."""
-    for f in feeds[:2]:
-        sessions.run(stage, f)
-    stats, passes = sessions[stage].stats, []
-    for _ in range(runs):
-        stats.reset()
-        for f in feeds:
-            sessions.run(stage, f)
-        passes.append(stats.total_s / stats.count)
-    return 1000.0 * statistics.median(passes)
-
-
-def time_candidates(fp32: StageSessions, candidates: CandidateSet, captured: Captured) -> dict[str, dict]:
-    """The timing step: per stage, fp32's and each candidate's latency on the same captured inputs.
-
-    Every candidate is timed, the gate's refusals too: what it would have saved is part of its cost.
-    One this machine cannot run is left out, with a note.
-    """
-    speed: dict[str, dict] = {}
-    for stage, files in candidates.files.items():
-        feeds = captured[stage][:TIMED_FEEDS]
-        fp32_ms, timed = latency_ms(fp32, stage, feeds), {}
-        for precision in files:
-            try:
-                with candidates.open({stage: precision}) as sessions:
-                    timed[precision] = latency_ms(sessions, stage, feeds)
-            except UnsupportedPrecisionError as exc:
-                candidates.notes.append(f"{stage} {precision}: not run on this device ({exc})")
-        speed[stage] = {"fp32_ms": fp32_ms, "candidates_ms": timed}
-    return speed

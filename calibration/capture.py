@@ -36,11 +36,13 @@ def _crops(feeds: dict[str, np.ndarray], axis_len: int, crop: int) -> list[dict[
     ]
 
 
-def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0, frame_crop: int = FRAME_CROP) -> Captured:
+def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
+                         frame_crop: int | None = FRAME_CROP) -> Captured:
     """Feeds of every stage for every sentence, in corpus order; deterministic for a given seed.
 
     The voice runs its normal fp32 path with its default scales while a hook on the engine records
-    what each graph is fed. Frame-level feeds (decoder, vocoder) are cut into `frame_crop`-frame pieces.
+    what each graph is fed. Frame-level feeds (decoder, vocoder) are cut into `frame_crop`-frame pieces,
+    or kept whole with `frame_crop=None` (timing: each utterance at its own length).
     """
     engine = voice.engine
     scales, sid = engine.scales(), engine.speaker_id(None)
@@ -51,7 +53,7 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0, fram
         if event.stage not in captured or not event.feeds:  # numpy steps (length regulation) have no graph
             return
         feeds = dict(event.feeds)
-        if event.stage in FRAME_AXIS_INPUT:
+        if event.stage in FRAME_AXIS_INPUT and frame_crop:
             frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1]
             captured[event.stage].extend(_crops(feeds, frames, frame_crop))
         else:

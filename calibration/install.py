@@ -11,8 +11,9 @@ from voxport.bundle import Bundle, GraphEntry, describe_graph_file, write_manife
 from voxport.calibration.report import report_file
 from voxport.manifest import CalibrationPolicy, Manifest
 
-# Variants a calibration writes; one from an earlier calibration is dropped before installing anew.
-CALIBRATED_VARIANTS = ("int8", "bf16")
+# Variants a calibration writes (int8 graphs; float graphs rewritten for bf16/fp16, such as polyphase
+# upsampling); one from an earlier calibration is dropped before installing anew.
+CALIBRATED_VARIANTS = ("int8", "bf16", "fp16")
 
 
 def variant_of(precision: str) -> str:
@@ -37,7 +38,8 @@ def _install_graph(bundle: Bundle, stage: str, source: Path | None, precision: s
 
 def install(bundle_dir: Path, runtime: str, files: Mapping[str, Path], precisions: Mapping[str, str], *,
             seed: int, method: str) -> Manifest:
-    """Copy `files` (stage -> accepted graph) in and record `precisions` for `precision="int8"` on `runtime`.
+    """Copy `files` (stage -> accepted graph) in and record `precisions` for `precision="calibrated"` (or
+    its older name "int8") on `runtime`.
 
     A bundle holds one calibrated set: the int8 (and rewritten bf16) graphs of the runtime calibrated
     last, since the runtimes need different graphs; another runtime's record is dropped with them.

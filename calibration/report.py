@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPORT_SCHEMA = 3  # 3: runtimes by canonical name; an evaluation's `wer_candidate` (was `wer_int8`)
+# 3: runtimes by canonical name; an evaluation's `wer_candidate` (was `wer_int8`).
+# 4: candidates named by graph ("bf16+polyphase"); result `kind`, `candidates`, `reduced_stages`; speed
+#    timed cold and warm per candidate (`fp32_ms` / `candidates_ms` are the cold times ranked by).
+REPORT_SCHEMA = 4
 
 
 def report_file(runtime: str) -> str:
@@ -36,7 +39,7 @@ def _row(e: dict[str, Any]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     t = report["thresholds"]
     lines = [
-        f"# int8 calibration: {report['bundle']} on {report['runtime']}",
+        f"# Calibration: {report['bundle']} on {report['runtime']}",
         "",
         f"Corpus: {report['corpus']['sentences']} sentences ({report['corpus']['file']}), seed {report['seed']}, "
         f"calibration method {report['method']}; held-out: {report['heldout']['sentences']} sentences.",
@@ -48,15 +51,27 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *(_row(e) for e in report["evaluations"]),
         "",
-        f"**Result:** {', '.join(f'{s} {p}' for s, p in report['result']['precisions'].items())}.",
+        f"**Result ({report['result']['kind']}):** "
+        f"{', '.join(f'{s} {p}' for s, p in report['result']['candidates'].items())}.",
     ]
     if report.get("speed"):
-        lines += ["", "Latency per call on captured inputs (median ms; candidates no faster than fp32 are not gated):",
-                  "", "| stage | fp32 | candidates | chosen | chosen / fp32 |", "|---|---|---|---|---|"]
-        for stage, s in report["speed"].items():
-            timed = ", ".join(f"{p} {ms:.2f}" for p, ms in s["candidates_ms"].items()) or "none"
-            lines.append(f"| {stage} | {s['fp32_ms']:.2f} | {timed} | {s['chosen']} | "
-                         f"{s['chosen_ms'] / s['fp32_ms']:.3f} |")
+        lines += _speed_table(report["speed"])
     if report.get("notes"):
         lines += ["", "Notes:", "", *(f"- {n}" for n in report["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def _speed_table(speed: dict[str, Any]) -> list[str]:
+    any_stage = next(iter(speed.values()))
+    lines = ["", f"Latency per sentence, ms, on {any_stage['sentences']} sentences each session had not seen: cold "
+             "(the first time; how real text runs) and warm (the same sentences again). Candidates are ranked by "
+             "cold time; one no faster than fp32 cold is not gated. Load: open + warm-up of the shape buckets.", "",
+             "| stage | graph | shapes | cold ms | warm ms | load s | cold / fp32 | chosen |",
+             "|---|---|---|---|---|---|---|---|"]
+    for stage, s in speed.items():
+        rows = {"fp32": s["fp32"], **s["candidates"]}
+        for name, t in sorted(rows.items(), key=lambda item: item[1]["cold_ms"]):
+            chosen = "**chosen**" if name == s["chosen"] else ""
+            lines.append(f"| {stage} | {name} | {t['shapes']} | {t['cold_ms']:.2f} | {t['warm_ms']:.2f} | "
+                         f"{t['load_s']:.2f} | {t['cold_ms'] / s['fp32_ms']:.3f} | {chosen} |")
+    return lines

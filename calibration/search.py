@@ -20,12 +20,24 @@ class Judged(Protocol):
 Evaluate = Callable[[str, dict[str, str]], Judged]
 
 
+def precision_of(candidate: str) -> str:
+    """The runtime precision a candidate runs at: "bf16+polyphase" (a rewritten graph) runs bf16."""
+    return candidate.split("+", 1)[0]
+
+
 def ladders(speed: Mapping[str, Mapping[str, Any]], require_speedup: bool = True) -> dict[str, list[str]]:
     """Each stage's candidates fastest first. One no faster than fp32 has no reason to exist, unless
-    `require_speedup` is off (tests of tiny graphs, where timing says nothing)."""
-    return {stage: [p for _, p in sorted((ms, p) for p, ms in s["candidates_ms"].items()
-                                         if ms < s["fp32_ms"] or not require_speedup)]
-            for stage, s in speed.items()}
+    `require_speedup` is off (tests of tiny graphs, where timing says nothing). Of candidates at one
+    precision (the same function, rewritten: "bf16" and "bf16+polyphase") only the fastest is judged:
+    the gate would judge the same audio twice."""
+    result = {}
+    for stage, s in speed.items():
+        ranked = sorted((ms, p) for p, ms in s["candidates_ms"].items() if ms < s["fp32_ms"] or not require_speedup)
+        fastest: dict[str, str] = {}
+        for _, candidate in ranked:
+            fastest.setdefault(precision_of(candidate), candidate)
+        result[stage] = [c for _, c in ranked if fastest[precision_of(c)] == c]
+    return result
 
 
 class PolicySearch:

@@ -1,0 +1,146 @@
+"""The timing step: every candidate as a voice runs it, on sentences it has not seen, cold and warm.
+
+Real text never repeats a shape, and the first call with a new shape can cost a runtime that compiles
+per shape several times a repeat (OpenVINO's CPU plugin). So each candidate session is opened fresh
+and prepared the way `Voice.load` prepares it: on a runtime that runs fixed shapes by default
+(voxport.runtimes.shapes) every bucket is run once, and the open plus that warm-up is reported as its
+load cost; on the others nothing is prepared. Then it is given `TIMED_SENTENCES` whole utterances of
+distinct lengths, once each -- **cold**, the time real text costs: on dynamic shapes every call is a
+first call with that shape -- and then `WARM_PASSES` more times -- **warm**, the figure repeated
+sentences give. Candidates are ranked (and compared with fp32) by cold time.
+
+Bounded: a few sentences per stage, and a candidate whose cold pass runs past `SLOW_LIMIT` times
+fp32's is stopped and reported rather than timed to the end.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from voxport.calibration.candidates import CandidateSet
+from voxport.calibration.capture import Captured, capture_stage_inputs
+from voxport.calibration.search import precision_of
+from voxport.manifest import Manifest
+from voxport.runtimes import Session
+from voxport.runtimes.errors import UnsupportedPrecisionError
+from voxport.shaped import ShapedRunner, fixed_stages
+from voxport.voice import Voice
+
+TIMED_SENTENCES = 8
+WARM_PASSES = 2
+SLOW_LIMIT = 20.0
+RANKED_BY = "cold"
+
+Feeds = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One session's times on one stage's feeds (ms per utterance; load in seconds)."""
+
+    cold_ms: float  # mean over the sentences, each the first time the session saw it
+    warm_ms: float  # median over the warm passes of the mean per sentence
+    load_s: float  # open (compile) + bucket warm-up
+    shapes: str  # "fixed buckets" or "dynamic"
+    stopped: str = ""  # why timing stopped early ("" if it did not)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_sentences(sentences: Sequence[str], count: int = TIMED_SENTENCES) -> list[str]:
+    """count + 1 sentences spread from the shortest to the longest of `sentences` (distinct lengths
+    give distinct shapes); the first one only primes the session."""
+    by_length = sorted(set(sentences), key=lambda s: (len(s), s))
+    picks = np.linspace(0, len(by_length) - 1, min(count + 1, len(by_length))).round().astype(int)
+    return [by_length[i] for i in dict.fromkeys(picks.tolist())]
+
+
+def timing_feeds(voice: Voice, sentences: Sequence[str], seed: int) -> Captured:
+    """Each stage's whole-utterance feeds (no crops) for `sentences`, one per distinct shape."""
+    captured = capture_stage_inputs(voice, list(sentences), seed, frame_crop=None)
+    distinct: Captured = {}
+    for stage, feeds in captured.items():
+        seen: dict[tuple, Feeds] = {}
+        for f in feeds:
+            seen.setdefault(tuple(sorted((k, v.shape) for k, v in f.items())), f)
+        distinct[stage] = list(seen.values())
+    return distinct
+
+
+def _prepare(stage: str, session: Session, manifest: Manifest) -> tuple[Callable[[Feeds], object], str]:
+    """How a voice would call this session: through the fixed-shape runner, warmed up, where the
+    runtime defaults to fixed shapes; directly otherwise."""
+    plan, fixed = fixed_stages(None, {stage: session}, manifest.shapes)
+    if plan is None or stage not in fixed:
+        return session.run, "dynamic"
+    runner = ShapedRunner(stage, session, plan, hop_length=manifest.hop_length,
+                          frame_multiple=manifest.frame_multiple, reach=manifest.streaming)
+    runner.warm_up()
+    return runner.run, "fixed buckets"
+
+
+def time_session(open_session: Callable[[], Session], stage: str, feeds: Sequence[Feeds], manifest: Manifest,
+                 limit_s: float | None = None) -> Timing:
+    """Open, prepare and time one stage session: feeds[0] primes it, feeds[1:] are timed cold then warm."""
+    start = time.perf_counter()
+    with open_session() as session:
+        run, shapes = _prepare(stage, session, manifest)
+        load_s = time.perf_counter() - start
+        run(feeds[0])  # the session's first call: allocations and lazy set-up, a load cost
+
+        def one_pass() -> list[float]:
+            spent = []
+            for f in feeds[1:]:
+                t0 = time.perf_counter()
+                run(f)
+                spent.append(time.perf_counter() - t0)
+                if limit_s is not None and sum(spent) > limit_s:
+                    break
+            return spent
+
+        cold = one_pass()
+        if len(cold) < len(feeds) - 1:
+            stopped = f"stopped after {len(cold)} sentences: {sum(cold):.1f} s > {SLOW_LIMIT:g}x fp32's cold pass"
+            return Timing(1000 * float(np.mean(cold)), float("nan"), load_s, shapes, stopped)
+        warm = [float(np.mean(one_pass())) for _ in range(WARM_PASSES)]
+    return Timing(1000 * float(np.mean(cold)), 1000 * statistics.median(warm), load_s, shapes)
+
+
+def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], manifest: Manifest,
+                    say: Callable[[str], None] = lambda message: None) -> dict[str, dict]:
+    """Per stage: fp32 on the runtime being calibrated, and every candidate, cold and warm.
+
+    Every candidate is timed, the gate's refusals too: what it would have saved is part of its cost.
+    One this device cannot run (or runs emulated, see voxport.runtimes.openvino_probe) is left out,
+    with a note. `fp32_ms` / `candidates_ms` hold the cold times the search ranks by.
+    """
+    speed: dict[str, dict] = {}
+    for stage, files in candidates.files.items():
+        say(f"timing {stage}: fp32 and {len(files)} candidates on {len(feeds[stage]) - 1} unseen sentences")
+        fp32 = time_session(lambda s=stage: candidates.open_stage(s), stage, feeds[stage], manifest)
+        limit = SLOW_LIMIT * fp32.cold_ms * (len(feeds[stage]) - 1) / 1000
+        timed: dict[str, Timing] = {}
+        for label in files:
+            try:
+                t = time_session(lambda s=stage, c=label: candidates.open_stage(s, c), stage, feeds[stage],
+                                 manifest, limit)
+            except UnsupportedPrecisionError as exc:
+                candidates.notes.append(f"{stage} {label}: not run on this device ({exc})")
+                continue
+            if t.stopped:
+                candidates.notes.append(f"{stage} {label}: not gated, {t.stopped}")
+                continue
+            timed[label] = t
+        speed[stage] = {
+            "ranked_by": RANKED_BY, "shapes": fp32.shapes, "sentences": len(feeds[stage]) - 1,
+            "fp32_ms": fp32.cold_ms, "candidates_ms": {c: t.cold_ms for c, t in timed.items()},
+            "fp32": fp32.to_dict(),
+            "candidates": {c: {"precision": precision_of(c), **t.to_dict()} for c, t in timed.items()},
+        }
+    return speed
