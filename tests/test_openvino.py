@@ -200,10 +200,10 @@ def test_unknown_extra_keys_and_devices_are_refused(tiny_bundle):
 def test_specs_that_contradict_the_graph_are_refused_at_open(tiny_bundle):
     bundle = Bundle.load(tiny_bundle)
     entry = bundle.graph("vocoder")
-    wrong = (TensorSpec("latnet", "float32", entry.inputs[0].shape),)
+    wrong = (TensorSpec("latnet", "float32", entry.inputs[0].shape), *entry.inputs[1:])  # the rest declared
     with pytest.raises(VoxportRuntimeError, match="'latent' is not declared; declared input 'latnet' is not"):
         open_session("openvino", bundle.graph_path("vocoder"), wrong, entry.outputs, name="vocoder")
-    narrow = (TensorSpec("latent", "float32", ("batch", 3, "frames")),)
+    narrow = (TensorSpec("latent", "float32", ("batch", 3, "frames")), *entry.inputs[1:])
     with pytest.raises(VoxportRuntimeError, match="axis 1 is"):
         open_session("openvino", bundle.graph_path("vocoder"), narrow, entry.outputs, name="vocoder")
 
