@@ -189,8 +189,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except NotImplementedError as exc:  # a runtime or voice the gate cannot judge; the message says which
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 2
-    policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["precisions"].items())
-    print(f"calibrated for {report['runtime']}: {policy}; report: {Path(bundle) / 'calibration'}")
+    policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["candidates"].items())
+    print(f"calibrated for {report['runtime']} ({report['result']['kind']}): {policy}; load it with --precision "
+          f"calibrated; report: {Path(bundle) / 'calibration'}")
     return 0
 
 
@@ -243,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int)
     s.add_argument("--speaker")
     s.add_argument("--runtime", default="onnxruntime", help="runtime, or stage=runtime,...,default=runtime")
-    s.add_argument("--precision", default="fp32", help="precision, or stage=precision,...")
+    s.add_argument("--precision", default="fp32",
+                   help="precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` "
+                        "installed for the runtime, also called int8), or stage=precision,...")
     s.add_argument("--threads", type=int)
     s.add_argument("--shapes", choices=["fixed", "dynamic"],
                    help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per runtime)")
@@ -253,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--volume", type=float, default=1.0)
     s.set_defaults(func=cmd_speak)
 
-    c = sub.add_parser("calibrate", help="int8 graphs from a text corpus, kept only if they pass a quality gate")
+    c = sub.add_parser("calibrate", help="the fastest reduced-precision policy (int8, bf16, ...) that passes a "
+                       "quality gate on this machine; --precision calibrated loads it")
     c.add_argument("--bundle", help="bundle directory (default: the default voice)")
     c.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "cpu", "openvino", "tensorrt"],
                    help="cpu is an alias of onnxruntime")
