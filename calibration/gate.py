@@ -1,9 +1,18 @@
-"""The quality gate: a candidate configuration against fp32 with the same durations and the same noise.
+"""The quality gate: a candidate configuration against fp32 from the same random draws.
 
 Each held-out sentence runs twice from the same random draws: the fp32 reference, and the
-configuration under test, both through the SDK's `Engine`. The test configuration replays the
-reference's draws and frame counts (so both waveforms have one length and can be compared sample by
-sample); a quantized duration predictor is judged separately by how many phonemes its rounding moves.
+configuration under test, both through the SDK's `Engine`.
+
+Strict policy (the default): the test configuration replays the reference's draws and frame counts,
+so both waveforms have one length and are compared sample by sample (MCD); a reduced-precision
+encoder or duration predictor is judged separately by how many phonemes its rounding moves, and any
+moved phoneme refuses it.
+
+Duration-shift policy (`allow_duration_shift`, opt-in): the configuration also runs on its own
+predicted frame counts, and is judged on that audio — the audio a user would hear — by an MCD after
+dynamic time warping (`dtw_mel_cepstral_distortion_db`), the WER, and how far the total length moved.
+The prior's eps is drawn per frame, so a moved duration changes its shape; `shifted_eps` keeps each
+phoneme's own reference draws (see there for why), so only the moved phonemes' noise differs.
 """
 
 from __future__ import annotations
@@ -15,17 +24,19 @@ import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
 from voxport.engine import Engine, Prepared
-from voxport.noise import RandomNoise
+from voxport.noise import RandomNoise, RecordedNoise
 from voxport.stages import StageSessions
-from voxport.tools.quality import compare
+from voxport.tools.quality import compare, dtw_mel_cepstral_distortion_db
 from voxport.voice import Voice
 
 
 @dataclass(frozen=True)
 class GateThresholds:
-    max_mcd_db: float = 1.0  # mean mel-cepstral distortion vs fp32 (voxport.tools.quality)
+    max_mcd_db: float = 1.0  # mean mel-cepstral distortion vs fp32 (voxport.tools.quality); DTW-aligned if shifting
     max_wer_increase: float = 2.0  # percentage points above fp32's WER
-    max_duration_changes: float = 0.0  # fraction of phonemes whose frame count may move
+    max_duration_changes: float = 0.0  # fraction of phonemes whose frame count may move (strict policy only)
+    allow_duration_shift: bool = False  # judge on the candidate's own durations (see the module's docstring)
+    max_length_change: float = 0.02  # with allow_duration_shift: fraction by which the length may move
 
 
 @dataclass
@@ -33,9 +44,16 @@ class Evaluation:
     name: str
     precisions: dict[str, str]  # the stages under test and their precision; the others run fp32
     sentences: int = 0
-    mean: dict[str, float] = field(default_factory=dict)
+    mean: dict[str, float] = field(default_factory=dict)  # "dtw_mcd_db" too under the duration-shift policy
     worst: dict[str, float] = field(default_factory=dict)
     duration_change_fraction: float = 0.0
+    # The candidate's own durations against the reference's, in % of the reference's frames (reported
+    # under both policies; gated only under duration shift): summed |change| per utterance, the signed
+    # total, and the utterance that moved most (signed).
+    length_change_pct: float = 0.0
+    net_length_change_pct: float = 0.0
+    worst_length_change_pct: float = 0.0
+    duration_policy: str = "strict"  # or "shift"
     wer_fp32: float | None = None
     wer_candidate: float | None = None  # of the configuration under test, whatever its precisions
     passed: bool = False
@@ -59,6 +77,45 @@ class Reference:
     audio: np.ndarray
 
 
+@dataclass
+class Rendered:
+    """A candidate's audio per reference, at the reference's frames (`forced`: comparable sample by
+    sample) and at its own (`own`: the same arrays where its durations did not move, or when strict)."""
+
+    forced: list[np.ndarray] = field(default_factory=list)
+    own: list[np.ndarray] = field(default_factory=list)
+    own_frames: list[int] = field(default_factory=list)  # total frames per utterance, the candidate's durations
+    moved: int = 0  # phonemes whose predicted frame count differs from the reference's
+    phonemes: int = 0
+
+
+def shifted_eps(eps: np.ndarray, frames: np.ndarray, new_frames: np.ndarray, key: Sequence[int]) -> np.ndarray:
+    """The prior eps [1, C, sum(new_frames)] for `new_frames` per phoneme, made from `eps` (drawn for
+    `frames`) phoneme by phoneme: each keeps its first min(old, new) columns; the columns a phoneme
+    gains are fresh N(0, 1) draws from a generator seeded by (*key, phoneme).
+
+    Why not simply draw again from the reference's seed: eps fills [1, C, n] channel by channel, so a
+    different n shifts every channel's draws against the frames, and the whole utterance would get
+    other noise. The DTW-MCD would then measure two samples of the voice's own randomness (noise_scale
+    is large) instead of the candidate's error. Kept per phoneme, an unmoved phoneme's latent is the
+    reference's exactly, and reusing a subset of i.i.d. columns is still a draw from the same prior.
+    Seeding the gained columns per phoneme keeps them reproducible and independent of other phonemes'
+    moves (one generator in phoneme order would change a later phoneme's draws when an earlier moves).
+    """
+    frames, new_frames = np.asarray(frames, np.int64), np.asarray(new_frames, np.int64)
+    starts = np.concatenate(([0], np.cumsum(frames)[:-1]))
+    channels = eps.shape[:2]
+    pieces = []
+    for phoneme, (start, old, new) in enumerate(zip(starts, frames, new_frames, strict=True)):
+        pieces.append(eps[:, :, start : start + min(old, new)])
+        if new > old:
+            rng = np.random.default_rng([*key, phoneme])
+            pieces.append(rng.standard_normal((*channels, new - old), dtype=np.float32))
+    shifted = np.concatenate(pieces, axis=2)
+    # An utterance of zero frames still gets one (expand_prior's rule), with the reference's first draw.
+    return shifted if shifted.shape[2] else eps[:, :, :1]
+
+
 def _wer(errors: int, words: int) -> float:
     return 100.0 * errors / max(1, words)
 
@@ -68,7 +125,7 @@ class Gate:
 
     def __init__(self, voice: Voice, sentences: Sequence[str], seed: int, thresholds: GateThresholds,
                  recognizer: Recognizer | None) -> None:
-        self.voice, self.thresholds, self.recognizer = voice, thresholds, recognizer
+        self.voice, self.seed, self.thresholds, self.recognizer = voice, seed, thresholds, recognizer
         engine = voice.engine
         self.scales, self.sid = engine.scales(), engine.speaker_id(None)
         self.references: list[Reference] = []
@@ -89,44 +146,85 @@ class Gate:
 
     def evaluate(self, name: str, sessions: StageSessions, precisions: Mapping[str, str]) -> Evaluation:
         """Judge `sessions`; `precisions` names the stages under test and the precision each runs."""
-        result = Evaluation(name, dict(precisions))
-        audios, moved, total = self._render(sessions)
-        self._measure(result, audios)
-        result.duration_change_fraction = moved / max(total, 1)
+        shift = self.thresholds.allow_duration_shift
+        result = Evaluation(name, dict(precisions), duration_policy="shift" if shift else "strict")
+        rendered = self._render(sessions)
+        self._measure(result, rendered)
+        if shift:
+            self._judge_shift(result)
+        else:
+            self._judge_strict(result)
+        # Transcribing is the slow part; a configuration already refused is not transcribed (WER n/a).
+        if self.recognizer is not None and not result.reasons:
+            self._judge_wer(result, rendered.own if shift else rendered.forced)
+        result.passed = not result.reasons
+        return result
+
+    def _judge_strict(self, result: Evaluation) -> None:
         t = self.thresholds
         if result.mean["mcd_db"] > t.max_mcd_db:
             result.reasons.append(f"MCD {result.mean['mcd_db']:.3f} dB > {t.max_mcd_db} dB")
         if result.duration_change_fraction > t.max_duration_changes:
             result.reasons.append(f"durations moved on {100 * result.duration_change_fraction:.2f}% of phonemes "
                                   f"> {100 * t.max_duration_changes:.2f}%")
-        # Transcribing is the slow part; a configuration already refused is not transcribed (WER n/a).
-        if self.recognizer is not None and not result.reasons:
-            self._judge_wer(result, audios)
-        result.passed = not result.reasons
-        return result
 
-    def _render(self, sessions: StageSessions) -> tuple[list[np.ndarray], int, int]:
-        """The candidate's audio per reference (the reference's draws and frames), and how many of all
-        phonemes its own duration predictor would have given another frame count."""
+    def _judge_shift(self, result: Evaluation) -> None:
+        """Moved durations are allowed (and reported); the audio they give is judged instead."""
+        t = self.thresholds
+        if result.mean["dtw_mcd_db"] > t.max_mcd_db:
+            result.reasons.append(f"DTW-MCD {result.mean['dtw_mcd_db']:.3f} dB > {t.max_mcd_db} dB")
+        if result.length_change_pct > 100 * t.max_length_change:
+            result.reasons.append(f"length moved by {result.length_change_pct:.2f}% "
+                                  f"(net {result.net_length_change_pct:+.2f}%) > {100 * t.max_length_change:.2f}%")
+
+    def _render(self, sessions: StageSessions) -> Rendered:
+        """The candidate's audio per reference from the reference's draws, and how far its own duration
+        predictor moved the frames. The own-duration audio is rendered only when it is judged (duration
+        shift) and differs (some duration moved): otherwise it is the forced audio."""
         engine = Engine(self.voice.manifest, sessions)
-        audios, moved, total = [], 0, 0
-        for ref in self.references:
+        out = Rendered()
+        for index, ref in enumerate(self.references):
             prepared = engine.prepare(ref.ids, self.scales, ref.prepared.replay(), self.sid,
                                       frames=ref.prepared.frames)
-            moved += int(np.sum(prepared.predicted_frames != ref.prepared.frames))
-            total += prepared.predicted_frames.size
-            audios.append(engine.render(prepared))
-        return audios, moved, total
+            own = prepared.predicted_frames
+            moved = int(np.sum(own != ref.prepared.frames))
+            out.moved += moved
+            out.phonemes += own.size
+            out.own_frames.append(int(own.sum()))
+            out.forced.append(engine.render(prepared))
+            if self.thresholds.allow_duration_shift and moved:
+                eps = shifted_eps(ref.prepared.eps, ref.prepared.frames, own, (self.seed, index))
+                noise = RecordedNoise(ref.prepared.duration_noise, eps)
+                out.own.append(engine.render(engine.prepare(ref.ids, self.scales, noise, self.sid, frames=own)))
+            else:
+                out.own.append(out.forced[-1])
+        return out
 
-    def _measure(self, result: Evaluation, audios: list[np.ndarray]) -> None:
-        diffs = [compare(ref.audio, audio, self.voice.sample_rate).to_dict()
-                 for ref, audio in zip(self.references, audios, strict=True)]
+    def _measure(self, result: Evaluation, rendered: Rendered) -> None:
+        rate = self.voice.sample_rate
+        diffs = [compare(ref.audio, audio, rate).to_dict()
+                 for ref, audio in zip(self.references, rendered.forced, strict=True)]
+        if self.thresholds.allow_duration_shift:
+            for diff, ref, audio in zip(diffs, self.references, rendered.own, strict=True):
+                diff["dtw_mcd_db"] = dtw_mel_cepstral_distortion_db(ref.audio, audio, rate)
         result.sentences = len(diffs)
         result.mean = {k: float(np.mean([d[k] for d in diffs])) for k in diffs[0]}
-        result.worst = {
-            "max_abs": max(d["max_abs"] for d in diffs), "snr_db": min(d["snr_db"] for d in diffs),
-            "log_mel_db": max(d["log_mel_db"] for d in diffs), "mcd_db": max(d["mcd_db"] for d in diffs),
-        }
+        result.worst = {k: max(d[k] for d in diffs) for k in diffs[0] if k != "snr_db"}
+        result.worst["snr_db"] = min(d["snr_db"] for d in diffs)
+        result.duration_change_fraction = rendered.moved / max(rendered.phonemes, 1)
+        self._measure_length(result, rendered.own_frames)
+
+    def _measure_length(self, result: Evaluation, own_frames: list[int]) -> None:
+        """Length moves per utterance, summed as absolute values so that a longer and a shorter
+        utterance do not cancel, over the held-out set so that one frame on a one-second sentence
+        (about 1 %) does not decide alone; the net and the worst utterance say which way it went."""
+        ref_frames = np.array([int(r.prepared.frames.sum()) for r in self.references])
+        change = np.array(own_frames) - ref_frames
+        total = max(int(ref_frames.sum()), 1)
+        result.length_change_pct = 100.0 * float(np.abs(change).sum()) / total
+        result.net_length_change_pct = 100.0 * float(change.sum()) / total
+        relative = change / np.maximum(ref_frames, 1)
+        result.worst_length_change_pct = 100.0 * float(relative[np.argmax(np.abs(relative))])
 
     def _judge_wer(self, result: Evaluation, audios: list[np.ndarray]) -> None:
         recognizer, rate = self.recognizer, self.voice.sample_rate

@@ -2,7 +2,9 @@
 
 Numpy only, so tests and benchmarks can use it on any backend's output.  Both signals must have the
 same length (same durations and noise, different runtime or precision): a length difference is a
-different alignment, which these measures are not meant to judge.
+different alignment, which these measures are not meant to judge. The one exception is
+`dtw_mel_cepstral_distortion_db`, which aligns the frames first and so compares signals whose
+durations moved (a reduced-precision duration predictor).
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AudioDiff", "compare", "log_mel", "log_mel_distance_db", "mel_cepstral_distortion_db", "snr_db"]
+__all__ = [
+    "AudioDiff", "compare", "dtw_mel_cepstral_distortion_db", "dtw_path", "log_mel", "log_mel_distance_db",
+    "mel_cepstral_distortion_db", "snr_db",
+]
+
+_MCD_SCALE = 10.0 / np.log(10.0) * np.sqrt(2.0)  # cepstral distance (natural-log amplitude) -> MCD dB
 
 
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -76,6 +83,24 @@ def _dct_ortho(x: np.ndarray) -> np.ndarray:
     return x @ basis.T
 
 
+def _cepstra(
+    reference: np.ndarray, test: np.ndarray, sample_rate: int, n_coeffs: int, dynamic_range_db: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both signals' cepstra c1..c_n [frames, n_coeffs] and which reference frames are speech.
+
+    The lengths may differ: only the floor and the speech frames come from the reference.
+    """
+    ref_db, out_db = log_mel(reference, sample_rate), log_mel(test, sample_rate)
+    floor = ref_db.max() - dynamic_range_db
+    ref_db, out_db = np.maximum(ref_db, floor), np.maximum(out_db, floor)
+    energy = 10.0 * np.log10(np.sum(10.0 ** (ref_db / 10.0), axis=1))
+    speech = energy > energy.max() - 40.0
+    to_log_amp = np.log(10.0) / 20.0  # dB of power -> natural log of amplitude
+    c_ref = _dct_ortho(ref_db * to_log_amp)[:, 1 : n_coeffs + 1]
+    c_out = _dct_ortho(out_db * to_log_amp)[:, 1 : n_coeffs + 1]
+    return c_ref, c_out, speech
+
+
 def mel_cepstral_distortion_db(
     reference: np.ndarray, test: np.ndarray, sample_rate: int, n_coeffs: int = 24, dynamic_range_db: float = 40.0
 ) -> float:
@@ -92,18 +117,64 @@ def mel_cepstral_distortion_db(
     same noise scores 0.3 dB, noise at 25 dB SNR 1.0 dB, at 15 dB SNR 16 dB (measured on the joe voice).
     """
     reference, test = _pair(reference, test)
-    ref_db, out_db = log_mel(reference, sample_rate), log_mel(test, sample_rate)
-    floor = ref_db.max() - dynamic_range_db
-    ref_db, out_db = np.maximum(ref_db, floor), np.maximum(out_db, floor)
-    energy = 10.0 * np.log10(np.sum(10.0 ** (ref_db / 10.0), axis=1))
-    speech = energy > energy.max() - 40.0
+    c_ref, c_out, speech = _cepstra(reference, test, sample_rate, n_coeffs, dynamic_range_db)
     if not speech.any():
         return 0.0
-    to_log_amp = np.log(10.0) / 20.0  # dB of power -> natural log of amplitude
-    c_ref = _dct_ortho(ref_db[speech] * to_log_amp)[:, 1 : n_coeffs + 1]
-    c_out = _dct_ortho(out_db[speech] * to_log_amp)[:, 1 : n_coeffs + 1]
-    per_frame = (10.0 / np.log(10.0)) * np.sqrt(2.0 * np.sum((c_ref - c_out) ** 2, axis=1))
+    per_frame = _MCD_SCALE * np.sqrt(np.sum((c_ref[speech] - c_out[speech]) ** 2, axis=1))
     return float(np.mean(per_frame))
+
+
+def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The monotonic path of least summed cost through `cost` [n, m] from (0, 0) to (n-1, m-1), with
+    steps (1, 1), (1, 0) and (0, 1): its row and column indices, in order.
+
+    The accumulated cost is filled one anti-diagonal (i + j = k) at a time: every cell of a diagonal
+    depends only on the two before it, so each is one vectorised numpy step (n + m steps, not n * m).
+    """
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)  # padded: cell (i, j) lives at acc[i + 1, j + 1]
+    acc[0, 0] = 0.0
+    for k in range(n + m - 1):
+        i = np.arange(max(0, k - m + 1), min(n - 1, k) + 1)
+        j = k - i
+        acc[i + 1, j + 1] = cost[i, j] + np.minimum(np.minimum(acc[i, j], acc[i, j + 1]), acc[i + 1, j])
+    rows, cols = [n - 1], [m - 1]
+    i, j = n, m
+    while (i, j) != (1, 1):
+        # Ties go to the diagonal, so identical signals follow the identity path.
+        step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
+        i, j = (i - 1, j - 1) if step == 0 else (i - 1, j) if step == 1 else (i, j - 1)
+        rows.append(i - 1)
+        cols.append(j - 1)
+    return np.array(rows[::-1]), np.array(cols[::-1])
+
+
+def dtw_mel_cepstral_distortion_db(
+    reference: np.ndarray, test: np.ndarray, sample_rate: int, n_coeffs: int = 24, dynamic_range_db: float = 40.0
+) -> float:
+    """MCD (as `mel_cepstral_distortion_db`) after aligning the test's frames to the reference's by DTW.
+
+    What it measures: how different the two signals sound frame by frame once timing is taken out — the
+    spectral error of a configuration whose durations moved. The path of least summed per-frame MCD
+    pairs every reference frame with one or more test frames (and vice versa); the score is the mean
+    MCD over the path's steps whose reference frame is speech. Lengths may differ.
+
+    What it does not measure: timing itself (a phoneme held twice as long scores ~0), which is why it
+    is judged together with how far the durations and the total length moved. DTW minimises, so on
+    equal lengths it scores at most about the plain MCD (the identity path is one candidate); identical
+    signals score 0.
+    """
+    reference = np.asarray(reference, np.float64).reshape(-1)
+    test = np.asarray(test, np.float64).reshape(-1)
+    c_ref, c_out, speech = _cepstra(reference, test, sample_rate, n_coeffs, dynamic_range_db)
+    if not speech.any():
+        return 0.0
+    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: an [n, m] matrix without an [n, m, n_coeffs] intermediate.
+    squared = np.sum(c_ref**2, axis=1)[:, None] + np.sum(c_out**2, axis=1)[None, :] - 2.0 * c_ref @ c_out.T
+    rows, cols = dtw_path(_MCD_SCALE * np.sqrt(np.maximum(squared, 0.0)))
+    rows, cols = rows[speech[rows]], cols[speech[rows]]
+    # Recomputed on the path by subtraction: the expansion above rounds, identical frames must score 0.
+    return float(np.mean(_MCD_SCALE * np.sqrt(np.sum((c_ref[rows] - c_out[cols]) ** 2, axis=1))))
 
 
 @dataclass(frozen=True)
