@@ -35,6 +35,11 @@ def test_wheel_holds_only_the_voxport_namespace(wheel):
     assert tops == {"voxport", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
 
 
+def test_wheel_ships_the_calibration_corpus(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"voxport/calibration/data/corpus_en.txt", "voxport/calibration/data/heldout_en.txt"} <= names
+
+
 def test_wheel_installs_into_a_fresh_venv_and_every_package_imports(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
