@@ -3,7 +3,8 @@
 Pure policy over an `evaluate(name, precisions)` function, so it can be tested without graphs: each
 stage climbs its ladder (fastest candidate first) alone until one passes; the stages that passed are
 then judged together, and while the combination fails, the stage that cost the most alone (highest
-solo MCD) is demoted to its next candidate, or to fp32 when none is left.
+solo MCD, DTW-aligned when durations may shift) is demoted to its next candidate, or to fp32 when
+none is left.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ class PolicySearch:
             self._say(f"gate: {stage} alone at {precision}")
             result = self._judge(f"{stage} {precision}", {stage: precision})
             if result.passed:
-                self.chosen[stage], self.solo_mcd[stage] = precision, result.mean["mcd_db"]
+                # Under the duration-shift policy the judged audio is the candidate's own durations: its
+                # DTW-aligned MCD, not the MCD at the reference's frames (0 for a duration predictor).
+                cost = result.mean.get("dtw_mcd_db", result.mean["mcd_db"])
+                self.chosen[stage], self.solo_mcd[stage] = precision, cost
                 return
 
     def _judge(self, name: str, precisions: dict[str, str]) -> Judged:

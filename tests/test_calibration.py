@@ -127,6 +127,27 @@ def test_search_demotes_the_worst_solo_stage_until_the_combination_passes():
     assert len(search.evaluations) == len(calls)
 
 
+def test_search_demotes_by_the_dtw_aligned_mcd_when_durations_may_shift():
+    """A duration predictor scores 0 dB at the reference's frames; its cost is the DTW-MCD of its own."""
+    class Shifted(_Judged):
+        def __init__(self, mcd: float, dtw: float) -> None:
+            super().__init__(mcd, 1.0)
+            self.mean["dtw_mcd_db"], self.passed = dtw, dtw <= 1.0
+
+    solo = {"duration": Shifted(0.0, 0.8), "decoder": Shifted(0.5, 0.5)}
+    calls = []
+
+    def evaluate(name, precisions):
+        calls.append(name)
+        if len(precisions) == 1:
+            return solo[next(iter(precisions))]
+        return Shifted(0.5, 1.3 if "duration" in precisions else 0.5)
+
+    search = PolicySearch({"duration": ["bf16"], "decoder": ["bf16"]}, evaluate)
+    assert search.run() == {"decoder": "bf16"}  # the duration stage (0.8 dB DTW-MCD) was demoted
+    assert calls == ["duration bf16", "decoder bf16", "combined"]
+
+
 def test_search_demotes_a_stage_without_further_candidates_to_fp32():
     evaluate, calls = _fake_evaluate({("encoder", "int8"): 0.5, ("decoder", "int8"): 0.6})
     chosen = PolicySearch({"encoder": ["int8"], "decoder": ["int8"], "vocoder": []}, evaluate).run()
