@@ -11,9 +11,10 @@ from voxport.bundle import Bundle, GraphEntry, describe_graph_file, write_manife
 from voxport.calibration.report import report_file
 from voxport.manifest import CalibrationPolicy, Manifest
 
-# Variants a calibration writes (int8 graphs; float graphs rewritten for bf16/fp16, such as polyphase
-# upsampling); one from an earlier calibration is dropped before installing anew.
-CALIBRATED_VARIANTS = ("int8", "bf16", "fp16")
+# int8 graphs are made for one runtime: an earlier calibration's are dropped before installing anew.
+# Float variants (bf16/fp16: exact rewrites such as polyphase upsampling, written by the build or by an
+# earlier calibration) compute the fp32 function on any runtime, so they stay unless replaced.
+CALIBRATED_VARIANTS = ("int8",)
 
 
 def variant_of(precision: str) -> str:
@@ -24,10 +25,16 @@ def variant_of(precision: str) -> str:
 def _install_graph(bundle: Bundle, stage: str, source: Path | None, precision: str) -> GraphEntry:
     entry = bundle.graph(stage)
     variants = {k: v for k, v in entry.variants.items() if k not in CALIBRATED_VARIANTS}
-    # A candidate that is the fp32 file itself (OpenVINO compiles bf16 from it) needs no copy:
-    # the runtime falls back to the fp32 file for a precision it compiles.
-    if source is not None and source.resolve() != bundle.graph_path(stage, "fp32").resolve():
-        variant = variant_of(precision)
+    if source is None:
+        return GraphEntry(entry.inputs, entry.outputs, variants)
+    variant = variant_of(precision)
+    if variant == "fp32":
+        return GraphEntry(entry.inputs, entry.outputs, variants)
+    if source.resolve() == bundle.graph_path(stage, "fp32").resolve():
+        # The candidate was the fp32 file itself, compiled at `precision`: run it as it was timed, from
+        # the fp32 file the runtime falls back to, not from a rewrite the build left under this name.
+        variants.pop(variant, None)
+    else:
         relative = f"{variant}/{stage}.onnx"
         target = bundle.root / relative
         target.parent.mkdir(exist_ok=True)

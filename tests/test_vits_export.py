@@ -167,3 +167,25 @@ def test_graphs_run_batched(tmp_path):
         for i, out in enumerate(both):
             np.testing.assert_allclose(out[0], alone[0][i][0], atol=1e-4, err_msg=f"{name} item 0")
             np.testing.assert_allclose(out[1], alone[1][i][0], atol=1e-4, err_msg=f"{name} item 1")
+
+
+def test_the_reduced_precision_vocoder_is_the_exact_polyphase_rewrite(tiny_bundle):
+    """bf16/fp16 compile from a graph without ConvTranspose; run at fp32 it is the fp32 vocoder."""
+    import onnx
+
+    from voxport.bundle import Bundle
+    from voxport.runtimes import open_session
+
+    bundle = Bundle.load(tiny_bundle)
+    entry = bundle.graph("vocoder")
+    assert entry.variants["bf16"] == entry.variants["fp16"] != entry.variants["fp32"]
+    ops = {n.op_type for n in onnx.load(str(bundle.graph_path("vocoder", "bf16"))).graph.node}
+    assert "ConvTranspose" not in ops
+    rng = np.random.default_rng(0)
+    feeds = {"latent": rng.standard_normal((1, 8, 37)).astype(np.float32),
+             "frame_mask": np.ones((1, 1, 37), np.float32)}
+    outs = []
+    for variant in ("fp32", "bf16"):
+        with open_session("onnxruntime", bundle.graph_path("vocoder", variant), entry.inputs, entry.outputs) as s:
+            outs.append(s.run(feeds)["audio"])
+    np.testing.assert_allclose(outs[1], outs[0], atol=1e-5)
