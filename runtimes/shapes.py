@@ -20,8 +20,11 @@ class ShapePlan:
     """Bucket sizes per time axis. Phoneme-level graphs run on the smallest phoneme bucket that holds
     the utterance; frame-level graphs on frame buckets, in windows of the largest bucket when longer."""
 
-    phoneme_buckets: tuple[int, ...] = (32, 64, 128, 256, 512)
-    frame_buckets: tuple[int, ...] = (32, 64, 96, 128, 192, 256, 384)
+    # Steps of 1.5x and 2x alternately: padding wastes at most a third. Finer phoneme buckets matter for
+    # time to first audio, which waits for the whole sentence's encoder (32.5 vs 41.4 ms median with
+    # powers of two, OpenVINO bf16, 2-core AMD EPYC, AVX-512 BF16).
+    phoneme_buckets: tuple[int, ...] = (32, 48, 64, 96, 128, 192, 256, 384, 512)
+    frame_buckets: tuple[int, ...] = (32, 48, 64, 96, 128, 192, 256, 384)
 
     def __post_init__(self) -> None:
         for name in ("phoneme_buckets", "frame_buckets"):
