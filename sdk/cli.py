@@ -218,7 +218,15 @@ def cmd_phonemize(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxport", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_build, _add_speak, _add_calibrate, _add_small_commands):
+        add(sub)
+    from voxport.tools.profiling.cli import add_parser as add_profile_parser
 
+    add_profile_parser(sub)
+    return parser
+
+
+def _add_build(sub) -> None:
     b = sub.add_parser("build", help="import a voice and write its split bundle")
     b.add_argument("--piper", metavar="VOICE.onnx", help="a Piper voice (its .onnx.json beside it)")
     b.add_argument("--config", metavar="VOICE.onnx.json", help="the Piper config, if not beside the .onnx")
@@ -233,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_build)
 
+
+def _add_speak(sub) -> None:
     s = sub.add_parser("speak", help="synthesize text to a WAV file")
     s.add_argument("text", help="text to speak, or - to read standard input")
     s.add_argument("-o", "--output", help="WAV file to write (default: voxport.wav, or none with --play)")
@@ -256,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--volume", type=float, default=1.0)
     s.set_defaults(func=cmd_speak)
 
+
+def _add_calibrate(sub) -> None:
     c = sub.add_parser("calibrate", help="the fastest reduced-precision policy (int8, bf16, ...) that passes a "
                        "quality gate on this machine; --precision calibrated loads it")
     c.add_argument("--bundle", help="bundle directory (default: the default voice)")
@@ -273,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_calibrate)
 
+
+def _add_small_commands(sub) -> None:
     r = sub.add_parser("runtimes", help="list the runtimes usable on this machine")
     r.set_defaults(func=cmd_runtimes)
 
@@ -280,11 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text")
     p.add_argument("--bundle")
     p.set_defaults(func=cmd_phonemize)
-
-    from voxport.tools.profiling.cli import add_parser as add_profile_parser
-
-    add_profile_parser(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
