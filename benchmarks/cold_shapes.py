@@ -101,10 +101,12 @@ def _sdk_worker(spec: dict[str, Any], args: Any, threads: int, rec: Recorder) ->
     import time
 
     from voxport import Voice
+    from voxport.tools.profiling.measure import peak_rss_mb
 
     start = time.perf_counter()
     voice = load_or_skip(Voice.load, args.bundle, threads=threads, progress=False, **spec)
-    rec.set(load_s=time.perf_counter() - start,
+    # Memory of the loaded voice, its compiled bucket shapes included: the cost of a bucket set.
+    rec.set(load_s=time.perf_counter() - start, load_rss_mb=peak_rss_mb(),
             precisions={s: voice.sessions[s].precision for s in voice.bundle.stages},
             fixed=list(getattr(voice.engine, "runners", {})))  # stages on bucket shapes, where supported
     with voice:
@@ -118,7 +120,9 @@ def _piper_worker(args: Any, piper: str, rec: Recorder) -> None:
 
     start = time.perf_counter()
     voice = load_or_skip(PiperVoice.load, piper)
-    rec.set(load_s=time.perf_counter() - start)
+    from voxport.tools.profiling.measure import peak_rss_mb
+
+    rec.set(load_s=time.perf_counter() - start, load_rss_mb=peak_rss_mb())
     # No streaming in piper-tts: its first audio is the first sentence, so stream = speak.
     _measure(voice.synthesize, voice.synthesize, voice.config.sample_rate, args, rec,
              size=lambda chunk: chunk.audio_float_array.size)
@@ -148,7 +152,8 @@ def _ttfa_vs_piper(s: Summary, piper: Summary) -> float | None:
 
 def _row(config: str, s: Summary, piper: Summary) -> list[str]:
     ttfa = _ttfa_ms(s)
-    return [config, s.status, cell(s.info.get("load_s"), 2), cell(s.rtf("cold"), 4), cell(s.rtf("warm"), 4),
+    return [config, s.status, cell(s.info.get("load_s"), 2), cell(s.info.get("load_rss_mb"), 0),
+            cell(s.rtf("cold"), 4), cell(s.rtf("warm"), 4),
             cell(rtf_ratio(s, "cold", s, "warm"), 3), cell(rtf_ratio(s, "cold", piper), 3),
             cell(rtf_ratio(s, "warm", piper), 3), cell(percentile(ttfa, 50), 1), cell(percentile(ttfa, 90), 1),
             cell(_ttfa_vs_piper(s, piper), 3), _note(s)]
@@ -167,8 +172,9 @@ def _note(s: Summary) -> str:
 
 def _print_table(results: dict[str, Summary]) -> None:
     piper = results.get(PIPER) or Summary("skipped", "not run", {})
-    headers = ["configuration", "status", "load s", "cold RTF", "warm RTF", "cold/warm", "cold × Piper cold",
-               "warm × Piper warm", "TTFA p50 ms", "TTFA p90 ms", "TTFA p50 × Piper sentence", "note"]
+    headers = ["configuration", "status", "load s", "RSS after load MB", "cold RTF", "warm RTF", "cold/warm",
+               "cold × Piper cold", "warm × Piper warm", "TTFA p50 ms", "TTFA p90 ms", "TTFA p50 × Piper sentence",
+               "note"]
     print("| " + " | ".join(headers) + " |")
     print("|" + "|".join("---" for _ in headers) + "|")
     for config, s in results.items():
