@@ -7,17 +7,17 @@ import os
 import threading
 import unicodedata
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
-from voxport.phoneme_ids import PhonemeIdMapper
+from voxport.phoneme_ids import ESPEAK, TEXT, PhonemeIdMapper, text_phonemes, unsupported_phoneme_type
 from voxport.phonemize import EspeakPhonemizer
-from voxport.text.normalize import normalize_text
+from voxport.text.languages import normalizer_for
 from voxport.text.sentences import split_sentences
 
-__all__ = ["PiperConfig", "TextFrontend", "strip_unspeakable"]
+__all__ = ["CodepointFrontend", "CodepointPhonemizer", "PiperConfig", "TextFrontend", "strip_unspeakable"]
 
 PiperConfig = Mapping[str, Any] | str | os.PathLike[str]  # a parsed .onnx.json, or its path
 
@@ -56,6 +56,7 @@ class TextFrontend:
         self.max_sentence_chars = max_sentence_chars
         self._phonemizer = phonemizer
         self._phonemizer_lock = threading.Lock()
+        self._normalizer: Callable[[str], str] | None = None  # chosen by language on first use
         # Sentences whose ids exceed this are split at a word break (fixed-shape graphs hold no more).
         self.max_ids: int | None = None
 
@@ -63,25 +64,47 @@ class TextFrontend:
     def from_piper_config(cls, config: PiperConfig, **overrides: Any) -> TextFrontend:
         """Build a frontend from a Piper ``.onnx.json`` config (a dict, or the path to the file).
 
-        Uses ``phoneme_id_map`` and ``espeak.voice``; keyword ``overrides`` go to the constructor.
+        Uses ``phoneme_id_map``, ``phoneme_type`` and ``espeak.voice``; keyword ``overrides`` go to the
+        constructor. A ``"text"`` voice gets a :class:`CodepointFrontend`; a type voxport cannot
+        phonemize raises :class:`FrontendError`.
         """
         if isinstance(config, (str, os.PathLike)):
             config = json.loads(Path(config).read_text(encoding="utf-8"))
-        phoneme_type = config.get("phoneme_type", "espeak")
-        if phoneme_type != "espeak":
-            raise FrontendError(f"Only espeak-phonemized Piper voices are supported, not {phoneme_type!r}.")
+        frontend_cls = cls._for_phoneme_type(config.get("phoneme_type", ESPEAK))
         if "phoneme_id_map" not in config:
             raise FrontendError("The Piper config has no phoneme_id_map.")
         espeak = config.get("espeak") or {}
         overrides.setdefault("espeak_voice", espeak.get("voice", "en-us"))
-        return cls(config["phoneme_id_map"], **overrides)
+        return frontend_cls(config["phoneme_id_map"], **overrides)
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> TextFrontend:
-        """The front-end a bundle's manifest describes (its id map, espeak voice and markers)."""
+        """The front-end a bundle's manifest describes (its phoneme type, id map, espeak voice and markers).
+
+        A type voxport cannot phonemize raises :class:`FrontendError` naming it (never espeak English).
+        """
         ph = manifest.phonemizer
+        # Bundles written before the type was checked all say "espeak"; a missing type means the same.
+        frontend_cls = cls._for_phoneme_type(ph.get("type", ESPEAK))
         markers = {k: ph[k] for k in ("pad", "bos", "eos", "pad_after_bos") if k in ph}
-        return cls(manifest.phoneme_id_map, espeak_voice=ph.get("voice") or "en-us", **markers)
+        return frontend_cls(manifest.phoneme_id_map, espeak_voice=ph.get("voice") or "en-us", **markers)
+
+    @classmethod
+    def _for_phoneme_type(cls, phoneme_type: object) -> type[TextFrontend]:
+        """The front-end class that reads a voice of ``phoneme_type``; FrontendError if none does."""
+        reason = unsupported_phoneme_type(phoneme_type)
+        if reason is not None:
+            raise FrontendError(reason)
+        return CodepointFrontend if phoneme_type == TEXT else cls
+
+    @property
+    def normalizer(self) -> Callable[[str], str]:
+        """The text normalizer of the voice's language (English rules, num2words, or none: see README)."""
+        if self._normalizer is None:
+            with self._phonemizer_lock:  # so that an uncovered language is logged once per front-end
+                if self._normalizer is None:
+                    self._normalizer = normalizer_for(self.espeak_voice)
+        return self._normalizer
 
     @property
     def phonemizer(self) -> EspeakPhonemizer:
@@ -97,7 +120,7 @@ class TextFrontend:
 
         Removed characters are reported once per call with an :class:`UnknownSymbolWarning`.
         """
-        normalized = normalize_text(text)
+        normalized = self.normalizer(text)
         if not normalized.strip():
             return
         cleaned, removed = strip_unspeakable(normalized)
@@ -157,6 +180,39 @@ class TextFrontend:
         if not text.strip():
             return ""
         return self.phonemizer.phonemize(text)
+
+
+class CodepointPhonemizer:
+    """The "phonemizer" of a ``"text"`` voice: a word's symbols are its own code points (NFD)."""
+
+    def phonemize(self, text: str) -> str:
+        return text_phonemes(text)
+
+
+class CodepointFrontend(TextFrontend):
+    """Front-end of a Piper voice with ``phoneme_type`` ``"text"``: ids straight from the text's code points.
+
+    Reproduces piper-tts 1.8, which trains and speaks such voices on the NFD-decomposed text as is:
+    no normalization (digits and abbreviations are read however the voice learned them), no espeak,
+    no ``[[ ]]`` phoneme blocks. One difference is kept on purpose: piper-tts speaks the whole text
+    as one id sequence, while this front-end still cuts it into sentences (streaming, bucket limits);
+    each sentence's ids are exactly piper-tts's ids for that sentence.
+    """
+
+    @property
+    def phonemizer(self) -> CodepointPhonemizer:  # type: ignore[override]
+        """What word timestamps re-phonemize words with: the code points again, never espeak."""
+        return CodepointPhonemizer()
+
+    def sentences(self, text: str) -> Iterator[str]:
+        """The text's sentences, unnormalized: the voice was trained on raw text."""
+        for sentence in split_sentences(text, max_chars=self.max_sentence_chars):
+            if sentence.strip():
+                yield sentence
+
+    def phonemes(self, sentence: str) -> str:
+        """The sentence's NFD code points (``[[`` is plain text, as in piper-tts)."""
+        return text_phonemes(sentence)
 
 
 def strip_unspeakable(text: str) -> tuple[str, list[str]]:

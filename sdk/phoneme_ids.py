@@ -6,6 +6,11 @@ Piper's convention (piper-tts 1.8.0, ``piper.phoneme_ids.phonemes_to_ids``)::
 
 e.g. "hə" -> ``^ _ h _ ə _ $``. Each phoneme is one Unicode codepoint of the (NFD-decomposed)
 phoneme string; a symbol may map to several ids, which are emitted in order.
+
+Which "phonemes" a voice reads is its ``phoneme_type`` (Piper's ``.onnx.json``, the manifest's
+``phonemizer.type``): espeak-ng IPA, or the text's own code points for ``"text"`` voices. The other
+types piper-tts knows need phonemizers voxport does not have; :func:`unsupported_phoneme_type` says
+which, so that such a voice is refused instead of being fed English espeak phonemes.
 """
 
 from __future__ import annotations
@@ -16,7 +21,57 @@ from collections.abc import Mapping, Sequence
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
 
-__all__ = ["PhonemeIdMapper"]
+__all__ = [
+    "ESPEAK",
+    "SUPPORTED_PHONEME_TYPES",
+    "TEXT",
+    "PhonemeIdMapper",
+    "text_phonemes",
+    "unsupported_phoneme_type",
+]
+
+ESPEAK = "espeak"  # espeak-ng IPA; also what a config or manifest that names no type means
+TEXT = "text"  # no phonemizer: the code points of the text are the symbols
+SUPPORTED_PHONEME_TYPES = (ESPEAK, TEXT)
+# The other types piper-tts 1.8 knows (piper.config.PhonemeType), with what phonemizes them there:
+# named in the refusal so that the user learns what the voice needs.
+_PIPER_ONLY_PHONEME_TYPES = {
+    "pinyin": "Chinese G2P with g2pW and pinyin-group padding (piper.phonemize_chinese)",
+    "japanese": "OpenJTalk with pitch accent (piper.phonemize_japanese)",
+    "hebrew": "Nakdimon niqqud and a Hebrew IPA G2P (piper.phonemize_hebrew)",
+    "thai": "TLTK word segmentation and G2P with tone digits (piper.phonemize_thai)",
+}
+
+
+def unsupported_phoneme_type(phoneme_type: object) -> str | None:
+    """Why voxport cannot turn text into ids for a voice of ``phoneme_type``; None when it can.
+
+    The caller raises its own typed error with this message (the importer at build time, the
+    front-end at load time).
+    """
+    if phoneme_type in SUPPORTED_PHONEME_TYPES:
+        return None
+    supported = " and ".join(repr(t) for t in SUPPORTED_PHONEME_TYPES)
+    needed = _PIPER_ONLY_PHONEME_TYPES.get(phoneme_type) if isinstance(phoneme_type, str) else None
+    if needed is None:
+        known = ", ".join([*SUPPORTED_PHONEME_TYPES, *_PIPER_ONLY_PHONEME_TYPES])
+        return (
+            f"The voice's phoneme_type {phoneme_type!r} is unknown (piper-tts 1.8 knows {known}); it would need "
+            f"a phonemizer for that type. voxport phonemizes only {supported} voices."
+        )
+    return (
+        f"The voice's phoneme_type {phoneme_type!r} cannot be phonemized by voxport: it needs {needed}, "
+        f"which only piper-tts has. voxport phonemizes only {supported} voices."
+    )
+
+
+def text_phonemes(text: str) -> str:
+    """The symbols of a ``"text"`` voice: the text's code points after NFD decomposition.
+
+    Exactly piper-tts 1.8 (``PiperVoice.phonemize`` and its training data set both take
+    ``list(unicodedata.normalize("NFD", text))``): no normalization, no case folding, no espeak.
+    """
+    return unicodedata.normalize("NFD", text)
 
 
 class PhonemeIdMapper:

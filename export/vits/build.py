@@ -7,12 +7,13 @@ from typing import Any
 
 from voxport.bundle import sha256_file
 from voxport.manifest import Manifest
+from voxport.phoneme_ids import ESPEAK
 from voxport.synthesis import Scales
 
 from ..bundle_writer import Progress, quiet, write_bundle
 from .graphs import vits_graph_specs
 from .model import Vits
-from .piper_import import load_piper_voice, piper_scales
+from .piper_import import check_phoneme_type, load_piper_voice, piper_scales
 
 # Piper's marker symbols for the SDK's phoneme-id mapping (piper-tts 1.8.0 puts a pad right after bos).
 PIPER_MARKERS = {"pad": "_", "bos": "^", "eos": "$", "pad_after_bos": True}
@@ -31,6 +32,8 @@ def build_vits_bundle(
     progress: Progress | None = None,
 ) -> Path:
     """Write the four VITS graphs and a manifest into `out_dir` (replaced atomically when done)."""
+    # Every VITS bundle passes here, not only imported Piper voices: none may promise a type no front-end reads.
+    check_phoneme_type(phonemizer.get("type", ESPEAK), f"the phonemizer of {name!r}")
     model = model.eval()
     c = model.config
     manifest = Manifest(
@@ -71,7 +74,7 @@ def build_from_piper(
         out_dir,
         name=onnx_path.name.removesuffix(".onnx"),
         phoneme_id_map=piper["phoneme_id_map"],
-        phonemizer={"type": piper.get("phoneme_type", "espeak"), "voice": voice, **PIPER_MARKERS},
+        phonemizer={"type": piper.get("phoneme_type", ESPEAK), "voice": voice, **PIPER_MARKERS},
         inference=piper_scales(piper.get("inference", {})),
         source={
             "kind": "piper",

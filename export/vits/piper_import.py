@@ -21,9 +21,10 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from voxport.phoneme_ids import ESPEAK, unsupported_phoneme_type
 from voxport.synthesis import Scales
 
-from ..errors import MissingTensorError, UnknownTensorError
+from ..errors import MissingTensorError, UnknownTensorError, UnsupportedConfigError
 from .config import VitsConfig
 from .model import Vits
 from .weights import load_strict
@@ -173,10 +174,18 @@ def load_piper_voice(onnx_path: str | Path, config_path: str | Path | None = Non
     onnx_path = Path(onnx_path)
     config_path = Path(config_path) if config_path else onnx_path.with_name(onnx_path.name + ".json")
     piper_json = json.loads(config_path.read_text(encoding="utf-8"))
+    check_phoneme_type(piper_json.get("phoneme_type", ESPEAK), config_path.name)  # before the slow graph load
     graph = PiperGraph(onnx.load(str(onnx_path)))
     config = infer_config(graph, piper_json)
     state = recover_state_dict(graph, Vits(config).state_dict())
     return load_strict(config, state, f"the Piper graph {onnx_path.name}"), piper_json
+
+
+def check_phoneme_type(phoneme_type: object, where: str) -> None:
+    """Refuse a voice whose text voxport cannot turn into ids: a bundle of it would speak espeak English."""
+    reason = unsupported_phoneme_type(phoneme_type)
+    if reason is not None:
+        raise UnsupportedConfigError(f"{where}: {reason}")
 
 
 def piper_scales(inference: Mapping[str, Any]) -> Scales:
