@@ -59,8 +59,12 @@ class Voice:
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
+        # First: a voice the front-end cannot speak (an unsupported phoneme type) fails before the warm-up.
+        self.frontend = TextFrontend.from_manifest(m)
         plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes)
         self.engine = Engine(m, sessions, plan, fixed)
+        if c.ENCODER in self.engine.runners and plan is not None:
+            self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up()
         self._reach: Reach | None = m.streaming
@@ -68,9 +72,6 @@ class Voice:
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
         self.name: str = m.name
-        self.frontend = TextFrontend.from_manifest(m)
-        if c.ENCODER in self.engine.runners and plan is not None:
-            self.frontend.max_ids = plan.phoneme_buckets[-1]
 
     @classmethod
     def load(
