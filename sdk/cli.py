@@ -1,4 +1,7 @@
-"""`voxport` command line: build bundles, speak text, list runtimes, profile latency."""
+"""`voxport` command line: build bundles, speak text, describe a voice, list runtimes, profile latency.
+
+A mistake a user can make (a wrong path, option value, speaker or runtime; a damaged bundle) ends in one
+line on stderr and a non-zero exit status, not a traceback; `voxport --verbose ...` shows the traceback."""
 
 from __future__ import annotations
 
@@ -6,9 +9,15 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voxport.synthesis import DEFAULT_SENTENCE_SILENCE
+from voxport import cli_checks as checks
+from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
+
+if TYPE_CHECKING:
+    from voxport.voice import Voice
 
 
 def _progress(quiet: bool):
@@ -40,7 +49,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"voxport build: no such Piper voice file: {onnx_path}", file=sys.stderr)
             return 2
         out = Path(args.output) if args.output else Path(onnx_path.name.removesuffix(".onnx") + ".voxport")
-        config = args.config
+        config = Path(args.config) if args.config else onnx_path.with_name(onnx_path.name + ".json")
+        if not config.is_file():
+            print(f"voxport build: no Piper config {config} (it goes beside the .onnx, or pass --config)",
+                  file=sys.stderr)
+            return 2
         license_, origin = args.license, str(onnx_path)
     else:
         onnx_path, config = default_voice_files()
@@ -51,11 +64,32 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(out)
             return 0
     start = time.perf_counter()
-    build_from_piper(onnx_path, out, config_path=config, license=license_, origin=origin, progress=say)
+    _import_piper(build_from_piper, onnx_path, out, config_path=config, license=license_, origin=origin,
+                  progress=say)
     _add_static(args, out, say)
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out)
     return 0
+
+
+def _import_piper(build, onnx_path: Path, out: Path, **options) -> None:
+    """Run the Piper import, turning what a file that is no Piper voice raises into a ValueError for main():
+    protobuf's DecodeError (not ONNX at all) and KeyError (a config without a field Piper writes)."""
+    from google.protobuf.message import DecodeError
+
+    config = options["config_path"]
+    try:
+        parsed = json.loads(Path(config).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{config} is not a Piper voice config: not JSON ({exc})") from exc
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{config} is not a Piper voice config: it holds no JSON object")
+    try:
+        build(onnx_path, out, **options)
+    except DecodeError as exc:
+        raise ValueError(f"{onnx_path} is not an ONNX model ({exc})") from exc
+    except KeyError as exc:
+        raise ValueError(f"{config} is not a Piper voice config: it has no {exc} field") from exc
 
 
 def _build_coqui(args: argparse.Namespace, say) -> int:
@@ -102,44 +136,43 @@ def _intact_bundle(path: Path) -> bool:
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
-    from voxport.audio import write_wav
     from voxport.voice import Voice
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    runtime = _stage_option(args.runtime)
-    precision = _stage_option(args.precision)
+    runtime = checks.stage_option(args.runtime, "--runtime")
+    precision = checks.stage_option(args.precision, "--precision")
+    if args.output_given or not args.play:
+        checks.check_writable(Path(args.output))  # before the load and synthesis that a bad path would waste
     t0 = time.perf_counter()
     voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
                        shapes=args.shapes, static=args.static,
                        sentence_silence=args.sentence_silence)
     load_s = time.perf_counter() - t0
-    config = _synthesis_config(args)
     with voice:
+        config = _synthesis_config(args, voice)
         if args.play:
             return _speak_streaming(voice, text, config, args)
         t1 = time.perf_counter()
         audio = voice.synthesize(text, config)
         synth_s = time.perf_counter() - t1
-    out = write_wav(args.output, audio, voice.sample_rate)
+    out = checks.write_wav(args.output, audio, voice.sample_rate)
     seconds = audio.size / voice.sample_rate
-    rtf = synth_s / seconds if seconds else float("nan")
     print(f"wrote {out.resolve()}  ({seconds:.2f} s of audio at {voice.sample_rate} Hz)")
-    print(f"synthesis {synth_s * 1000:.0f} ms, real-time factor {rtf:.3f} (load {load_s * 1000:.0f} ms)")
+    # No audio (empty text) has no real-time factor: say so rather than print nan.
+    rtf = f"real-time factor {synth_s / seconds:.3f}" if seconds else "no audio"
+    print(f"synthesis {synth_s * 1000:.0f} ms, {rtf} (load {load_s * 1000:.0f} ms)")
     return 0
 
 
-def _synthesis_config(args: argparse.Namespace):
-    from voxport.synthesis import SynthesisConfig
-
+def _synthesis_config(args: argparse.Namespace, voice: Voice) -> SynthesisConfig:
     return SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                           seed=args.seed, speaker=args.speaker, volume=args.volume)
+                           seed=args.seed, speaker=checks.speaker(voice, args.speaker), volume=args.volume)
 
 
 def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
     """Play while synthesizing; also write the WAV when -o was given explicitly."""
     import numpy as np
 
-    from voxport.audio import write_wav
     from voxport.playback import AudioDeviceError, AudioPlayer
 
     try:
@@ -155,18 +188,11 @@ def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
             player.write(chunk.audio)
             pieces.append(chunk.audio)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-    print(f"played {audio.size / voice.sample_rate:.2f} s; first audio after {1000 * (first_s or 0):.0f} ms; "
-          f"underruns: {player.stats.underruns}")
+    first = f"first audio after {1000 * first_s:.0f} ms" if first_s is not None else "no audio"
+    print(f"played {audio.size / voice.sample_rate:.2f} s; {first}; underruns: {player.stats.underruns}")
     if args.output_given:
-        print(f"wrote {write_wav(args.output, audio, voice.sample_rate).resolve()}")
+        print(f"wrote {checks.write_wav(args.output, audio, voice.sample_rate).resolve()}")
     return 0
-
-
-def _stage_option(value: str) -> str | dict[str, str]:
-    """`onnxruntime` or `decoder=openvino,vocoder=openvino,default=onnxruntime`."""
-    if "=" not in value:
-        return value
-    return dict(part.split("=", 1) for part in value.split(","))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -216,13 +242,21 @@ def cmd_phonemize(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voxport", description=__doc__)
+    parser = argparse.ArgumentParser(prog="voxport", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_build, _add_speak, _add_calibrate, _add_small_commands):
         add(sub)
+    from voxport.cli_info import add_parser as add_info_parser
     from voxport.tools.profiling.cli import add_parser as add_profile_parser
 
+    add_info_parser(sub)
     add_profile_parser(sub)
+    for command in sub.choices.values():
+        # Also accepted after the command (`voxport speak ... --verbose`); SUPPRESS keeps the global value.
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="show the traceback of an error")
     return parser
 
 
@@ -252,7 +286,8 @@ def _add_speak(sub) -> None:
     s.add_argument("--noise-scale", type=float)
     s.add_argument("--noise-w", type=float)
     s.add_argument("--seed", type=int)
-    s.add_argument("--speaker")
+    s.add_argument("--speaker", metavar="NAME|ID",
+                   help="a speaker of a multi-speaker voice, by name or id (voxport info lists them)")
     s.add_argument("--runtime", default="onnxruntime", help="runtime, or stage=runtime,...,default=runtime")
     s.add_argument("--precision", default="fp32",
                    help="precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` "
@@ -296,11 +331,35 @@ def _add_small_commands(sub) -> None:
     p.set_defaults(func=cmd_phonemize)
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's mistake raises: bad paths and values, a damaged bundle, a runtime or audio device that
+    is not there. Imported only once an error is being handled, so that `--help` stays fast."""
+    from voxport.default_voice import DefaultVoiceError
+    from voxport.playback import AudioDeviceError
+    from voxport.runtimes.errors import VoxportRuntimeError
+
+    # BundleError, FrontendError and the importers' ModelImportError are ValueErrors.
+    return ValueError, OSError, VoxportRuntimeError, DefaultVoiceError, AudioDeviceError
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:  # not "[Errno 2] No such file ...: 'x'"
+        return f"{exc.strerror}: {exc.filename}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "func", None) is cmd_speak:
         args.output_given = args.output is not None
         args.output = args.output or "voxport.wav"
-    if getattr(args, "speaker", None) is not None and args.speaker.isdigit():
-        args.speaker = int(args.speaker)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"voxport {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _user_errors() as exc:  # evaluated only when something was raised
+        if args.verbose:
+            traceback.print_exc()
+        print(f"voxport {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1

@@ -1,0 +1,72 @@
+"""Checks of what a user gave the command line (a speaker, a stage option, an output path), each failing
+with an exception that `voxport.cli.main` prints as one line: ValueError for a value, OSError for a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voxport.voice import Voice
+
+
+def speaker(voice: Voice, speaker: str | None) -> int | str | None:
+    """--speaker as the voice knows it: a speaker name, else digits as an id. Checked now, so that a wrong
+    speaker is reported before any synthesis (and even for text that has nothing to speak)."""
+    if speaker is None:
+        return None
+    m = voice.manifest
+    chosen: int | str = int(speaker) if speaker not in m.speaker_id_map and speaker.isdigit() else speaker
+    if m.num_speakers <= 1 and chosen != 0:
+        # The engine ignores the speaker of a single-speaker voice; a user who asked for one should know.
+        raise ValueError(f"voice {m.name!r} has a single speaker; --speaker selects one of a multi-speaker voice")
+    try:
+        voice.engine.speaker_id(chosen)  # raises ValueError naming the known speakers
+    except ValueError as exc:
+        if isinstance(chosen, int) and m.speaker_id_map:  # its message gives the id range; add the names
+            names = ", ".join(f"{name} ({i})" for name, i in sorted(m.speaker_id_map.items(), key=lambda kv: kv[1]))
+            raise ValueError(f"{exc}; known: {names}") from exc
+        raise
+    return chosen
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, not after synthesis, if no audio file can be written at `path` (write_wav creates
+    missing folders)."""
+    import soundfile as sf
+
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write the WAV to {path}: it is a folder")
+    if path.suffix[1:].upper() not in sf.available_formats():  # soundfile picks the format by extension
+        raise ValueError(f"cannot write the WAV to {path}: give the file a .wav extension")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise PermissionError(f"cannot write the WAV to {path}: {folder} is not a writable folder")
+
+
+def write_wav(path: str | Path, audio: Any, sample_rate: int) -> Path:
+    """write_wav, its failures as OSError: soundfile raises TypeError (no format for the file name's
+    extension) or its own RuntimeError, which main() must not catch wholesale."""
+    import soundfile as sf
+
+    from voxport.audio import write_wav as write
+
+    try:
+        return write(path, audio, sample_rate)
+    except (TypeError, sf.SoundFileError) as exc:
+        raise OSError(f"cannot write the WAV to {path}: {exc}") from exc
+
+
+def stage_option(value: str, option: str) -> str | dict[str, str]:
+    """`onnxruntime` or `decoder=openvino,vocoder=openvino,default=onnxruntime`; anything else is a
+    ValueError saying what was expected (dict() would only say 'sequence element #1 has length 1')."""
+    if "=" not in value:
+        return value
+    pairs = [part.split("=", 1) for part in value.split(",")]
+    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
+        raise ValueError(f"{option} {value!r}: expected one name, or STAGE=NAME pairs separated by commas "
+                         "(e.g. decoder=openvino,default=onnxruntime)")
+    return {stage.strip(): name.strip() for stage, name in pairs}
