@@ -8,8 +8,9 @@ copied byte for byte; emoji and other symbols are left for a later stage.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from .common import map_plain, padded, passthrough_spans, tidy_whitespace
 from .numbers import (
     MONTHS,
     UNITS,
@@ -26,27 +27,6 @@ from .numbers import (
 )
 
 __all__ = ["normalize_text", "passthrough_spans"]
-
-# [[ ... ]] passthrough
-
-_OPEN, _CLOSE = "[[", "]]"
-
-
-def passthrough_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Yield ``(start, end)`` of each ``[[ ... ]]`` segment, lazily; an unclosed ``[[`` is plain text."""
-    # str.find instead of a regex: a lazy ".*?" rescans to the end for every unclosed "[[",
-    # which is quadratic on hostile input.
-    pos = 0
-    while True:
-        start = text.find(_OPEN, pos)
-        if start < 0:
-            return
-        end = text.find(_CLOSE, start + len(_OPEN))
-        if end < 0:
-            return
-        pos = end + len(_CLOSE)
-        yield start, pos
-
 
 # Shared pieces
 
@@ -67,23 +47,6 @@ _STARTERS = frozenset(_STARTER_WORDS.split())  # capitalized words that usually 
 _NEXT_WORD_RE = re.compile(r"[\"'\u201c\u2018(]?([A-Za-z][\w'\u2019]*)")
 _NAME_RE = re.compile(r"[A-Z][\w'\u2019-]*|\d+(?:st|nd|rd|th)?")
 _WINDOW = 48  # context look-ups are bounded so that the whole pass stays linear
-
-
-def _padded(fn: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
-    """Wrap a substitution so its words never glue onto neighbouring letters ("3D" -> "three D")."""
-
-    def sub(m: re.Match[str]) -> str:
-        out = fn(m)
-        if out == m.group(0):
-            return out
-        s, start, end = m.string, m.start(), m.end()
-        if start > 0 and s[start - 1].isalnum():
-            out = " " + out
-        if end < len(s) and s[end].isalnum():
-            out += " "
-        return out
-
-    return sub
 
 
 def _next_word(s: str, end: int) -> tuple[str | None, bool]:
@@ -186,7 +149,7 @@ _TIME_RE = re.compile(
 _HOUR_AMPM_RE = re.compile(rf"(?<![\w:.])(?P<h>\d{{1,2}}){_H}?{_AMPM}")
 
 
-@_padded
+@padded
 def _month_date(m: re.Match[str]) -> str:
     mon = m.group("mon")
     month = MONTHS.index(_MONTH_ABBR.get(mon, mon)) + 1
@@ -201,7 +164,7 @@ def _month_date(m: re.Match[str]) -> str:
     return words
 
 
-@_padded
+@padded
 def _numeric_date(m: re.Match[str]) -> str:
     month, day = int(m.group("mon")), int(m.group("day"))
     if m.re is _US_DATE_RE and month > 12 >= day:
@@ -220,7 +183,7 @@ def _ampm_words(m: re.Match[str]) -> str:
     return out
 
 
-@_padded
+@padded
 def _time(m: re.Match[str]) -> str:
     secs = int(m.group("s") or 0)
     words = time_to_words(int(m.group("h")), int(m.group("m")), secs, bool(m.group("ampm")))
@@ -229,7 +192,7 @@ def _time(m: re.Match[str]) -> str:
     return words + (_ampm_words(m) if m.group("ampm") else "")
 
 
-@_padded
+@padded
 def _hour_ampm(m: re.Match[str]) -> str:
     h = int(m.group("h"))
     if not 1 <= h <= 12:
@@ -259,7 +222,7 @@ _BARE_UNIT_RE = re.compile(
 _ONE_WORDS = frozenset({"one", "a", "an", "each", "every", "per"})
 
 
-@_padded
+@padded
 def _money(m: re.Match[str]) -> str:
     groups = m.groupdict()
     num = groups["num"]
@@ -268,12 +231,12 @@ def _money(m: re.Match[str]) -> str:
     return sign + money_to_words(num.lstrip("-\u2212"), groups["cur"], scale)
 
 
-@_padded
+@padded
 def _percent(m: re.Match[str]) -> str:
     return f"{number_to_words(m.group('num'))} percent"
 
 
-@_padded
+@padded
 def _unit(m: re.Match[str]) -> str:
     num = m.group("num")
     key = m.group("unit").replace(" ", "").replace("\t", "")
@@ -282,7 +245,7 @@ def _unit(m: re.Match[str]) -> str:
     return f"{number_to_words(num)} {singular if is_one else plural}"
 
 
-@_padded
+@padded
 def _bare_unit(m: re.Match[str]) -> str:
     singular, plural = UNITS[m.group("unit")]
     if m.group("per"):
@@ -309,12 +272,12 @@ _NUMBER_RE = re.compile(
 )
 
 
-@_padded
+@padded
 def _ordinal(m: re.Match[str]) -> str:
     return ordinal_words(int(m.group("n").replace(",", "")))
 
 
-@_padded
+@padded
 def _decade(m: re.Match[str]) -> str:
     d = m.group("d")
     if int(d) == 0:
@@ -322,12 +285,12 @@ def _decade(m: re.Match[str]) -> str:
     return pluralize_words(year_to_words(int(d)) if len(d) == 4 else int_to_words(int(d)))
 
 
-@_padded
+@padded
 def _version(m: re.Match[str]) -> str:
     return " point ".join(number_to_words(part) for part in m.group(0).split("."))
 
 
-@_padded
+@padded
 def _fraction(m: re.Match[str]) -> str:
     a, b = m.group("a"), m.group("b")
     if (a, b) == ("24", "7"):
@@ -336,13 +299,13 @@ def _fraction(m: re.Match[str]) -> str:
     return words or f"{number_to_words(a)} slash {number_to_words(b)}"
 
 
-@_padded
+@padded
 def _phone(m: re.Match[str]) -> str:
     groups = re.findall(r"\d+", m.group(0))
     return ", ".join(digits_to_words(g) for g in groups)
 
 
-@_padded
+@padded
 def _number(m: re.Match[str]) -> str:
     if m.group("pfrac"):
         return number_to_words(m.group("pfrac"))
@@ -387,9 +350,6 @@ _PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str, str]
     (_BARE_UNIT_RE, _bare_unit, "kfml"),
 )
 _ANY_DIGIT_RE = re.compile(r"\d")
-_HSPACE_RE = re.compile(r"[^\S\n]+")
-_LINE_EDGE_RE = re.compile(r" ?\n ?")
-_BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 
 def _normalize_plain(text: str) -> str:
@@ -398,9 +358,7 @@ def _normalize_plain(text: str) -> str:
         if triggers and not (has_digit if triggers is _D else any(c in text for c in triggers)):
             continue
         text = pattern.sub(repl, text)
-    text = _HSPACE_RE.sub(" ", text)
-    text = _LINE_EDGE_RE.sub("\n", text)
-    return _BLANK_LINES_RE.sub("\n\n", text)
+    return tidy_whitespace(text)
 
 
 def normalize_text(text: str) -> str:
@@ -409,15 +367,4 @@ def normalize_text(text: str) -> str:
     Runs of spaces collapse to one, single and blank-line breaks are kept (the sentence
     splitter uses them), and the ends are stripped. ``[[ ... ]]`` segments are untouched.
     """
-    if not text or text.isspace():
-        return ""
-    parts = []
-    pos = 0
-    for start, end in passthrough_spans(text):
-        if start > pos:
-            parts.append(_normalize_plain(text[pos:start]))
-        parts.append(text[start:end])
-        pos = end
-    if pos < len(text):
-        parts.append(_normalize_plain(text[pos:]))
-    return "".join(parts).strip()
+    return map_plain(text, _normalize_plain)

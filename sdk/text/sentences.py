@@ -6,7 +6,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from .normalize import passthrough_spans
+from .common import passthrough_spans
 
 __all__ = ["split_sentences"]
 
