@@ -82,6 +82,7 @@ def build_from_piper(
             "sha256": sha256_file(onnx_path),
             "license": license or "unknown (see the voice's MODEL_CARD)",
             "origin": origin or str(onnx_path),
+            **({"quality": q} if (q := (piper.get("audio") or {}).get("quality")) else {}),
         },
         speaker_id_map=piper.get("speaker_id_map") or {},
         progress=say,
