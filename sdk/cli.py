@@ -153,7 +153,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
         if args.play:
             return _speak_streaming(voice, text, config, args)
         t1 = time.perf_counter()
-        audio = voice.synthesize(text, config)
+        audio = voice.synthesize(text, config, text_format=_text_format(args))
         synth_s = time.perf_counter() - t1
     out = checks.write_wav(args.output, audio, voice.sample_rate)
     seconds = audio.size / voice.sample_rate
@@ -167,6 +167,10 @@ def cmd_speak(args: argparse.Namespace) -> int:
 def _synthesis_config(args: argparse.Namespace, voice: Voice) -> SynthesisConfig:
     return SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
                            seed=args.seed, speaker=checks.speaker(voice, args.speaker), volume=args.volume)
+
+
+def _text_format(args: argparse.Namespace) -> str:
+    return "ssml" if getattr(args, "ssml", False) else "text"
 
 
 def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
@@ -183,7 +187,7 @@ def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
     pieces, first_s = [], None
     start = time.perf_counter()
     with player:
-        for chunk in voice.stream(text, config):
+        for chunk in voice.stream(text, config, text_format=_text_format(args)):
             first_s = first_s if first_s is not None else time.perf_counter() - start
             player.write(chunk.audio)
             pieces.append(chunk.audio)
@@ -299,6 +303,8 @@ def _add_speak(sub) -> None:
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
                    help="seconds between sentences")
     s.add_argument("--volume", type=float, default=1.0)
+    s.add_argument("--ssml", action="store_true",
+                   help="read the text as SSML (<break>, <prosody rate>, <say-as>, <sub>, <phoneme>, <voice>...)")
     s.set_defaults(func=cmd_speak)
 
 

@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from voxport import contract as c
-from voxport.audio import apply_volume, join_sentences, silence
+from voxport.audio import apply_volume, silence
 from voxport.bundle import Bundle
 from voxport.engine import FRONTEND, Engine
 from voxport.frontend import TextFrontend
@@ -42,6 +42,12 @@ class SentenceAudio:
     phoneme_ids: list[int]
     frames: np.ndarray  # frames per phoneme id, from the duration predictor
     audio: np.ndarray
+    # Zero samples `synthesize` puts before this sentence: the sentence silence, an SSML <break>, or 0.
+    # With SSML, a last item with empty text and audio may carry a trailing <break>.
+    silence_before: int = 0
+
+
+TextFormat = Literal["text", "ssml"]
 
 
 class Voice:
@@ -49,6 +55,8 @@ class Voice:
 
     Every synthesis method takes a `SynthesisConfig` and/or its fields as keywords (`seed=0`,
     `noise_scale=0.5`, ...); a keyword overrides the config, None keeps the voice's default.
+    `text_format="ssml"` reads the text as SSML (voxport.ssml: breaks, prosody rate, say-as, voices...);
+    the default "text" never parses markup.
     """
 
     def __init__(
@@ -115,20 +123,30 @@ class Voice:
             raise
 
     # --- public synthesis API ----------------------------------------------------------------------
-    def synthesize(self, text: str, config: SynthesisConfig | None = None, **settings: Any) -> np.ndarray:
+    def synthesize(
+        self, text: str, config: SynthesisConfig | None = None, *, text_format: TextFormat = "text", **settings: Any
+    ) -> np.ndarray:
         """Speak `text`: float32 mono in [-1, 1] at `sample_rate`; empty text gives empty audio."""
-        gap = silence(self.sentence_silence, self.sample_rate)
-        return join_sentences((s.audio for s in self.iter_sentences(text, config, **settings)), gap)
+        pieces: list[np.ndarray] = []
+        for s in self.iter_sentences(text, config, text_format=text_format, **settings):
+            if s.silence_before:
+                pieces.append(np.zeros(s.silence_before, np.float32))
+            if s.audio.size:
+                pieces.append(s.audio)
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def iter_sentences(
-        self, text: str, config: SynthesisConfig | None = None, **settings: Any
+        self, text: str, config: SynthesisConfig | None = None, *, text_format: TextFormat = "text", **settings: Any
     ) -> Iterator[SentenceAudio]:
         """Synthesize sentence by sentence, lazily: memory stays flat however long the text is."""
         config = SynthesisConfig.of(config, **settings)
         noise = RandomNoise(np.random.default_rng(config.seed))
-        for sentence, phonemes, ids in self._sentences(text):
-            audio, frames = self._synthesize(ids, config, noise)
-            yield SentenceAudio(sentence, phonemes, ids, frames, apply_volume(audio, config.volume))
+        for before, sentence, phonemes, ids, sub in self._utterances([text], config, text_format):
+            if sentence is None:
+                yield SentenceAudio("", "", [], np.zeros(0, np.int64), np.zeros(0, np.float32), before)
+                continue
+            audio, frames = self._synthesize(ids, sub, noise)
+            yield SentenceAudio(sentence, phonemes, ids, frames, apply_volume(audio, sub.volume), before)
 
     def synthesize_ids(
         self, phoneme_ids: Sequence[int], config: SynthesisConfig | None = None, **settings: Any
@@ -145,36 +163,40 @@ class Voice:
         *,
         first_chunk_frames: int = DEFAULT_FIRST_CHUNK_FRAMES,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        text_format: TextFormat = "text",
         **settings: Any,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunks as soon as each is ready; joined, they equal `synthesize` with the same seed.
 
         `text` may be one string or an iterable of pieces (tokens from a language model): speaking
         starts at each sentence boundary without waiting for the rest. Each chunk carries its sample
-        offset and its sentence's phoneme and word timestamps.
+        offset and its sentence's phoneme and word timestamps. SSML (`text_format="ssml"`) is one string;
+        its breaks are silence chunks (sentence index -1) and count in the offsets.
         """
         config = SynthesisConfig.of(config, **settings)
         noise = RandomNoise(np.random.default_rng(config.seed))
-        scales, sid = self.engine.scales(config), self.engine.speaker_id(config.speaker)
+        self.engine.scales(config), self.engine.speaker_id(config.speaker)  # a bad setting fails before any audio
         reach = self.reach
-        gap = silence(self.sentence_silence, self.sample_rate)
+        if text_format == "ssml" and not isinstance(text, str):
+            raise TypeError("SSML is streamed from one string, not from pieces")
         pieces = [text] if isinstance(text, str) else sentences_from_pieces(text)
         offset, index = 0, 0
-        for piece in pieces:
-            for sentence, phonemes, ids in self._sentences(piece):
-                if index and gap.size:
-                    yield AudioChunk(gap, offset, -1, True, None)
-                    offset += gap.size
-                prepared = self.engine.prepare(ids, scales, noise, sid)
-                timing = LazyTiming(partial(
-                    sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
-                    self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
-                ))
-                for audio, last in stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames):
-                    audio = apply_volume(audio, config.volume)
-                    yield AudioChunk(audio, offset, index, last, timing)
-                    offset += audio.size
-                index += 1
+        for before, sentence, phonemes, ids, sub in self._utterances(pieces, config, text_format):
+            if before:
+                yield AudioChunk(np.zeros(before, np.float32), offset, -1, True, None)
+                offset += before
+            if sentence is None:
+                continue
+            prepared = self.engine.prepare(ids, self.engine.scales(sub), noise, self.engine.speaker_id(sub.speaker))
+            timing = LazyTiming(partial(
+                sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
+                self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
+            ))
+            for audio, last in stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames):
+                audio = apply_volume(audio, sub.volume)
+                yield AudioChunk(audio, offset, index, last, timing)
+                offset += audio.size
+            index += 1
 
     @property
     def reach(self) -> Reach:
@@ -197,6 +219,26 @@ class Voice:
         self.close()
 
     # --- the pipeline ---------------------------------------------------------------------------------
+    def _utterances(
+        self, texts: Iterable[str], config: SynthesisConfig, text_format: str
+    ) -> Iterator[tuple[int, str | None, str, list[int], SynthesisConfig]]:
+        """(zero samples before, sentence, phonemes, ids, config) per sentence of `texts`; for SSML, a last
+        item with sentence None may carry a trailing pause (voxport.ssml.ssml_sentences)."""
+        if text_format == "ssml":
+            from voxport.ssml import ssml_sentences
+
+            for text in texts:
+                yield from ssml_sentences(self, text, config)
+            return
+        if text_format != "text":
+            raise ValueError(f"text_format must be 'text' or 'ssml', got {text_format!r}")
+        gap = silence(self.sentence_silence, self.sample_rate).size
+        index = 0
+        for text in texts:
+            for sentence, phonemes, ids in self._sentences(text):
+                yield (gap if index else 0), sentence, phonemes, ids, config
+                index += 1
+
     def _sentences(self, text: str) -> Iterator[tuple[str, str, list[int]]]:
         """The front-end's sentences, each step reported to the engine's hooks as the "frontend" stage."""
         steps = self.frontend.text_to_ids(text)
