@@ -48,6 +48,21 @@ class PiperGraph:
         for node in graph.node:
             for slot, name in enumerate(node.input):
                 self.consumers[name].append((node, slot))
+        # Newer torch exporters share one initializer between parameters with identical values through
+        # Identity nodes named after the other parameters (`flow.flows.2.post.weight =
+        # Identity(flow.flows.0.post.weight)`): an initializer stands for those names too.
+        self.aliases: dict[str, list[str]] = defaultdict(list)
+        for name in self.initializers:
+            pending = [name]
+            while pending:
+                for node, _ in self.consumers.get(pending.pop(), []):
+                    if node.op_type == "Identity":
+                        self.aliases[name].extend(node.output)
+                        pending.extend(node.output)
+
+    def uses(self, name: str) -> list[tuple[onnx.NodeProto, int]]:
+        """The nodes an initializer feeds, directly or through Identity aliases."""
+        return [use for alias in (name, *self.aliases.get(name, ())) for use in self.consumers.get(alias, [])]
 
     def array(self, name: str) -> np.ndarray:
         return numpy_helper.to_array(self.initializers[name])
@@ -75,15 +90,15 @@ def recover_state_dict(graph: PiperGraph, expected: Mapping[str, torch.Tensor]) 
         value = graph.array(name)
         # The exporter shares one initializer between parameters with identical values (e.g. fresh
         # LayerNorm gammas), so one tensor may feed several parameters.
-        targets = {name} if name in expected else set()
+        targets = {alias for alias in (name, *graph.aliases.get(name, ())) if alias in expected}
         if (m := _FOLDED_EXP.match(name)) and (logs := m.group("scope").replace("/", ".") + ".logs") in expected:
             state[logs] = -np.log(value)
             continue
-        negated = [n for n, slot in graph.consumers.get(name, []) if n.op_type == "Exp" and slot == 0]
+        negated = [n for n, slot in graph.uses(name) if n.op_type == "Exp" and slot == 0]
         if len(negated) == 1 and (logs := f"{_scope_to_module(negated[0].name)}.logs") in expected:
             state[logs] = -value
             continue
-        for node, slot in graph.consumers.get(name, []):
+        for node, slot in graph.uses(name):
             suffix = _SLOT_PARAMS.get((node.op_type, slot))
             if suffix and (candidate := f"{_scope_to_module(node.name)}.{suffix}") in expected:
                 targets.add(candidate)
