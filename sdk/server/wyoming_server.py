@@ -1,0 +1,190 @@
+"""The Wyoming protocol (what Home Assistant speaks), on the `wyoming` package's server and framing.
+
+One-shot `synthesize` answers audio-start / audio-chunk... / audio-stop. Streaming synthesis
+(`synthesize-start`, `synthesize-chunk`..., `synthesize-stop`) feeds the text into one `Voice.stream` as
+it arrives: each sentence is spoken as soon as it is complete, answered as its own audio-start ... audio-stop,
+its audio leaving in sub-sentence chunks; `synthesize-stopped` ends it. Clients that stream also send the
+whole text as a plain `synthesize` for older servers; while a stream is open that event is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
+from wyoming.server import AsyncEventHandler, AsyncServer
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+
+from voxport.server.registry import Busy, ChunkStream, TextFeed, UnknownVoice, VoicePool, VoiceRegistry, pcm16
+from voxport.streaming import AudioChunk as VoxChunk
+from voxport.synthesis import SynthesisConfig
+
+log = logging.getLogger(__name__)
+ATTRIBUTION = Attribution(name="voxport", url="https://github.com/voxport/voxport")
+
+
+@dataclass(frozen=True)
+class WyomingOptions:
+    seed: int | None = None  # a fixed seed makes answers reproducible (tests compare with Voice.synthesize)
+    max_chars: int = 10_000
+    text_timeout: float = 30.0  # longest wait for the next synthesize-chunk of a stream
+
+
+def info_event(registry: VoiceRegistry) -> Event:
+    voices = []
+    for facts in registry.describe():
+        speakers = [TtsVoiceSpeaker(name=s) for s in facts["speakers"]] or None
+        voices.append(TtsVoice(
+            name=facts["name"], description=facts["model"], installed=True, version=None,
+            attribution=Attribution(name=facts["license"] or "unknown", url=facts["origin"] or ""),
+            languages=facts["languages"], speakers=speakers,
+        ))
+    program = TtsProgram(name="voxport", description="voxport text to speech", attribution=ATTRIBUTION,
+                         installed=True, version=None, voices=voices, supports_synthesize_streaming=True)
+    return Info(tts=[program]).event()
+
+
+class VoxportEventHandler(AsyncEventHandler):
+    """One client connection. Events are handled in order; a stream's audio is written by a task of its own
+    so that synthesize-chunk events keep arriving while earlier sentences are spoken."""
+
+    def __init__(self, registry: VoiceRegistry, options: WyomingOptions, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.registry = registry
+        self.options = options
+        self._feed: TextFeed | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._chars = 0
+
+    async def handle_event(self, event: Event) -> bool:
+        try:
+            return await self._handle(event)
+        except (Busy, UnknownVoice, ValueError, TypeError, TimeoutError) as exc:
+            await self._error(exc)
+            return True
+
+    async def _handle(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self.write_event(info_event(self.registry))
+        elif SynthesizeStart.is_type(event.type):
+            await self._start_stream(SynthesizeStart.from_event(event))
+        elif SynthesizeChunk.is_type(event.type):
+            self._feed_text(SynthesizeChunk.from_event(event).text)
+        elif SynthesizeStop.is_type(event.type):
+            await self._stop_stream()
+        elif Synthesize.is_type(event.type) and self._feed is None:
+            # Inside a stream, a plain synthesize repeats the streamed text for older servers: ignored.
+            await self._synthesize(Synthesize.from_event(event))
+        return True
+
+    def _config(self, voice: Any) -> tuple[VoicePool, SynthesisConfig]:
+        pool = self.registry.get(voice.name if voice is not None else None)
+        speaker = voice.speaker if voice is not None else None
+        return pool, SynthesisConfig(seed=self.options.seed, speaker=speaker)
+
+    async def _synthesize(self, request: Synthesize) -> None:
+        if len(request.text) > self.options.max_chars:
+            raise ValueError(f"text is {len(request.text)} characters, the limit is {self.options.max_chars}")
+        pool, config = self._config(request.voice)
+        text_format = "ssml" if str(request.text_format or "text").endswith("ssml") else "text"
+        chunks = pool.stream(request.text, config, text_format=text_format)
+        try:
+            await self.write_event(self._audio_start(pool))
+            async for chunk in chunks:
+                await self._write_audio(pool, chunk)
+            await self.write_event(AudioStop().event())
+        finally:
+            await chunks.aclose()  # the client gone mid-answer: free the worker now
+
+    async def _start_stream(self, request: SynthesizeStart) -> None:
+        if self._feed is not None:
+            raise ValueError("synthesize-start while a streaming synthesis is already open")
+        pool, config = self._config(request.voice)
+        feed = TextFeed(self.options.text_timeout)
+        chunks = pool.stream(feed, config)  # admitted now: a busy voice answers before any text is sent
+        self._feed, self._chars = feed, 0
+        self._stream_task = asyncio.create_task(self._speak_stream(pool, chunks))
+
+    def _feed_text(self, text: str) -> None:
+        if self._feed is None:
+            raise ValueError("synthesize-chunk without synthesize-start")
+        self._chars += len(text)
+        if self._chars > self.options.max_chars:
+            raise ValueError(f"streamed text exceeds {self.options.max_chars} characters")
+        self._feed.put(text)
+
+    async def _stop_stream(self) -> None:
+        if self._feed is None or self._stream_task is None:
+            raise ValueError("synthesize-stop without synthesize-start")
+        self._feed.end()
+        task, self._feed, self._stream_task = self._stream_task, None, None
+        await task
+        await self.write_event(SynthesizeStopped().event())
+
+    async def _speak_stream(self, pool: VoicePool, chunks: ChunkStream) -> None:
+        """One audio-start ... audio-stop per sentence; the silence before a sentence opens its audio."""
+        open_audio = False
+        try:
+            async for chunk in chunks:
+                if not open_audio:
+                    await self.write_event(self._audio_start(pool))
+                    open_audio = True
+                await self._write_audio(pool, chunk)
+                if chunk.last_in_sentence and chunk.sentence_index >= 0:
+                    await self.write_event(AudioStop().event())
+                    open_audio = False
+        except (Busy, ValueError, TypeError, TimeoutError) as exc:
+            await self._error(exc)
+        finally:
+            await chunks.aclose()
+            if open_audio:
+                await self.write_event(AudioStop().event())
+
+    def _audio_start(self, pool: VoicePool) -> Event:
+        return AudioStart(rate=pool.sample_rate, width=2, channels=1).event()
+
+    async def _write_audio(self, pool: VoicePool, chunk: VoxChunk) -> None:
+        if chunk.audio.size:
+            await self.write_event(AudioChunk(rate=pool.sample_rate, width=2, channels=1,
+                                              audio=pcm16(chunk.audio)).event())
+
+    async def _error(self, exc: BaseException) -> None:
+        code = {Busy: "busy", UnknownVoice: "unknown-voice", TimeoutError: "timeout"}.get(type(exc), "bad-request")
+        log.info("wyoming request refused: %s", exc)
+        await self.write_event(Error(text=str(exc).strip("'\""), code=code).event())
+
+    async def disconnect(self) -> None:
+        # The client is gone: end its open stream so that the worker finishes and is freed.
+        if self._feed is not None:
+            self._feed.end()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+
+
+async def serve_wyoming(registry: VoiceRegistry, uri: str, options: WyomingOptions,
+                        started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled. `uri`: tcp://HOST:PORT (Home Assistant's default port is 10200)."""
+    server = AsyncServer.from_uri(uri)
+    factory = _factory(registry, options)
+    if started is None:
+        await server.run(factory)
+        return
+    await server.start(factory)
+    started.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def _factory(registry: VoiceRegistry, options: WyomingOptions) -> Any:
+    def make(*args: Any, **kwargs: Any) -> VoxportEventHandler:
+        return VoxportEventHandler(registry, options, *args, **kwargs)
+
+    return make
