@@ -26,6 +26,7 @@ from wyoming.tts import Synthesize  # noqa: E402
 from voxport.server.http import build_app  # noqa: E402
 from voxport.server.registry import VoiceRegistry, VoiceSpec  # noqa: E402
 from voxport.server.wyoming_server import WyomingOptions, serve_wyoming  # noqa: E402
+from voxport.streaming import AudioChunk  # noqa: E402
 
 TIMEOUT = 30.0
 
@@ -120,3 +121,32 @@ def test_cli_serve_starts_answers_and_stops(tiny_bundle):
             proc.kill()
             proc.wait(TIMEOUT)
     assert proc.returncode in (0, 130)
+
+
+class EndlessVoice(SlowVoice):
+    """Yields a chunk every 10 ms for up to 30 s: only a cancelled request ends it early."""
+
+    def stream(self, text, config, **kwargs):
+        for i in range(3000):
+            time.sleep(0.01)
+            yield AudioChunk(np.full(100, 0.1, np.float32), i * 100, 0, False, None)
+
+
+def test_http_client_gone_mid_stream_frees_the_worker(tiny_voice):
+    reg = VoiceRegistry.load([VoiceSpec("endless", "unused")], workers=1, queue_size=0,
+                             loader=lambda path, **kw: EndlessVoice(tiny_voice.manifest, threading.Event()))
+    base, server, thread = _run(build_app(reg))
+    pool = reg.get("endless")
+    try:
+        with httpx.stream("POST", f"{base}/v1/audio/speech", json={"input": "a", "response_format": "pcm"},
+                          timeout=TIMEOUT) as r:
+            assert r.status_code == 200
+            assert next(r.iter_bytes())  # audio is flowing; now the client goes away
+        deadline = time.monotonic() + 10
+        while pool.in_flight:
+            assert time.monotonic() < deadline, "the worker kept synthesizing for a client that left"
+            time.sleep(0.02)
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)
+        reg.close()

@@ -61,6 +61,7 @@ class VoxportEventHandler(AsyncEventHandler):
         self._feed: TextFeed | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._chars = 0
+        self._gone = False
 
     async def handle_event(self, event: Event) -> bool:
         try:
@@ -68,6 +69,8 @@ class VoxportEventHandler(AsyncEventHandler):
         except (Busy, UnknownVoice, ValueError, TypeError, TimeoutError) as exc:
             await self._error(exc)
             return True
+        except ConnectionError:  # the client left mid-answer; its worker was freed on the way out
+            return False
 
     async def _handle(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -141,9 +144,11 @@ class VoxportEventHandler(AsyncEventHandler):
                     open_audio = False
         except (Busy, ValueError, TypeError, TimeoutError) as exc:
             await self._error(exc)
+        except ConnectionError:
+            self._gone = True
         finally:
             await chunks.aclose()
-            if open_audio:
+            if open_audio and not self._gone:
                 await self.write_event(AudioStop().event())
 
     def _audio_start(self, pool: VoicePool) -> Event:
@@ -161,6 +166,7 @@ class VoxportEventHandler(AsyncEventHandler):
 
     async def disconnect(self) -> None:
         # The client is gone: end its open stream so that the worker finishes and is freed.
+        self._gone = True
         if self._feed is not None:
             self._feed.end()
         if self._stream_task is not None:
