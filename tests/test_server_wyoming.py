@@ -38,7 +38,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def registry(tiny_bundle):
-    reg = VoiceRegistry.load([VoiceSpec("tiny", tiny_bundle)], workers=2, queue_size=2)
+    reg = VoiceRegistry.load([VoiceSpec("tiny", tiny_bundle), VoiceSpec("other", tiny_bundle)], workers=2,
+                             queue_size=2)
     yield reg
     reg.close()
 
@@ -80,7 +81,7 @@ def test_describe_lists_voices(registry):
     info = asyncio.run(_with_server(registry, body))
     (program,) = info.tts
     assert program.supports_synthesize_streaming
-    assert [v.name for v in program.voices] == ["tiny"]
+    assert [v.name for v in program.voices] == ["tiny", "other"]
     assert program.voices[0].languages == ["en-us"]
 
 
@@ -124,3 +125,30 @@ def test_unknown_voice_is_an_error_event(registry):
     event = asyncio.run(_with_server(registry, body))
     assert Error.is_type(event.type)
     assert Error.from_event(event).code == "unknown-voice"
+
+
+def test_voice_by_language(registry, tiny_voice):
+    async def body(client):
+        await client.write_event(Synthesize(text="Hi.", voice=SynthesizeVoice(language="en_US")).event())
+        ok = await _read_until(client, AudioStop().event().type)
+        await client.write_event(Synthesize(text="Hi.", voice=SynthesizeVoice(language="fr")).event())
+        return ok, await client.read_event()
+
+    ok, refused = asyncio.run(_with_server(registry, body))
+    assert _audio(ok) == pcm16(tiny_voice.synthesize("Hi.", seed=0))
+    assert Error.from_event(refused).code == "unknown-voice"
+
+
+def test_voices_answer_concurrently(registry, tiny_voice):
+    """Two clients, two voices, at once: both answers complete and equal the reference."""
+    async def one(client, name):
+        await client.write_event(Synthesize(text=TEXT, voice=SynthesizeVoice(name=name)).event())
+        return _audio(await _read_until(client, AudioStop().event().type))
+
+    async def body(client):
+        async with AsyncTcpClient("127.0.0.1", client.port, read_timeout=TIMEOUT) as second, \
+                AsyncTcpClient("127.0.0.1", client.port, read_timeout=TIMEOUT) as third:
+            return await asyncio.gather(one(client, "tiny"), one(second, "other"), one(third, "tiny"))
+
+    answers = asyncio.run(_with_server(registry, body))
+    assert all(a == pcm16(tiny_voice.synthesize(TEXT, seed=0)) for a in answers)

@@ -240,6 +240,14 @@ class VoiceRegistry:
             raise UnknownVoice(f"unknown voice {name!r}; configured: {', '.join(self.pools)}")
         return pool
 
+    def for_language(self, language: str) -> VoicePool:
+        """The first configured voice that speaks `language` ("en" matches "en-us"; "en_US" is "en-us")."""
+        want = language.lower().replace("_", "-")
+        for facts in self.describe():
+            if any(lang.lower() == want or lang.lower().startswith(want + "-") for lang in facts["languages"]):
+                return self.pools[facts["name"]]
+        raise UnknownVoice(f"no configured voice speaks {language!r}; configured: {', '.join(self.pools)}")
+
     def describe(self) -> list[dict[str, Any]]:
         """What clients may ask for, per voice (Wyoming `info`, HTTP `/voices`)."""
         return [voice_facts(name, pool) for name, pool in self.pools.items()]

@@ -87,7 +87,10 @@ class VoxportEventHandler(AsyncEventHandler):
         return True
 
     def _config(self, voice: Any) -> tuple[VoicePool, SynthesisConfig]:
-        pool = self.registry.get(voice.name if voice is not None else None)
+        if voice is not None and not voice.name and voice.language:
+            pool = self.registry.for_language(voice.language)
+        else:
+            pool = self.registry.get(voice.name if voice is not None else None)
         speaker = voice.speaker if voice is not None else None
         return pool, SynthesisConfig(seed=self.options.seed, speaker=speaker)
 
