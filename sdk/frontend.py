@@ -33,8 +33,9 @@ _CLOSING_PUNCT = frozenset(".,;:!?)]}")
 class TextFrontend:
     """Normalize, split, phonemize and map text to phoneme ids for one Piper-style voice.
 
-    The espeak-ng phonemizer is created on first use and then reused for every call; build one
-    frontend per voice and keep it.
+    The espeak-ng phonemizer is created on first use and then reused for every call. Front-ends are
+    cheap to create and drop: every phonemizer of one espeak voice shares the process's one loaded
+    espeak-ng (voxport.phonemize), so none of them holds memory of its own.
     """
 
     def __init__(

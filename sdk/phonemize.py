@@ -19,6 +19,7 @@ import ctypes
 import re
 import threading
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from voxport.errors import EspeakUnavailableError
@@ -61,15 +62,17 @@ _SETUP_LOCK = threading.Lock()
 class EspeakPhonemizer:
     """Text to IPA phonemes with espeak-ng, formatted the way Piper formats them.
 
-    Creating the espeak backend is slow (it copies and initializes the shared library), so build
-    one instance and reuse it; :meth:`phonemize` is thread-safe.
+    :meth:`phonemize` is thread-safe. All phonemizers of one espeak voice in a process share one
+    loaded espeak-ng (see :func:`_shared_espeak`), so creating and dropping them costs no memory.
     """
 
     def __init__(self, voice: str = "en-us") -> None:
         self.voice = voice
-        self._wrapper, self._api = _load_espeak(voice)
-        # espeak-ng keeps global state per loaded library copy; serialize calls into it.
-        self._lock = threading.Lock()
+        espeak = _shared_espeak(voice)
+        self._wrapper, self._api = espeak.wrapper, espeak.api
+        # espeak-ng keeps global state per loaded library copy; serialize calls into it (the lock is
+        # shared by every phonemizer on that copy).
+        self._lock = espeak.lock
 
     @property
     def espeak_version(self) -> tuple[int, ...]:
@@ -190,44 +193,90 @@ def _next_is_lower(text: str, pos: int) -> bool:
     return match is not None and match.group(1).islower()
 
 
-def _load_espeak(voice: str) -> tuple[Any, Any]:
-    """Create phonemizer's espeak wrapper on espeakng-loader's library and select ``voice``."""
+@dataclass(frozen=True)
+class _Espeak:
+    """One loaded copy of the espeak-ng library with one voice selected, and the lock its calls take."""
+
+    wrapper: Any
+    api: Any
+    lock: threading.Lock
+
+
+# (library, data path, voice) -> its loaded espeak-ng, for the life of the process.
+_ESPEAKS: dict[tuple[str, str, str], _Espeak] = {}
+# (library, data path) -> a loaded copy with no voice selected yet.
+_SPARES: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _shared_espeak(voice: str) -> _Espeak:
+    """The process's espeak-ng for ``voice``, loaded on first use and kept for the next phonemizers.
+
+    phonemizer's ``EspeakAPI`` copies the shared library to a temporary directory and ``dlopen``s the
+    copy, once per wrapper, and never unloads it (nor calls ``espeak_Terminate``: its finalizer is
+    bound before the library is set). Every new wrapper therefore stayed mapped for good, about
+    0.9-1.5 MB of code, data and espeak's voice tables each time a front-end was created, so loading and
+    closing voices grew memory without bound. Sharing one copy per (library, data, voice) bounds
+    that to one copy per espeak voice ever used. The library, data path and packages are resolved
+    on every call, so a missing package is still reported even when a copy is loaded.
+    """
+    library, data_path = _espeak_location()
+    key = (str(library), str(data_path), voice)
+    with _SETUP_LOCK:
+        espeak = _ESPEAKS.get(key)
+        if espeak is None:
+            # A copy on which an unknown voice failed is kept for the next voice rather than leaked.
+            wrapper, api = _SPARES.pop(key[:2], None) or _load_espeak(library, data_path)
+            if not _select_voice(wrapper, api, voice):
+                _SPARES[key[:2]] = wrapper, api
+                raise EspeakUnavailableError(f"espeak-ng has no voice {voice!r}.")
+            espeak = _ESPEAKS[key] = _Espeak(wrapper, api, threading.Lock())
+        return espeak
+
+
+def _espeak_location() -> tuple[str, str]:
+    """espeakng-loader's library and data paths, after checking that phonemizer's wrapper is importable."""
     try:
         import espeakng_loader
     except ImportError as exc:
         raise EspeakUnavailableError(f"espeak-ng is not available. {_INSTALL_HINT}") from exc
     try:
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper  # noqa: F401
     except ImportError as exc:
         raise EspeakUnavailableError(f"The phonemizer package is missing. {_INSTALL_HINT}") from exc
 
     try:
-        library = espeakng_loader.get_library_path()
-        data_path = espeakng_loader.get_data_path()
+        return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
     except Exception as exc:  # the loader raises a bare RuntimeError when its data is missing
         raise EspeakUnavailableError(
             f"espeakng-loader is installed but broken ({exc}); reinstall it with "
             "`pip install --force-reinstall espeakng-loader`."
         ) from exc
 
-    with _SETUP_LOCK:
-        # The settings are class-wide; restore them so other phonemizer users in the process
-        # keep whatever espeak they configured. The wrapper only reads them while initializing.
-        previous = (
-            getattr(EspeakWrapper, "_ESPEAK_LIBRARY", None),
-            getattr(EspeakWrapper, "_ESPEAK_DATA_PATH", None),
-        )
-        EspeakWrapper.set_library(library)
-        EspeakWrapper.set_data_path(data_path)
-        try:
-            wrapper = EspeakWrapper()
-        except (OSError, RuntimeError) as exc:
-            raise EspeakUnavailableError(
-                f"Could not load espeak-ng from {library} with data {data_path}: {exc}. {_INSTALL_HINT}"
-            ) from exc
-        finally:
-            EspeakWrapper.set_library(previous[0])
-            EspeakWrapper.set_data_path(previous[1])
+
+def _load_espeak(library: str, data_path: str) -> tuple[Any, Any]:
+    """Load a new copy of espeak-ng through phonemizer's wrapper: ``(wrapper, raw binding)``.
+
+    The copy stays mapped until the process ends; the caller holds ``_SETUP_LOCK``.
+    """
+    from phonemizer.backend.espeak.wrapper import EspeakWrapper
+
+    # The settings are class-wide; restore them so other phonemizer users in the process
+    # keep whatever espeak they configured. The wrapper only reads them while initializing.
+    previous = (
+        getattr(EspeakWrapper, "_ESPEAK_LIBRARY", None),
+        getattr(EspeakWrapper, "_ESPEAK_DATA_PATH", None),
+    )
+    EspeakWrapper.set_library(library)
+    EspeakWrapper.set_data_path(data_path)
+    try:
+        wrapper = EspeakWrapper()
+    except (OSError, RuntimeError) as exc:
+        raise EspeakUnavailableError(
+            f"Could not load espeak-ng from {library} with data {data_path}: {exc}. {_INSTALL_HINT}"
+        ) from exc
+    finally:
+        EspeakWrapper.set_library(previous[0])
+        EspeakWrapper.set_data_path(previous[1])
 
     # The public EspeakWrapper.text_to_phonemes inserts phone separators and joins clauses with
     # spaces, which loses the clause structure Piper's format depends on; use the raw binding.
@@ -236,11 +285,14 @@ def _load_espeak(voice: str) -> tuple[Any, Any]:
         raise EspeakUnavailableError(
             "This phonemizer version does not expose its espeak binding; install phonemizer>=3.2."
         )
+    return wrapper, api
 
+
+def _select_voice(wrapper: Any, api: Any, voice: str) -> bool:
+    """Select ``voice`` (a language code, or a voice name such as ``"en-us+f3"``); False if espeak has none."""
     try:
         wrapper.set_voice(voice)
     except RuntimeError:
         # Not a language code; espeak also accepts voice names/files such as "en-us+f3".
-        if api.set_voice_by_name(voice.encode("utf-8")) != 0:
-            raise EspeakUnavailableError(f"espeak-ng has no voice {voice!r}.") from None
-    return wrapper, api
+        return api.set_voice_by_name(voice.encode("utf-8")) == 0
+    return True
