@@ -66,6 +66,7 @@ def test_http_busy_is_503(slow):
         server.should_exit = True
         thread.join(TIMEOUT)
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert reg.get("slow").stats.busy == 1
     assert "busy" in busy.json()["error"]["message"]
     assert first.status_code == 200 and len(first.content) == 20
 

@@ -132,3 +132,13 @@ def test_api_key(registry):
     finally:
         server.should_exit = True
         thread.join(TIMEOUT)
+
+
+def test_metrics(url):
+    httpx.post(f"{url}/v1/audio/speech", json={"input": "Hi.", "response_format": "pcm"}, timeout=TIMEOUT)
+    text = httpx.get(f"{url}/metrics", timeout=TIMEOUT).text
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line[0] != "#"}
+    assert values['voxport_requests_total{voice="tiny"}'] >= 1
+    assert values['voxport_time_to_first_audio_seconds_count{voice="tiny"}'] >= 1
+    assert values['voxport_audio_seconds_total{voice="tiny"}'] > 0
+    assert values['voxport_in_flight{voice="tiny"}'] == 0

@@ -152,3 +152,17 @@ def test_voices_answer_concurrently(registry, tiny_voice):
 
     answers = asyncio.run(_with_server(registry, body))
     assert all(a == pcm16(tiny_voice.synthesize(TEXT, seed=0)) for a in answers)
+
+
+def test_stream_without_text_times_out(registry):
+    """A client that opens a stream and sends nothing frees the worker after `text_timeout`."""
+    async def body(client):
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice(name="tiny")).event())
+        error = await client.read_event()
+        await client.write_event(SynthesizeStop().event())
+        return error, await client.read_event()
+
+    error, stopped = asyncio.run(_with_server(registry, body, WyomingOptions(seed=0, text_timeout=0.3)))
+    assert Error.from_event(error).code == "timeout"
+    assert SynthesizeStopped.is_type(stopped.type)
+    assert registry.get("tiny").in_flight == 0

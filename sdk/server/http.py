@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from voxport.server.metrics import render
 from voxport.server.registry import Busy, ChunkStream, UnknownVoice, VoicePool, VoiceRegistry, pcm16
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
@@ -177,11 +178,16 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "voices": {n: p.in_flight for n, p in registry.pools.items()}})
 
+    async def metrics(request: Request) -> Response:
+        text = render((n, p.stats, p.in_flight) for n, p in registry.pools.items())
+        return Response(text, media_type="text/plain; version=0.0.4")
+
     routes = [
         Route("/v1/audio/speech", openai_speech, methods=["POST"]),
         Route("/", piper_speech, methods=["GET", "POST"]),
         Route("/voices", voices, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
         BadRequest: lambda r, e: _error(e.status, e), UnknownVoice: lambda r, e: _error(404, e),
@@ -200,13 +206,13 @@ def _error(status: int, exc: BaseException, headers: dict[str, str] | None = Non
 
 
 class _ApiKey:
-    """Bearer-token check for every route but /health (a load balancer probes it without a key)."""
+    """Bearer-token check for every route but /health and /metrics (probes and scrapers carry no key)."""
 
     def __init__(self, app: Any, key: str) -> None:
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health":
+        if scope["type"] == "http" and scope["path"] not in ("/health", "/metrics"):
             auth = dict(scope["headers"]).get(b"authorization", b"")
             if not secrets.compare_digest(auth, b"Bearer " + self.key):
                 await _error(401, PermissionError("missing or wrong API key"))(scope, receive, send)

@@ -12,6 +12,7 @@ import asyncio
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from voxport.server.metrics import PoolStats
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
@@ -79,13 +81,16 @@ class VoicePool:
         self._admitted = threading.BoundedSemaphore(self.capacity)
         self._executor = ThreadPoolExecutor(len(voices), thread_name_prefix=f"voxport-{name}")
         self._lock = threading.Lock()
-        self.in_flight = 0  # admitted requests, running or queued (for /health and, later, metrics)
+        self.in_flight = 0  # admitted requests, running or queued (for /health and /metrics)
+        self.stats = PoolStats()
 
     def _admit(self) -> None:
         if not self._admitted.acquire(blocking=False):
+            self.stats.add(busy=1)
             raise Busy(f"voice {self.name!r} is busy ({self.workers} workers, queue full); retry later")
         with self._lock:
             self.in_flight += 1
+        self.stats.add(requests=1)
 
     def _release(self) -> None:
         with self._lock:
@@ -109,21 +114,30 @@ class VoicePool:
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
+        admitted = time.perf_counter()
 
         def work() -> None:
             voice = self._idle.get()  # always one: the executor runs at most `workers` jobs
+            start, samples, final = time.perf_counter(), 0, _END
             try:
                 for chunk in make(voice):
                     if stop.is_set():
                         raise Cancelled()
+                    if not samples and chunk.audio.size:
+                        self.stats.add(first_audio_seconds=time.perf_counter() - admitted, first_audio_count=1)
+                    samples += chunk.audio.size
                     loop.call_soon_threadsafe(out.put_nowait, chunk)
-                loop.call_soon_threadsafe(out.put_nowait, _END)
             except BaseException as exc:  # delivered to the consumer, who decides what the client sees
+                final = exc
                 if not stop.is_set():
-                    loop.call_soon_threadsafe(out.put_nowait, exc)
+                    self.stats.add(errors=1)
             finally:
+                self.stats.add(audio_seconds=samples / self.sample_rate, worker_seconds=time.perf_counter() - start)
                 self._idle.put(voice)
                 self._release()
+                # Last, so that a client who has seen the end of its answer finds the worker free again.
+                if not stop.is_set():
+                    loop.call_soon_threadsafe(out.put_nowait, final)
 
         return ChunkStream(out, stop, self._executor.submit(work), self._release)
 
