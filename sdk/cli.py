@@ -342,6 +342,8 @@ def _add_serve(sub) -> None:
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
+    s.add_argument("--request-timeout", type=float, default=120.0,
+                   help="seconds a request may take, queueing included (default 120)")
     s.set_defaults(func=cmd_serve)
 
 
@@ -366,7 +368,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         wyoming_uri=None if args.wyoming.lower() == "none" else args.wyoming, http_host=args.host,
         http_port=args.port or None, api_key=args.api_key or os.environ.get("VOXPORT_API_KEY"),
-        max_chars=args.max_chars, seed=args.seed,
+        max_chars=args.max_chars, seed=args.seed, request_timeout=args.request_timeout,
     )
     try:
         asyncio.run(serve(registry, options))

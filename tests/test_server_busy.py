@@ -23,7 +23,7 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.error import Error  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
-from voxport.server.http import build_app  # noqa: E402
+from voxport.server.http import HttpOptions, build_app  # noqa: E402
 from voxport.server.registry import VoiceRegistry, VoiceSpec  # noqa: E402
 from voxport.server.wyoming_server import WyomingOptions, serve_wyoming  # noqa: E402
 from voxport.streaming import AudioChunk  # noqa: E402
@@ -151,3 +151,19 @@ def test_http_client_gone_mid_stream_frees_the_worker(tiny_voice):
         server.should_exit = True
         thread.join(TIMEOUT)
         reg.close()
+
+
+def test_http_request_timeout_is_504_and_frees_the_worker(slow):
+    reg, release = slow
+    base, server, thread = _run(build_app(reg, HttpOptions(request_timeout=0.3)))
+    try:
+        r = httpx.post(f"{base}/v1/audio/speech", json={"input": "a"}, timeout=TIMEOUT)
+        assert r.status_code == 504 and "0.3 s" in r.json()["error"]["message"]
+        release.set()  # the worker was stopped but waits in the fake; once it returns the slot is free
+        deadline = time.monotonic() + 10
+        while reg.get("slow").in_flight:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)

@@ -21,20 +21,22 @@ class ServeOptions:
     api_key: str | None = None
     max_chars: int = 10_000
     seed: int | None = None
+    request_timeout: float | None = 120.0
 
 
 async def serve(registry: VoiceRegistry, options: ServeOptions) -> None:
     """Serve until cancelled (Ctrl-C); the voices stay loaded, the caller closes the registry."""
     tasks = []
     if options.wyoming_uri:
-        wy = WyomingOptions(seed=options.seed, max_chars=options.max_chars)
+        wy = WyomingOptions(seed=options.seed, max_chars=options.max_chars,
+                            request_timeout=options.request_timeout)
         tasks.append(asyncio.create_task(serve_wyoming(registry, options.wyoming_uri, wy)))
         log.warning("Wyoming on %s", options.wyoming_uri)
     if options.http_port is not None:
         import uvicorn
 
         app = build_app(registry, HttpOptions(api_key=options.api_key, max_chars=options.max_chars,
-                                              seed=options.seed))
+                                              seed=options.seed, request_timeout=options.request_timeout))
         config = uvicorn.Config(app, host=options.http_host, port=options.http_port, log_level="warning")
         tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
         log.warning("HTTP on http://%s:%d", options.http_host, options.http_port)

@@ -34,6 +34,7 @@ class HttpOptions:
     api_key: str | None = None
     max_chars: int = 10_000
     seed: int | None = None  # a fixed seed per request makes answers reproducible
+    request_timeout: float | None = 120.0  # seconds per request, queueing included
 
 
 class BadRequest(ValueError):
@@ -120,8 +121,8 @@ async def _pcm(first: AudioChunk | None, rest: ChunkStream) -> AsyncIterator[byt
         await rest.aclose()  # a client gone mid-stream frees the worker
 
 
-async def _speak(pool: VoicePool, text: str, config: SynthesisConfig, fmt: str) -> Response:
-    first, rest = await _started(pool.stream(text, config))
+async def _speak(pool: VoicePool, text: str, config: SynthesisConfig, fmt: str, timeout: float | None) -> Response:
+    first, rest = await _started(pool.stream(text, config, timeout=timeout))
     body = _pcm(first, rest)
     if fmt == "pcm":
         return StreamingResponse(body, media_type=MEDIA[fmt])
@@ -153,7 +154,7 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         pool = registry.get(name if isinstance(name, str) else None)
         speed = _number(body, "speed")
         config = SynthesisConfig(seed=options.seed, length_scale=1.0 / speed if speed else None)
-        return await _speak(pool, text, config, fmt)
+        return await _speak(pool, text, config, fmt, options.request_timeout)
 
     async def piper_speech(request: Request) -> Response:
         if request.method == "GET":
@@ -168,7 +169,7 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
             seed=options.seed, speaker=_speaker(body), length_scale=_number(body, "length_scale"),
             noise_scale=_number(body, "noise_scale"), noise_w=_number(body, "noise_w_scale", "noise_w"),
         )
-        first, rest = await _started(pool.stream(text, config))
+        first, rest = await _started(pool.stream(text, config, timeout=options.request_timeout))
         data = b"".join([b async for b in _pcm(first, rest)])
         return Response(wav_header(pool.sample_rate, len(data)) + data, media_type=MEDIA["wav"])
 
@@ -191,7 +192,8 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
     ]
     app = Starlette(routes=routes, exception_handlers={
         BadRequest: lambda r, e: _error(e.status, e), UnknownVoice: lambda r, e: _error(404, e),
-        Busy: lambda r, e: _error(503, e, {"Retry-After": "1"}), ValueError: lambda r, e: _error(400, e),
+        Busy: lambda r, e: _error(503, e, {"Retry-After": "1"}), TimeoutError: lambda r, e: _error(504, e),
+        ValueError: lambda r, e: _error(400, e),
         TypeError: lambda r, e: _error(400, e),
     })
     if options.api_key:

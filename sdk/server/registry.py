@@ -97,20 +97,22 @@ class VoicePool:
             self.in_flight -= 1
         self._admitted.release()
 
-    def stream(self, text: str | Iterable[str], config: SynthesisConfig, **kwargs: Any) -> ChunkStream:
+    def stream(self, text: str | Iterable[str], config: SynthesisConfig, *, timeout: float | None = None,
+               **kwargs: Any) -> ChunkStream:
         """`Voice.stream` on a worker, its chunks delivered to the event loop as they are made.
 
         Admission happens now (raises `Busy` before any response starts); closing the iterator early
-        (client gone) stops the worker at its next chunk and frees it.
+        (client gone) stops the worker at its next chunk and frees it. Past `timeout` seconds from now
+        (queueing included) the iterator raises TimeoutError and stops the worker the same way.
         """
         self._admit()
         try:
-            return self._run(lambda voice: voice.stream(text, config, **kwargs))
+            return self._run(lambda voice: voice.stream(text, config, **kwargs), timeout)
         except BaseException:
             self._release()
             raise
 
-    def _run(self, make: Callable[[Any], Iterator[AudioChunk]]) -> ChunkStream:
+    def _run(self, make: Callable[[Any], Iterator[AudioChunk]], timeout: float | None) -> ChunkStream:
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
@@ -139,7 +141,7 @@ class VoicePool:
                 if not stop.is_set():
                     loop.call_soon_threadsafe(out.put_nowait, final)
 
-        return ChunkStream(out, stop, self._executor.submit(work), self._release)
+        return ChunkStream(out, stop, self._executor.submit(work), self._release, timeout)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -152,9 +154,11 @@ class ChunkStream:
     would skip its cleanup) stops the worker, or un-queues a job that has not started and frees its slot."""
 
     def __init__(self, out: asyncio.Queue[Any], stop: threading.Event, future: Future[None],
-                 release: Callable[[], None]) -> None:
+                 release: Callable[[], None], timeout: float | None = None) -> None:
         self._out, self._stop, self._future, self._release = out, stop, future, release
         self._done = False
+        self._timeout = timeout
+        self._deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
 
     def __aiter__(self) -> ChunkStream:
         return self
@@ -162,7 +166,15 @@ class ChunkStream:
     async def __anext__(self) -> AudioChunk:
         if self._done:
             raise StopAsyncIteration
-        item = await self._out.get()
+        if self._deadline is None:
+            item = await self._out.get()
+        else:
+            try:
+                remaining = self._deadline - asyncio.get_running_loop().time()
+                item = await asyncio.wait_for(self._out.get(), max(remaining, 0.0))
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+                await self.aclose()
+                raise TimeoutError(f"synthesis took longer than the {self._timeout:g} s limit") from None
         if item is _END or isinstance(item, BaseException):
             self._done = True
             if item is _END:

@@ -34,6 +34,7 @@ class WyomingOptions:
     seed: int | None = None  # a fixed seed makes answers reproducible (tests compare with Voice.synthesize)
     max_chars: int = 10_000
     text_timeout: float = 30.0  # longest wait for the next synthesize-chunk of a stream
+    request_timeout: float | None = 120.0  # seconds per one-shot synthesize, queueing included
 
 
 def info_event(registry: VoiceRegistry) -> Event:
@@ -99,7 +100,7 @@ class VoxportEventHandler(AsyncEventHandler):
             raise ValueError(f"text is {len(request.text)} characters, the limit is {self.options.max_chars}")
         pool, config = self._config(request.voice)
         text_format = "ssml" if str(request.text_format or "text").endswith("ssml") else "text"
-        chunks = pool.stream(request.text, config, text_format=text_format)
+        chunks = pool.stream(request.text, config, text_format=text_format, timeout=self.options.request_timeout)
         try:
             await self.write_event(self._audio_start(pool))
             async for chunk in chunks:
