@@ -167,3 +167,31 @@ def test_http_request_timeout_is_504_and_frees_the_worker(slow):
     finally:
         server.should_exit = True
         thread.join(TIMEOUT)
+
+
+def test_wyoming_client_gone_mid_answer_frees_the_worker(tiny_voice):
+    reg = VoiceRegistry.load([VoiceSpec("endless", "unused")], workers=1, queue_size=0,
+                             loader=lambda path, **kw: EndlessVoice(tiny_voice.manifest, threading.Event()))
+    port, pool = free_port(), reg.get("endless")
+
+    async def body():
+        started = asyncio.Event()
+        server = asyncio.create_task(serve_wyoming(reg, f"tcp://127.0.0.1:{port}", WyomingOptions(), started))
+        try:
+            await started.wait()
+            async with AsyncTcpClient("127.0.0.1", port) as client:
+                await client.write_event(Synthesize(text="a").event())
+                for _ in range(3):  # audio-start and the first chunks: audio is flowing; now the client leaves
+                    await client.read_event()
+            deadline = time.monotonic() + 10
+            while pool.in_flight:
+                assert time.monotonic() < deadline, "the worker kept synthesizing for a client that left"
+                await asyncio.sleep(0.02)
+        finally:
+            server.cancel()
+            await asyncio.gather(server, return_exceptions=True)
+
+    try:
+        asyncio.run(asyncio.wait_for(body(), TIMEOUT))
+    finally:
+        reg.close()
