@@ -336,7 +336,7 @@ def _add_serve(sub) -> None:
                    help="Wyoming address (default %(default)s; 'none' to disable)")
     s.add_argument("--host", default="127.0.0.1", help="HTTP address (default %(default)s: this machine only)")
     s.add_argument("--port", type=int, default=5000, help="HTTP port (default %(default)s; 0 disables HTTP)")
-    s.add_argument("--workers", type=int, help="workers (loaded copies) per voice (default: cores / voices)")
+    s.add_argument("--workers", type=int, help="workers (loaded copies) per voice (default: cores / voices, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
     s.add_argument("--threads", type=int, default=1, help="runtime threads per worker (default 1)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")

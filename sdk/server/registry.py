@@ -25,6 +25,7 @@ from voxport.server.metrics import PoolStats
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
+DEFAULT_MAX_WORKERS = 8
 _END = object()  # ends a stream of chunks (worker -> event loop) or of text pieces (event loop -> worker)
 
 
@@ -231,7 +232,7 @@ class VoiceRegistry:
         cls, specs: list[VoiceSpec], *, workers: int | None = None, queue_size: int = 8,
         threads: int = 1, loader: Callable[..., Any] | None = None, **load_options: Any,
     ) -> VoiceRegistry:
-        """Load every voice now, `workers` copies each (default: the cores shared among the voices)."""
+        """Load every voice now, `workers` copies each (default: the cores shared among the voices, at most 8)."""
         if loader is None:
             from voxport.voice import Voice
 
@@ -239,7 +240,9 @@ class VoiceRegistry:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"voice names must be unique, got {names}")
-        n = workers or max(1, (os.cpu_count() or 1) // max(1, len(specs) * threads))
+        # Each worker holds a whole loaded copy, so the default is capped: beyond a few copies a voice's
+        # memory grows faster than its throughput on a shared machine.
+        n = workers or min(DEFAULT_MAX_WORKERS, max(1, (os.cpu_count() or 1) // max(1, len(specs) * threads)))
         pools: dict[str, VoicePool] = {}
         try:
             for spec in specs:
