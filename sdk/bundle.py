@@ -20,18 +20,14 @@ __all__ = [
     "sha256_file", "write_manifest", "describe_graph_file",
 ]
 
-from voxport.manifest import (
-    FORMAT_VERSION,
-    MANIFEST_NAME,
+from voxport.manifest import FORMAT_VERSION, MANIFEST_NAME, GraphEntry, GraphVariant, Manifest
+from voxport.manifest_errors import (
     BundleError,
     BundleFormatError,
     BundleIntegrityError,
     BundleNotFoundError,
     BundlePathError,
     BundleVersionError,
-    GraphEntry,
-    GraphVariant,
-    Manifest,
     MissingStageError,
     MissingVariantError,
 )

@@ -11,16 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from voxport.contract import CONTRACTS, STAGES, pipeline_order
-from voxport.manifest_errors import (  # noqa: F401 - re-exported: the manifest's errors are part of its API
-    BundleError,
-    BundleFormatError,
-    BundleIntegrityError,
-    BundleNotFoundError,
-    BundlePathError,
-    BundleVersionError,
-    MissingStageError,
-    MissingVariantError,
-)
+from voxport.manifest_errors import BundleVersionError, MissingVariantError
 from voxport.manifest_fields import JsonObject, ManifestPath, check_int, fail
 from voxport.mel_params import MelParams
 from voxport.runtimes.base import TensorSpec

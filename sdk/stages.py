@@ -6,8 +6,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from voxport.bundle import Bundle, MissingVariantError
 from voxport.manifest import static_variant
 from voxport.runtimes import RuntimeOptions, Session, canonical_runtime, open_session, variant_for
@@ -133,11 +131,6 @@ class StageSessions:
 
     def input_names(self, stage: str) -> set[str]:
         return {t.name for t in self.sessions[stage].inputs}
-
-    def run(self, stage: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run a stage with the subset of `feeds` its graph declares (optional inputs like `noise`)."""
-        wanted = self.input_names(stage)
-        return self.sessions[stage].run({k: v for k, v in feeds.items() if k in wanted})
 
     def close(self) -> None:
         for session in self.sessions.values():
