@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from voxport.contract import CONTRACTS, STAGES, pipeline_order
+from voxport.autoregressive_params import DecoderLoop, VocoderNoise
+from voxport.contract import AUTOREGRESSIVE_FAMILIES, STAGES, contracts_for, pipeline_order, stages_for
 from voxport.manifest_errors import BundleVersionError, MissingVariantError
 from voxport.manifest_fields import JsonObject, ManifestPath, check_int, fail
 from voxport.mel_params import MelParams
@@ -176,7 +177,8 @@ def _shape_plan(o: JsonObject) -> ShapePlan | None:
 
 # Optional fields written only when they differ from these defaults, so manifests stay short.
 _OPTIONAL_DEFAULTS: dict[str, Any] = {"durations": DurationRule(), "frame_multiple": 1, "mel": None,
-                                      "streaming": None, "calibration": {}, "shapes": None}
+                                      "streaming": None, "calibration": {}, "shapes": None,
+                                      "decoder_loop": None, "vocoder_noise": None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,10 +206,18 @@ class Manifest:
     streaming: Reach | None = None
     calibration: dict[str, CalibrationPolicy] = field(default_factory=dict)  # runtime -> accepted policy
     shapes: ShapePlan | None = None  # the buckets fixed-shape runs use (and static graphs were written for)
+    decoder_loop: DecoderLoop | None = None  # autoregressive families: the decoder step's loop on the host
+    vocoder_noise: VocoderNoise | None = None  # a vocoder that samples (WaveGlow's z)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "graphs", {s: self.graphs[s] for s in pipeline_order(self.graphs)}
-                           | {s: g for s, g in self.graphs.items() if s not in STAGES})
+        order = pipeline_order(self.graphs, self.family)
+        object.__setattr__(self, "graphs", {s: self.graphs[s] for s in order}
+                           | {s: g for s, g in self.graphs.items() if s not in order})
+
+    @property
+    def autoregressive(self) -> bool:
+        """Whether the bundle has the autoregressive stage set (encoder, decoder_step, postnet, vocoder)."""
+        return self.family in AUTOREGRESSIVE_FAMILIES
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -234,7 +244,7 @@ class Manifest:
         if _check_version(o.get("format_version"), o.mp) == 1:
             d = _from_version_1(o.d)
         o = JsonObject(d, "", manifest_path, {f.name for f in fields(cls)})
-        graphs = _graphs(o)
+        graphs = _graphs(o, o.string("family"))
         num_speakers = o.integer("num_speakers", 1, default=1)
         speakers = o.obj("speaker_id_map", default={})
         for spk in speakers.d:
@@ -264,21 +274,26 @@ class Manifest:
             calibration={r: CalibrationPolicy.from_dict(p, o.mp, calibration.name(r), tuple(graphs))
                          for r, p in calibration.d.items()},
             shapes=_shape_plan(o),
+            decoder_loop=(None if o.get("decoder_loop", None) is None
+                          else DecoderLoop.from_dict(o.d["decoder_loop"], o.mp)),
+            vocoder_noise=(None if o.get("vocoder_noise", None) is None
+                           else VocoderNoise.from_dict(o.d["vocoder_noise"], o.mp)),
         )
 
 
-def _graphs(o: JsonObject) -> dict[str, GraphEntry]:
-    """The graphs, each checked against its stage's contract, in pipeline order."""
+def _graphs(o: JsonObject, family: str) -> dict[str, GraphEntry]:
+    """The graphs, each checked against its stage's contract (the family's stage set), in pipeline order."""
     graphs = o.obj("graphs")
+    contracts = contracts_for(family)
     for stage in graphs.d:
-        if stage not in CONTRACTS:
-            fail(o.mp, graphs.name(stage), f"is not a pipeline stage (known: {list(STAGES)})")
-    for stage, contract in CONTRACTS.items():
+        if stage not in contracts:
+            fail(o.mp, graphs.name(stage), f"is not a pipeline stage of {family} (known: {list(stages_for(family))})")
+    for stage, contract in contracts.items():
         if contract.required and stage not in graphs.d:
             fail(o.mp, graphs.name(stage), "is required but missing")
-    entries = {s: GraphEntry.from_dict(graphs.d[s], o.mp, graphs.name(s)) for s in pipeline_order(graphs.d)}
+    entries = {s: GraphEntry.from_dict(graphs.d[s], o.mp, graphs.name(s)) for s in pipeline_order(graphs.d, family)}
     for stage, entry in entries.items():
-        problems = CONTRACTS[stage].problems(tuple(t.name for t in entry.inputs), tuple(t.name for t in entry.outputs))
+        problems = contracts[stage].problems(tuple(t.name for t in entry.inputs), tuple(t.name for t in entry.outputs))
         if problems:
             fail(o.mp, graphs.name(stage), "; ".join(problems))
     return entries
