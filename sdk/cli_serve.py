@@ -23,10 +23,13 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
     s.add_argument("--request-timeout", type=float, default=120.0,
                    help="seconds a request may take, queueing included (default 120)")
+    add_ray_arguments(s)  # Ray Serve scale-out: see the block at the end
     s.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.ray:  # Ray Serve scale-out: see the block at the end
+        return cmd_serve_ray(args)
     import asyncio
     import logging
     import os
@@ -54,3 +57,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     return 0
+
+
+# --- Ray Serve scale-out (`voxport serve --ray`; voxport.server.ray_app, the ray extra) ---------------------
+
+
+def add_ray_arguments(s: argparse.ArgumentParser) -> None:
+    g = s.add_argument_group("scale-out on Ray Serve (HTTP only; needs the ray extra)")
+    g.add_argument("--ray", action="store_true",
+                   help="serve HTTP from Ray Serve replicas, each loading every voice (--workers copies, default 1)")
+    g.add_argument("--replicas", type=int, help="fixed number of replicas (default 1)")
+    g.add_argument("--autoscale", metavar="MIN:MAX", help="let Ray Serve scale between MIN and MAX replicas")
+    g.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster to join ('auto': the one this machine runs in; default: start a local one)")
+
+
+def cmd_serve_ray(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    try:
+        from voxport.server.ray_app import parse_args, run
+    except ImportError as exc:
+        raise ValueError(f"{exc.name} is missing: pip install 'voxport[ray]'") from None
+    logging.basicConfig(level=logging.INFO, format="voxport serve: %(message)s")
+    if args.replicas is not None and args.autoscale:
+        raise ValueError("give --replicas or --autoscale, not both")
+    if args.voice:
+        voices = list(args.voice)
+    else:
+        from voxport.default_voice import ensure_default_bundle
+
+        voices = [f"default={ensure_default_bundle(progress=True)}"]
+    options = parse_args({
+        "voices": voices, "replicas": args.replicas, "autoscale": args.autoscale, "workers": args.workers,
+        "queue": args.queue, "threads": args.threads, "api_key": args.api_key or os.environ.get("VOXPORT_API_KEY"),
+        "max_chars": args.max_chars, "seed": args.seed, "request_timeout": args.request_timeout,
+    })
+    if not args.port:
+        raise ValueError("--ray serves HTTP: give a --port")
+    if not args.ray_address:  # a local Ray: the replicas read the same disk, so a wrong path fails here, now
+        for spec in options.replica.voices:
+            if not spec.path.exists():
+                raise ValueError(f"voice {spec.name!r}: nothing at {spec.path}")
+    logging.getLogger(__name__).warning("Ray Serve: HTTP on http://%s:%d (Wyoming is not served under --ray)",
+                                        args.host, args.port)
+    try:
+        run(options, address=args.ray_address, host=args.host, port=args.port, request_timeout=args.request_timeout)
+    except RuntimeError as exc:  # Ray Serve's "Deploying application ... failed"; replicas' errors are logged
+        raise ValueError(f"{exc} (the replicas' errors are in the log above)") from exc
+    return 0
+
+
+# --- end of the Ray Serve block ---------------------------------------------------------------------------

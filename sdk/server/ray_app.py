@@ -244,16 +244,27 @@ def ray_status(app_name: str = "voxport") -> dict[str, int]:
 def run(options: RayServeOptions, *, address: str | None = None, host: str = "127.0.0.1", port: int = 8000,
         app_name: str = "voxport", request_timeout: float | None = None) -> None:
     """`voxport serve --ray`: join (or start) Ray, deploy, and serve until Ctrl-C; then tear the app down."""
+    import contextlib
+    import signal
+    import threading
     import time
 
+    if threading.current_thread() is threading.main_thread():
+        # A service manager stops with SIGTERM: tear down as on Ctrl-C, or a local Ray outlives us.
+        signal.signal(signal.SIGTERM, _interrupt)
     ray.init(address=address, ignore_reinit_error=True)
     try:
         serve.start(http_options={"host": host, "port": port, "request_timeout_s": request_timeout})
         serve.run(build_application(options), name=app_name, route_prefix="/")
-        while True:  # the proxy serves from Ray's processes; this one only waits to tear down
-            time.sleep(3600)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop, not an error
+            while True:  # the proxy serves from Ray's processes; this one only waits to tear down
+                time.sleep(3600)
     finally:
         try:
             serve.delete(app_name)
         finally:
             ray.shutdown()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
