@@ -9,8 +9,9 @@ from pathlib import Path
 def add_serve_parser(sub) -> None:
     s = sub.add_parser("serve", help="serve voices over Wyoming (Home Assistant) and HTTP (OpenAI- and "
                        "Piper-compatible); needs the server extra")
-    s.add_argument("--voice", action="append", metavar="NAME=BUNDLE_DIR",
-                   help="a voice to serve (repeatable; the first is the default; none: the default voice)")
+    s.add_argument("--voice", action="append", metavar="NAME=PATH",
+                   help="a voice to serve: a bundle directory or a Piper VOICE.onnx (its .onnx.json beside it; "
+                   "converted once into the cache). Repeatable; the first is the default; none: the default voice")
     s.add_argument("--wyoming", default="tcp://127.0.0.1:10200", metavar="URI",
                    help="Wyoming address (default %(default)s; 'none' to disable)")
     s.add_argument("--host", default="127.0.0.1", help="HTTP address (default %(default)s: this machine only)")
@@ -23,6 +24,14 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
     s.add_argument("--request-timeout", type=float, default=120.0,
                    help="seconds a request may take, queueing included (default 120)")
+    s.add_argument("--preload", action="store_true",
+                   help="load every voice at start (default: each on its first request)")
+    s.add_argument("--max-loaded", type=int, metavar="N",
+                   help="keep at most N voices loaded, closing the least recently used idle one to load another "
+                   "(default: no limit)")
+    s.add_argument("--drain-timeout", type=float, default=10.0,
+                   help="on SIGINT/SIGTERM, seconds running requests may take to finish before they are cut off "
+                   "(default 10)")
     add_ray_arguments(s)  # Ray Serve scale-out: see the block at the end
     s.set_defaults(func=cmd_serve)
 
@@ -46,11 +55,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from voxport.default_voice import ensure_default_bundle
 
         specs = [VoiceSpec("default", Path(ensure_default_bundle(progress=True)))]
-    registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads)
+    if args.max_loaded is not None and args.max_loaded < 1:
+        raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
+    if not args.drain_timeout >= 0:  # NaN too
+        raise ValueError(f"--drain-timeout must be 0 or more seconds, got {args.drain_timeout:g}")
+    registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
+                                  preload=args.preload, max_loaded=args.max_loaded, progress=True)
     options = ServeOptions(
         wyoming_uri=None if args.wyoming.lower() == "none" else args.wyoming, http_host=args.host,
         http_port=args.port or None, api_key=args.api_key or os.environ.get("VOXPORT_API_KEY"),
         max_chars=args.max_chars, seed=args.seed, request_timeout=args.request_timeout,
+        drain_timeout=args.drain_timeout,
     )
     try:
         asyncio.run(serve(registry, options))

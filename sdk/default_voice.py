@@ -68,7 +68,19 @@ def ensure_default_bundle(root: Path | None = None, *, progress: bool = True) ->
             pass  # damaged or from an incompatible build: rebuild below
     if progress:
         print(f"voxport: building the default voice {DEFAULT_VOICE} into {target} (once)", file=sys.stderr)
-    cmd = [sys.executable, "-m", "voxport", "build", "-o", str(target)]
+    return build_bundle_in_child([], target, progress=progress, what="the default voice")
+
+
+def build_bundle_in_child(
+    build_args: list[str], target: Path, *, progress: bool = True, what: str = "the default voice",
+    error: type[Exception] = DefaultVoiceError,
+) -> Path:
+    """`voxport build BUILD_ARGS -o TARGET` in a child process, so that this process never imports torch.
+
+    The child's progress is forwarded to stderr as it comes (with `progress`); if it fails, `error` is raised
+    with the tail of its output and, when torch or onnx is what was missing, the extra to install.
+    """
+    cmd = [sys.executable, "-m", "voxport", "build", *build_args, "-o", str(target)]
     if not progress:
         cmd.append("--quiet")
     # Forward the child's progress as it comes, keeping its tail for the error message.
@@ -84,5 +96,5 @@ def ensure_default_bundle(root: Path | None = None, *, progress: bool = True) ->
         hint = ""
         if "No module named 'torch'" in text or "No module named 'onnx'" in text:
             hint = "\nBuilding a bundle needs the export tools: pip install 'voxport[export]'"
-        raise DefaultVoiceError(f"building the default voice failed:\n{text}{hint}")
+        raise error(f"building {what} failed:\n{text}{hint}")
     return target

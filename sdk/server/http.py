@@ -2,7 +2,8 @@
 
 Audio is streamed as it is made (wav with an open-ended header, or raw 16-bit pcm); flac needs the whole
 signal before soundfile can encode it, so it leaves at the end. The first chunk is awaited before the
-response starts, so a bad speaker or setting is still a 4xx with a reason, not a broken 200.
+response starts, so a bad speaker or setting is still a 4xx with a reason, not a broken 200. While the
+server shuts down, new requests are answered 503 and /health says so.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from voxport.server.metrics import render
-from voxport.server.registry import Busy, ChunkStream, UnknownVoice, VoicePool, VoiceRegistry, pcm16
+from voxport.server.registry import Busy, ChunkStream, ShuttingDown, UnknownVoice, VoiceRegistry, pcm16
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
@@ -121,14 +122,17 @@ async def _pcm(first: AudioChunk | None, rest: ChunkStream) -> AsyncIterator[byt
         await rest.aclose()  # a client gone mid-stream frees the worker
 
 
-async def _speak(pool: VoicePool, text: str, config: SynthesisConfig, fmt: str, timeout: float | None) -> Response:
-    first, rest = await _started(pool.stream(text, config, timeout=timeout))
+async def _speak(registry: VoiceRegistry, name: str | None, text: str, config: SynthesisConfig, fmt: str,
+                 timeout: float | None) -> Response:
+    chunks = await registry.open_stream(name, text, config, timeout=timeout)
+    sample_rate = chunks.sample_rate
+    first, rest = await _started(chunks)
     body = _pcm(first, rest)
     if fmt == "pcm":
         return StreamingResponse(body, media_type=MEDIA[fmt])
     if fmt == "wav":
         async def wav() -> AsyncIterator[bytes]:
-            yield wav_header(pool.sample_rate)
+            yield wav_header(sample_rate)
             async for data in body:
                 yield data
         return StreamingResponse(wav(), media_type=MEDIA[fmt])
@@ -136,7 +140,7 @@ async def _speak(pool: VoicePool, text: str, config: SynthesisConfig, fmt: str, 
 
     audio = np.frombuffer(b"".join([b async for b in body]), "<i2")
     out = io.BytesIO()
-    sf.write(out, audio, pool.sample_rate, format="FLAC", subtype="PCM_16")
+    sf.write(out, audio, sample_rate, format="FLAC", subtype="PCM_16")
     return Response(out.getvalue(), media_type=MEDIA[fmt])
 
 
@@ -150,11 +154,11 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         if fmt not in MEDIA:
             raise BadRequest(f"response_format must be one of {', '.join(MEDIA)}, got {fmt!r}")
         # OpenAI's `model` is tts-1 & co.; a configured voice name there is honoured, anything else ignored.
-        name = body.get("voice") or (body.get("model") if body.get("model") in registry.pools else None)
-        pool = registry.get(name if isinstance(name, str) else None)
+        name = body.get("voice") or (body.get("model") if body.get("model") in registry.slots else None)
         speed = _number(body, "speed")
         config = SynthesisConfig(seed=options.seed, length_scale=1.0 / speed if speed else None)
-        return await _speak(pool, text, config, fmt, options.request_timeout)
+        return await _speak(registry, name if isinstance(name, str) else None, text, config, fmt,
+                            options.request_timeout)
 
     async def piper_speech(request: Request) -> Response:
         if request.method == "GET":
@@ -164,23 +168,28 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         else:  # Piper's http_server also takes the bare text as the body
             body = {**request.query_params, "text": (await request.body()).decode("utf-8", "replace")}
         text = _text(body, "text", options)
-        pool = registry.get(body.get("voice") or None)
+        name = body.get("voice") or None
+        registry.slot(name)  # an unknown voice is a 404 before the settings are checked
         config = SynthesisConfig(
             seed=options.seed, speaker=_speaker(body), length_scale=_number(body, "length_scale"),
             noise_scale=_number(body, "noise_scale"), noise_w=_number(body, "noise_w_scale", "noise_w"),
         )
-        first, rest = await _started(pool.stream(text, config, timeout=options.request_timeout))
+        chunks = await registry.open_stream(name, text, config, timeout=options.request_timeout)
+        first, rest = await _started(chunks)
         data = b"".join([b async for b in _pcm(first, rest)])
-        return Response(wav_header(pool.sample_rate, len(data)) + data, media_type=MEDIA["wav"])
+        return Response(wav_header(chunks.sample_rate, len(data)) + data, media_type=MEDIA["wav"])
 
     async def voices(request: Request) -> Response:
         return JSONResponse({v["name"]: v for v in registry.describe()})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "voices": {n: p.in_flight for n, p in registry.pools.items()}})
+        # A load balancer or orchestrator stops sending requests once this is 503.
+        status, code = ("ok", 200) if registry.accepting else ("shutting-down", 503)
+        return JSONResponse({"status": status, "voices": {n: s.in_flight for n, s in registry.slots.items()},
+                             "loaded": [n for n, s in registry.slots.items() if s.loaded]}, code)
 
     async def metrics(request: Request) -> Response:
-        text = render((n, p.stats, p.in_flight) for n, p in registry.pools.items())
+        text = render((n, s.stats, s.in_flight, s.loaded) for n, s in registry.slots.items())
         return Response(text, media_type="text/plain; version=0.0.4")
 
     routes = [
@@ -193,6 +202,7 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
     app = Starlette(routes=routes, exception_handlers={
         BadRequest: lambda r, e: _error(e.status, e), UnknownVoice: lambda r, e: _error(404, e),
         Busy: lambda r, e: _error(503, e, {"Retry-After": "1"}), TimeoutError: lambda r, e: _error(504, e),
+        ShuttingDown: lambda r, e: _error(503, e, {"Connection": "close"}),
         ValueError: lambda r, e: _error(400, e),
         TypeError: lambda r, e: _error(400, e),
     })

@@ -5,12 +5,15 @@ One-shot `synthesize` answers audio-start / audio-chunk... / audio-stop. Streami
 it arrives: each sentence is spoken as soon as it is complete, answered as its own audio-start ... audio-stop,
 its audio leaving in sub-sentence chunks; `synthesize-stopped` ends it. Clients that stream also send the
 whole text as a plain `synthesize` for older servers; while a stream is open that event is ignored.
+While the server shuts down, a new request is answered with an `error` event of code `shutting-down`, as
+is one still running when the drain time is up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +24,13 @@ from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsV
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from voxport.server.registry import Busy, ChunkStream, TextFeed, UnknownVoice, VoicePool, VoiceRegistry, pcm16
+from voxport.server.registry import Busy, ChunkStream, ShuttingDown, TextFeed, UnknownVoice, VoiceRegistry, pcm16
 from voxport.streaming import AudioChunk as VoxChunk
 from voxport.synthesis import SynthesisConfig
 
 log = logging.getLogger(__name__)
+ERROR_CODES = {Busy: "busy", UnknownVoice: "unknown-voice", TimeoutError: "timeout", ShuttingDown: "shutting-down"}
+FINISH_SECONDS = 5.0  # on shutdown, the longest wait for connections to finish writing their answers
 ATTRIBUTION = Attribution(name="voxport", url="https://github.com/voxport/voxport")
 
 
@@ -63,11 +68,12 @@ class VoxportEventHandler(AsyncEventHandler):
         self._stream_task: asyncio.Task[None] | None = None
         self._chars = 0
         self._gone = False
+        self._writing = False  # a one-shot answer, or a stream's last events, being written
 
     async def handle_event(self, event: Event) -> bool:
         try:
             return await self._handle(event)
-        except (Busy, UnknownVoice, ValueError, TypeError, TimeoutError) as exc:
+        except (Busy, UnknownVoice, ShuttingDown, ValueError, TypeError, TimeoutError) as exc:
             await self._error(exc)
             return True
         except ConnectionError:  # the client left mid-answer; its worker was freed on the way out
@@ -87,36 +93,40 @@ class VoxportEventHandler(AsyncEventHandler):
             await self._synthesize(Synthesize.from_event(event))
         return True
 
-    def _config(self, voice: Any) -> tuple[VoicePool, SynthesisConfig]:
+    def _config(self, voice: Any) -> tuple[str, SynthesisConfig]:
         if voice is not None and not voice.name and voice.language:
-            pool = self.registry.for_language(voice.language)
+            name = self.registry.for_language(voice.language)
         else:
-            pool = self.registry.get(voice.name if voice is not None else None)
+            name = self.registry.slot(voice.name if voice is not None else None).name
         speaker = voice.speaker if voice is not None else None
-        return pool, SynthesisConfig(seed=self.options.seed, speaker=speaker)
+        return name, SynthesisConfig(seed=self.options.seed, speaker=speaker)
 
     async def _synthesize(self, request: Synthesize) -> None:
         if len(request.text) > self.options.max_chars:
             raise ValueError(f"text is {len(request.text)} characters, the limit is {self.options.max_chars}")
-        pool, config = self._config(request.voice)
+        name, config = self._config(request.voice)
         text_format = "ssml" if str(request.text_format or "text").endswith("ssml") else "text"
-        chunks = pool.stream(request.text, config, text_format=text_format, timeout=self.options.request_timeout)
+        chunks = await self.registry.open_stream(name, request.text, config, text_format=text_format,
+                                                 timeout=self.options.request_timeout)
+        self._writing = True
         try:
-            await self.write_event(self._audio_start(pool))
+            await self.write_event(self._audio_start(chunks))
             async for chunk in chunks:
-                await self._write_audio(pool, chunk)
+                await self._write_audio(chunks, chunk)
             await self.write_event(AudioStop().event())
         finally:
+            self._writing = False
             await chunks.aclose()  # the client gone mid-answer: free the worker now
 
     async def _start_stream(self, request: SynthesizeStart) -> None:
         if self._feed is not None:
             raise ValueError("synthesize-start while a streaming synthesis is already open")
-        pool, config = self._config(request.voice)
+        name, config = self._config(request.voice)
         feed = TextFeed(self.options.text_timeout)
-        chunks = pool.stream(feed, config)  # admitted now: a busy voice answers before any text is sent
+        # Admitted now: a busy voice answers before any text is sent.
+        chunks = await self.registry.open_stream(name, feed, config)
         self._feed, self._chars = feed, 0
-        self._stream_task = asyncio.create_task(self._speak_stream(pool, chunks))
+        self._stream_task = asyncio.create_task(self._speak_stream(chunks))
 
     def _feed_text(self, text: str) -> None:
         if self._feed is None:
@@ -131,22 +141,26 @@ class VoxportEventHandler(AsyncEventHandler):
             raise ValueError("synthesize-stop without synthesize-start")
         self._feed.end()
         task, self._feed, self._stream_task = self._stream_task, None, None
-        await task
-        await self.write_event(SynthesizeStopped().event())
+        self._writing = True
+        try:
+            await task
+            await self.write_event(SynthesizeStopped().event())
+        finally:
+            self._writing = False
 
-    async def _speak_stream(self, pool: VoicePool, chunks: ChunkStream) -> None:
+    async def _speak_stream(self, chunks: ChunkStream) -> None:
         """One audio-start ... audio-stop per sentence; the silence before a sentence opens its audio."""
         open_audio = False
         try:
             async for chunk in chunks:
                 if not open_audio:
-                    await self.write_event(self._audio_start(pool))
+                    await self.write_event(self._audio_start(chunks))
                     open_audio = True
-                await self._write_audio(pool, chunk)
+                await self._write_audio(chunks, chunk)
                 if chunk.last_in_sentence and chunk.sentence_index >= 0:
                     await self.write_event(AudioStop().event())
                     open_audio = False
-        except (Busy, ValueError, TypeError, TimeoutError) as exc:
+        except (Busy, ShuttingDown, ValueError, TypeError, TimeoutError) as exc:
             await self._error(exc)
         except ConnectionError:
             self._gone = True
@@ -155,16 +169,23 @@ class VoxportEventHandler(AsyncEventHandler):
             if open_audio and not self._gone:
                 await self.write_event(AudioStop().event())
 
-    def _audio_start(self, pool: VoicePool) -> Event:
-        return AudioStart(rate=pool.sample_rate, width=2, channels=1).event()
+    @property
+    def answering(self) -> bool:
+        """Writing an answer now: shutdown lets it finish before closing the connection."""
+        if self._gone:
+            return False
+        return self._writing or (self._stream_task is not None and not self._stream_task.done())
 
-    async def _write_audio(self, pool: VoicePool, chunk: VoxChunk) -> None:
+    def _audio_start(self, chunks: ChunkStream) -> Event:
+        return AudioStart(rate=chunks.sample_rate, width=2, channels=1).event()
+
+    async def _write_audio(self, chunks: ChunkStream, chunk: VoxChunk) -> None:
         if chunk.audio.size:
-            await self.write_event(AudioChunk(rate=pool.sample_rate, width=2, channels=1,
+            await self.write_event(AudioChunk(rate=chunks.sample_rate, width=2, channels=1,
                                               audio=pcm16(chunk.audio)).event())
 
     async def _error(self, exc: BaseException) -> None:
-        code = {Busy: "busy", UnknownVoice: "unknown-voice", TimeoutError: "timeout"}.get(type(exc), "bad-request")
+        code = ERROR_CODES.get(type(exc), "bad-request")
         log.info("wyoming request refused: %s", exc)
         await self.write_event(Error(text=str(exc).strip("'\""), code=code).event())
 
@@ -179,22 +200,30 @@ class VoxportEventHandler(AsyncEventHandler):
 
 async def serve_wyoming(registry: VoiceRegistry, uri: str, options: WyomingOptions,
                         started: asyncio.Event | None = None) -> None:
-    """Serve until cancelled. `uri`: tcp://HOST:PORT (Home Assistant's default port is 10200)."""
+    """Serve until cancelled. `uri`: tcp://HOST:PORT (Home Assistant's default port is 10200).
+
+    Cancelled, it stops listening, gives the connections still writing an answer up to FINISH_SECONDS
+    (after `VoiceRegistry.drain` only the last events of an answer are left to write), then closes them.
+    """
     server = AsyncServer.from_uri(uri)
-    factory = _factory(registry, options)
-    if started is None:
-        await server.run(factory)
-        return
-    await server.start(factory)
-    started.set()
+    handlers: weakref.WeakSet[VoxportEventHandler] = weakref.WeakSet()
+
+    def make(*args: Any, **kwargs: Any) -> VoxportEventHandler:
+        handler = VoxportEventHandler(registry, options, *args, **kwargs)
+        handlers.add(handler)
+        return handler
+
+    # start(), not run(): run() installs a SIGTERM handler of its own that drops every connection at once.
+    await server.start(make)
+    if started is not None:
+        started.set()
     try:
         await asyncio.Event().wait()
     finally:
+        listener = getattr(server, "_server", None)  # the asyncio server; stop() below also closes it
+        if listener is not None:
+            listener.close()
+        deadline = asyncio.get_running_loop().time() + FINISH_SECONDS
+        while any(h.answering for h in handlers) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
         await server.stop()
-
-
-def _factory(registry: VoiceRegistry, options: WyomingOptions) -> Any:
-    def make(*args: Any, **kwargs: Any) -> VoxportEventHandler:
-        return VoxportEventHandler(registry, options, *args, **kwargs)
-
-    return make
