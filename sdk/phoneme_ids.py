@@ -24,6 +24,7 @@ from voxport.errors import FrontendError, UnknownSymbolWarning
 __all__ = [
     "ESPEAK",
     "SUPPORTED_PHONEME_TYPES",
+    "TACOTRON2_TEXT",
     "TEXT",
     "PhonemeIdMapper",
     "text_phonemes",
@@ -33,6 +34,9 @@ __all__ = [
 ESPEAK = "espeak"  # espeak-ng IPA; also what a config or manifest that names no type means
 TEXT = "text"  # no phonemizer: the code points of the text are the symbols
 SUPPORTED_PHONEME_TYPES = (ESPEAK, TEXT)
+# Not a Piper type: NVIDIA Tacotron2's cleaned characters and ARPAbet (voxport.tacotron2_text). Only a
+# bundle's manifest names it, so Piper configs are still checked against the Piper types alone.
+TACOTRON2_TEXT = "tacotron2_text"
 # The other types piper-tts 1.8 knows (piper.config.PhonemeType), with what phonemizes them there:
 # named in the refusal so that the user learns what the voice needs.
 _PIPER_ONLY_PHONEME_TYPES = {
