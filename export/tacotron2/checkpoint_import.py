@@ -43,7 +43,8 @@ def read_nvidia_checkpoint(checkpoint: str | Path | Mapping[str, object]
         raw = raw["state_dict"]
     not_tensors = sorted(str(k) for k, v in raw.items() if not isinstance(v, torch.Tensor))
     if not_tensors:
-        raise ModelImportError(f"not a Tacotron2 state dict: entries that are no tensors {not_tensors[:5]}")
+        raise ModelImportError(f"not a Tacotron2 checkpoint: no `state_dict`, and entries that are no tensors "
+                               f"{not_tensors[:5]}")
     state = {k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k: v for k, v in raw.items()}
     return state, None if config is None else dict(config)
 
