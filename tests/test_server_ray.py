@@ -27,10 +27,12 @@ from voxport.server.ray_app import (  # noqa: E402
 from voxport.server.registry import pcm16  # noqa: E402
 
 APP = "voxport"
-TEXT = "Hello there. This is a second sentence, served by one of two replicas."
-# About 55,000 characters: several seconds of synthesis even for the tiny voice, so a replica can be
-# killed while it is still speaking.
-LONG_TEXT = " ".join(f"This is sentence number {i}, which keeps the voice busy for a while." for i in range(800))
+SENTENCES = [f"This is sentence number {i}, which keeps the voice busy for a while." for i in range(800)]
+# About 10,000 characters, most of a second for the tiny voice: two such requests overlap, so the second
+# cannot wait for the first's replica to become free.
+TEXT = " ".join(SENTENCES[:150])
+# About 55,000 characters: several seconds, so a replica can be killed while it is still speaking.
+LONG_TEXT = " ".join(SENTENCES)
 TIMEOUT = 60.0  # any single wait; a hang fails the test instead of stalling it
 
 
@@ -154,6 +156,7 @@ def test_killed_replica_fails_its_request_and_is_replaced(url, tiny_voice):
     # The proxy learns of the replacement a moment after the controller; wait until it routes there.
     while httpx.get(f"{url}/health", timeout=TIMEOUT).headers[REPLICA_HEADER] != replacement:
         assert time.monotonic() < deadline, "the proxy never routed to the replacement replica"
+        time.sleep(0.05)
 
     answers = concurrently(url, [TEXT, TEXT])
     assert {name for _, name, _ in answers} == live
