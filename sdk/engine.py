@@ -5,6 +5,10 @@ regulation, noise); `render` turns any window of that latent into audio (decoder
 utterance synthesis renders the full window once, streaming renders overlapping windows — both from
 the same prepared latent, so they draw the same noise and agree sample for sample.
 
+An autoregressive bundle (Tacotron2) replaces `prepare` with `decoder_run` (voxport.autoregressive: the
+encoder, then one decoder step per frame until the stop gate fires); its `MelUtterance` goes through the
+same `decode` (there the postnet) and `vocode` (fed the window's slice of WaveGlow's z).
+
 Tools reuse this pipeline rather than wiring their own: calibration replays a reference's noise and
 frame counts (`Prepared.replay`, `prepare(frames=...)`) on other precisions, and profiling and
 capture watch each stage through one hook (`Engine.watch`).
@@ -21,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from voxport import contract as c
+from voxport.autoregressive import DecoderRun, MelUtterance
 from voxport.griffin_lim import GriffinLim
 from voxport.manifest import Manifest
-from voxport.noise import Noise, RandomNoise, RecordedNoise
+from voxport.noise import DecoderNoise, Noise, RandomNoise, RecordedNoise
 from voxport.regulate import expand_prior, fit_to_multiple, frames_per_phoneme, shift_prior
 from voxport.runtimes import ShapePlan
 from voxport.shaped import ShapedRunner
@@ -95,6 +100,9 @@ class Engine:
             if manifest.mel is None:
                 raise ValueError("the bundle has no vocoder graph and no `mel` parameters to run Griffin-Lim on")
             self.griffin_lim = GriffinLim(manifest.mel, manifest.sample_rate, manifest.hop_length)
+        elif c.Z in sessions.input_names(c.VOCODER) and manifest.vocoder_noise is None:
+            raise ValueError("the bundle's vocoder takes noise `z` but its manifest has no `vocoder_noise` to "
+                             "draw it with")
         self._hooks: list[StageHook] = []
 
     # --- observation --------------------------------------------------------------------------------
@@ -173,6 +181,15 @@ class Engine:
         conditioning = {c.SPEAKER_EMBEDDING: feeds[c.SPEAKER_EMBEDDING]} if c.SPEAKER_EMBEDDING in feeds else {}
         return Prepared(used, predicted, latent, conditioning, duration_noise, eps)
 
+    def decoder_run(self, ids: list[int], draws: DecoderNoise, *, steps: int | None = None,
+                    sigma: float | None = None) -> DecoderRun:
+        """An autoregressive bundle's `prepare`: the encoder now, the decoder steps as the run is advanced
+        (`finish()` gives the whole utterance). `steps` forces that many steps (gate ignored); `sigma`
+        replaces the manifest's scale of the vocoder's z."""
+        if not self.manifest.autoregressive:
+            raise ValueError(f"a {self.manifest.family} bundle has no decoder loop: use prepare()")
+        return DecoderRun(self, ids, draws, steps=steps, sigma=sigma)
+
     def frames(self, log_durations: np.ndarray, phoneme_mask: np.ndarray, length_scale: float) -> np.ndarray:
         """Frames per phoneme by the manifest's duration rule, fitted to its frame multiple."""
         rule = self.manifest.durations
@@ -181,11 +198,14 @@ class Engine:
         )
         return fit_to_multiple(frames, self.frame_multiple)
 
-    def decode(self, prepared: Prepared, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Decoder (flow, reversed) over prior-latent frames [start, stop): latent (or mel) [1, C, n].
+    def decode(self, prepared: Prepared | MelUtterance, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Decoder (flow, reversed) over prior-latent frames [start, stop): latent (or mel) [1, C, n];
+        for an autoregressive utterance, the postnet over its decoder frames.
 
         `start` and `stop` must lie on the manifest's frame multiple (the decoder groups frames).
         """
+        if isinstance(prepared, MelUtterance):
+            return self._run(c.POSTNET, {c.MEL: prepared.mel[:, :, start:stop]})[c.LATENT]
         window = prepared.prior_latent[:, :, start:stop]
         if start % self.frame_multiple or window.shape[2] % self.frame_multiple:
             raise ValueError(f"decoder windows must start and end on multiples of {self.frame_multiple} frames")
@@ -197,15 +217,21 @@ class Engine:
         """Whether audio of a frame window depends only on nearby frames (false for Griffin-Lim)."""
         return self.griffin_lim is None
 
-    def vocode(self, prepared: Prepared, latent: np.ndarray) -> np.ndarray:
-        """Vocoder graph (or Griffin-Lim) over decoded frames: float32 audio [n * hop_length]."""
+    def vocode(self, prepared: Prepared | MelUtterance, latent: np.ndarray, start: int = 0) -> np.ndarray:
+        """Vocoder graph (or Griffin-Lim) over decoded frames [start, start + n): float32 audio [n * hop_length].
+
+        `start` places the window in the utterance, for a vocoder that samples (WaveGlow's z is sliced there).
+        """
         if self.griffin_lim is not None:
             start = time.perf_counter()
             audio = self.griffin_lim(latent)
             self.report(c.VOCODER, time.perf_counter() - start)
             return audio
         mask = np.ones((1, 1, latent.shape[2]), np.float32)  # fed only to vocoders that take one
-        audio = self._run(c.VOCODER, {c.LATENT: latent, c.FRAME_MASK: mask, **prepared.conditioning})[c.AUDIO]
+        feeds = {c.LATENT: latent, c.FRAME_MASK: mask, **prepared.conditioning}
+        if isinstance(prepared, MelUtterance):
+            feeds.update(prepared.vocoder_feeds(start, start + latent.shape[2], self.sessions.input_names(c.VOCODER)))
+        audio = self._run(c.VOCODER, feeds)[c.AUDIO]
         audio = audio.reshape(-1)
         return audio.astype(np.float32, copy=False)
 
@@ -214,6 +240,6 @@ class Engine:
         seconds per stage and bucket."""
         return {stage: runner.warm_up() for stage, runner in self.runners.items()}
 
-    def render(self, prepared: Prepared) -> np.ndarray:
+    def render(self, prepared: Prepared | MelUtterance) -> np.ndarray:
         """The whole utterance's audio in one decoder and one vocoder call."""
         return self.vocode(prepared, self.decode(prepared))

@@ -1,4 +1,5 @@
-"""Measure how far the decoder and the vocoder look in time, so streaming can cut windows exactly.
+"""Measure how far the decoder and the vocoder look in time, so streaming can cut windows exactly
+(for Tacotron2: the postnet and the vocoder, WaveGlow's z included).
 
 The flow's WaveNet layers and HiFi-GAN's dilated convolutions make each output depend on latent
 frames on both sides. Rather than trusting a published number, perturb one input frame and see which
@@ -14,8 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from voxport import contract as c
+from voxport.autoregressive import GATE, MelUtterance
 from voxport.engine import Engine, Prepared
 from voxport.manifest import Reach
+from voxport.noise import RecordedDecoderNoise
 
 __all__ = ["Reach", "measure_reach", "measure_bundle_reach"]
 
@@ -51,8 +54,11 @@ def measure_reach(engine: Engine, n_frames: int = 256) -> Reach:
     """Measure decoder and vocoder reach on the graphs as loaded (any runtime, any precision).
 
     Outputs are compared with time on the first axis: frames for the decoder, samples for the vocoder.
-    The test signal's length stays a multiple of the decoder's frame multiple.
+    The test signal's length stays a multiple of the decoder's frame multiple. For an autoregressive
+    bundle the "decoder" is the postnet, and a vocoder that samples is probed through its z as well.
     """
+    if engine.manifest.autoregressive:
+        return _measure_autoregressive(engine, n_frames)
     multiple = engine.frame_multiple
     n_frames = -(-n_frames // multiple) * multiple
     decoder_inputs = {t.name: t for t in engine.sessions[c.DECODER].inputs}
@@ -72,6 +78,48 @@ def measure_reach(engine: Engine, n_frames: int = 256) -> Reach:
         decoder=_measure(decode, channels, 1, n_frames),
         vocoder=_measure(vocode, channels, engine.hop_length, n_frames) if engine.vocoder_is_local else None,
     )
+
+
+def _mel_utterance(engine: Engine, mel: np.ndarray, z: np.ndarray) -> MelUtterance:
+    """Frames to run the postnet and vocoder on, with `z` given as is (sigma 1)."""
+    none = np.zeros(0, np.int64)
+    return MelUtterance(mel, np.zeros(mel.shape[2], np.float32), none, RecordedDecoderNoise(np.zeros((0, 0, 0)), z),
+                        (0, 0), 0.0, engine.manifest.vocoder_noise, 1.0, GATE)
+
+
+def _measure_autoregressive(engine: Engine, n_frames: int) -> Reach:
+    n_mel = int(next(t for t in engine.sessions[c.POSTNET].inputs if t.name == c.MEL).shape[1])
+    noise = engine.manifest.vocoder_noise
+    sampling = noise is not None and c.Z in engine.sessions.input_names(c.VOCODER)
+    z_rows = noise.z_channels * noise.steps_per_frame if sampling else 0  # type: ignore[union-attr]
+
+    def z_of(frames: int, seed: int = 1) -> np.ndarray:
+        """z laid out [channels, frames * steps], from a fixed draw."""
+        if not sampling:
+            return np.zeros((0, 0), np.float32)
+        return np.random.default_rng(seed).standard_normal((noise.z_channels, frames * noise.steps_per_frame),
+                                                           dtype=np.float32)
+
+    def postnet(mel: np.ndarray) -> np.ndarray:
+        return engine.decode(_mel_utterance(engine, mel, z_of(0)))[0].T
+
+    def vocode(latent: np.ndarray) -> np.ndarray:
+        return engine.vocode(_mel_utterance(engine, latent, z_of(latent.shape[2])), latent)
+
+    def vocode_z(per_frame: np.ndarray) -> np.ndarray:
+        # z's columns of each frame stacked as that frame's "channels", so a frame's z can be bumped at once.
+        frames = per_frame.shape[2]
+        z = per_frame[0].reshape(noise.z_channels, noise.steps_per_frame, frames)  # type: ignore[union-attr]
+        z = np.ascontiguousarray(z.transpose(0, 2, 1)).reshape(noise.z_channels, -1)  # type: ignore[union-attr]
+        latent = np.random.default_rng(2).standard_normal((1, n_mel, frames), dtype=np.float32)
+        return engine.vocode(_mel_utterance(engine, latent, z), latent)
+
+    vocoder = None
+    if engine.vocoder_is_local:
+        vocoder = _measure(vocode, n_mel, engine.hop_length, n_frames)
+        if sampling:
+            vocoder = max(vocoder, _measure(vocode_z, z_rows, engine.hop_length, n_frames))
+    return Reach(decoder=_measure(postnet, n_mel, 1, n_frames), vocoder=vocoder)
 
 
 def measure_bundle_reach(bundle_dir: str | Path) -> Reach:

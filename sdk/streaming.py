@@ -1,5 +1,8 @@
 """Streaming synthesis: audio leaves in small chunks while the rest of the sentence is still decoding.
 
+(An autoregressive voice, Tacotron2, streams with `stream_decoder`: windows leave as its decoder loop
+makes their frames, with the postnet in the decoder's place.)
+
 Per sentence the encoder and duration predictor run once. The decoder then runs twice: a short head
 covering the first chunk, then the rest of the sentence. The vocoder runs over growing frame windows,
 each widened by a context margin on both sides that is cut away afterwards. Margins are the measured
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voxport.autoregressive import DecoderRun
 from voxport.engine import Engine, Prepared
 from voxport.manifest import Reach
 from voxport.text.sentences import split_sentences
@@ -101,6 +105,47 @@ def stream_audio(
         lo, hi = max(0, start - reach.vocoder), need
         audio = engine.vocode(prepared, latent[:, :, lo:hi])
         yield audio[(start - lo) * hop : (stop - lo) * hop], i == len(windows) - 1
+
+
+def stream_decoder(
+    engine: Engine, run: DecoderRun, reach: Reach, first: int, size: int, growth: int = GROWTH
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """An autoregressive utterance's audio, window by window, while its decoder loop still runs.
+
+    A window [start, stop) leaves as soon as the decoder has made its frames and the reach of the
+    postnet (`reach.decoder`) and of the vocoder after them, or has stopped; the audio joined equals
+    `engine.render(run.finish())`. Whether a window is the last is known when it leaves: either the loop
+    has stopped and the window ends at its last frame, or frames after the window already exist.
+    """
+    if first < 1 or size < 1 or growth < 1:
+        raise ValueError(f"chunk sizes must be >= 1 frame, got first={first}, size={size}, growth={growth}")
+    if reach.vocoder is None or not engine.vocoder_is_local:
+        yield engine.render(run.finish()), True
+        return
+    post, voc, hop = reach.decoder, reach.vocoder, engine.hop_length
+    latent = np.zeros((1, 0, 0), np.float32)
+    valid = 0  # postnet latent exact on frames [0, valid)
+    start, step = 0, first
+    while True:
+        stop = start + step
+        have = run.advance(stop + voc + post)
+        utterance = run.view()
+        if run.finished:
+            stop = min(stop, have)
+        need = min(have, stop + voc)  # latent frames this window's audio depends on
+        if need > valid:
+            lo = max(0, valid - post)
+            hi = min(have, need + post)  # the loop has stopped, or `have` already reaches need + post
+            part = engine.decode(utterance, lo, hi)[:, :, valid - lo : need - lo]
+            latent = part if not latent.size else np.concatenate([latent, part], axis=2)
+            valid = need
+        lo = max(0, start - voc)
+        audio = engine.vocode(utterance, latent[:, :, lo:need], lo)
+        last = run.finished and stop == have
+        yield audio[(start - lo) * hop : (stop - lo) * hop], last
+        if last:
+            return
+        start, step = stop, min(size, step * growth)
 
 
 def sentences_from_pieces(pieces: Iterable[str], max_chars: int = 400) -> Iterator[str]:

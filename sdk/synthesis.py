@@ -45,6 +45,13 @@ class SynthesisConfig:
 
     `seed` fixes the random draws (same seed, same audio); `speaker` is a name or an id of a
     multi-speaker voice; `volume` is a fixed gain (audio is never peak-normalized).
+
+    Which knobs a voice reads depends on its family. VITS and GlowTTS: the three scales. Tacotron2
+    (autoregressive, voxport.autoregressive) has no duration predictor and no prior noise, so the
+    scales do nothing there (a voice warns once if they are set); its random draws are the prenet
+    dropout masks and WaveGlow's z, both from `seed`. `sigma` scales WaveGlow's z (None: the manifest's
+    vocoder_noise.sigma; NVIDIA's scripts use 0.6-0.9); `decoder_steps` runs exactly that many decoder
+    steps per sentence with the stop gate ignored (benchmarks of random-weight models, replays).
     """
 
     length_scale: float | None = None
@@ -53,11 +60,19 @@ class SynthesisConfig:
     seed: int | None = None
     speaker: int | str | None = None
     volume: float = 1.0
+    sigma: float | None = None
+    decoder_steps: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.volume, bool) or not isinstance(self.volume, (int, float)) or not (
                 math.isfinite(self.volume) and self.volume >= 0):
             raise ValueError(f"volume must be a finite number >= 0, got {self.volume!r}")
+        if self.sigma is not None and (isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float))
+                                       or not (math.isfinite(self.sigma) and self.sigma >= 0)):
+            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+        if self.decoder_steps is not None and (isinstance(self.decoder_steps, bool)
+                                               or not isinstance(self.decoder_steps, int) or self.decoder_steps < 1):
+            raise ValueError(f"decoder_steps must be a whole number >= 1, got {self.decoder_steps!r}")
 
     @classmethod
     def of(cls, config: SynthesisConfig | None = None, **overrides: Any) -> SynthesisConfig:

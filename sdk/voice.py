@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -15,10 +16,11 @@ import numpy as np
 
 from voxport import contract as c
 from voxport.audio import apply_volume, silence
+from voxport.autoregressive import DecoderRun, MelUtterance
 from voxport.bundle import Bundle
-from voxport.engine import FRONTEND, Engine
+from voxport.engine import FRONTEND, Engine, Prepared
 from voxport.frontend import TextFrontend
-from voxport.noise import RandomNoise
+from voxport.noise import RandomNoise, SeededDecoderNoise
 from voxport.receptive_field import Reach, measure_reach
 from voxport.runtimes import RuntimeOptions
 from voxport.shaped import ShapeChoice, fixed_stages
@@ -30,9 +32,10 @@ from voxport.streaming import (
     LazyTiming,
     sentences_from_pieces,
     stream_audio,
+    stream_decoder,
 )
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
-from voxport.timestamps import sentence_timing
+from voxport.timestamps import SentenceTiming, sentence_timing
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class SentenceAudio:
     text: str
     phonemes: str
     phoneme_ids: list[int]
-    frames: np.ndarray  # frames per phoneme id, from the duration predictor
+    frames: np.ndarray  # frames per phoneme id, from the duration predictor (Tacotron2: from its attention)
     audio: np.ndarray
     # Zero samples `synthesize` puts before this sentence: the sentence silence, an SSML <break>, or 0.
     # With SSML, a last item with empty text and audio may carry a trailing <break>.
@@ -72,6 +75,11 @@ class Voice:
         # First: a voice the front-end cannot speak (an unsupported phoneme type) fails before the warm-up.
         self.frontend = TextFrontend.from_manifest(m)
         plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes)
+        if m.autoregressive:
+            # Padding would change the encoder's LSTMs, the decoder step's attention and the postnet (no
+            # masks): only a vocoder that masks padded frames may run on buckets.
+            fixed = tuple(s for s in fixed if s == c.VOCODER)
+            plan = plan if fixed else None
         self.engine = Engine(m, sessions, plan, fixed)
         if c.ENCODER in self.engine.runners and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
@@ -82,6 +90,7 @@ class Voice:
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
         self.name: str = m.name
+        self._warned_knobs: set[str] = set()
 
     @classmethod
     def load(
@@ -142,7 +151,7 @@ class Voice:
     ) -> Iterator[SentenceAudio]:
         """Synthesize sentence by sentence, lazily: memory stays flat however long the text is."""
         config = SynthesisConfig.of(config, **settings)
-        noise = RandomNoise(np.random.default_rng(config.seed))
+        noise = self._noise(config)
         for before, sentence, phonemes, ids, sub in self._utterances([text], config, text_format):
             if sentence is None:
                 yield SentenceAudio("", "", [], np.zeros(0, np.int64), np.zeros(0, np.float32), before)
@@ -155,7 +164,7 @@ class Voice:
     ) -> np.ndarray:
         """Speak one utterance given as phoneme ids (BOS/EOS/pads included, as Piper's graph takes them)."""
         config = SynthesisConfig.of(config, **settings)
-        audio, _ = self._synthesize(list(phoneme_ids), config, RandomNoise(np.random.default_rng(config.seed)))
+        audio, _ = self._synthesize(list(phoneme_ids), config, self._noise(config))
         return apply_volume(audio, config.volume)
 
     def stream(
@@ -176,7 +185,7 @@ class Voice:
         its breaks are silence chunks (sentence index -1) and count in the offsets.
         """
         config = SynthesisConfig.of(config, **settings)
-        noise = RandomNoise(np.random.default_rng(config.seed))
+        noise = self._noise(config)
         self.engine.scales(config), self.engine.speaker_id(config.speaker)  # a bad setting fails before any audio
         reach = self.reach
         if text_format == "ssml" and not isinstance(text, str):
@@ -189,12 +198,19 @@ class Voice:
                 offset += before
             if sentence is None:
                 continue
-            prepared = self.engine.prepare(ids, self.engine.scales(sub), noise, self.engine.speaker_id(sub.speaker))
-            timing = LazyTiming(partial(
-                sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
-                self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
-            ))
-            for audio, last in stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames):
+            if isinstance(noise, SeededDecoderNoise):
+                run = self.engine.decoder_run(ids, noise.next_utterance(), steps=sub.decoder_steps, sigma=sub.sigma)
+                # Word times need the attention of every step: reading them finishes the loop first.
+                timing = LazyTiming(partial(self._decoder_timing, sentence, phonemes, run, offset))
+                windows = stream_decoder(self.engine, run, reach, first_chunk_frames, chunk_frames)
+            else:
+                prepared = self._prepare(ids, sub, noise)
+                timing = LazyTiming(partial(
+                    sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
+                    self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
+                ))
+                windows = stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames)
+            for audio, last in windows:
                 audio = apply_volume(audio, sub.volume)
                 yield AudioChunk(audio, offset, index, last, timing)
                 offset += audio.size
@@ -254,11 +270,38 @@ class Voice:
                 return
             yield item
 
-    def _synthesize(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise) -> tuple[np.ndarray, np.ndarray]:
+    def _synthesize(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise | SeededDecoderNoise
+                    ) -> tuple[np.ndarray, np.ndarray]:
         if not ids:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        prepared = self.engine.prepare(ids, self.engine.scales(config), noise, self.engine.speaker_id(config.speaker))
+        prepared = self._prepare(ids, config, noise)
         return self.engine.render(prepared), prepared.frames
+
+    def _noise(self, config: SynthesisConfig) -> RandomNoise | SeededDecoderNoise:
+        """One synthesis call's source of draws (checking the knobs the voice's family reads)."""
+        ignored = (("length_scale", "noise_scale", "noise_w") if self.manifest.autoregressive
+                   else ("sigma", "decoder_steps"))
+        for knob in ignored:
+            if getattr(config, knob) is not None and knob not in self._warned_knobs:
+                self._warned_knobs.add(knob)
+                warnings.warn(f"{knob} has no effect on a {self.manifest.family} voice (see SynthesisConfig)",
+                              UserWarning, stacklevel=3)
+        if self.manifest.autoregressive:
+            return SeededDecoderNoise(config.seed)
+        return RandomNoise(np.random.default_rng(config.seed))
+
+    def _prepare(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise | SeededDecoderNoise
+                 ) -> Prepared | MelUtterance:
+        if isinstance(noise, SeededDecoderNoise):
+            run = self.engine.decoder_run(ids, noise.next_utterance(), steps=config.decoder_steps, sigma=config.sigma)
+            return run.finish()
+        return self.engine.prepare(ids, self.engine.scales(config), noise, self.engine.speaker_id(config.speaker))
+
+    def _decoder_timing(self, sentence: str, phonemes: str, run: DecoderRun, offset: int) -> SentenceTiming:
+        from voxport.tacotron2_text import symbol_timing
+
+        return symbol_timing(sentence, phonemes, self.frontend.mapper, run.finish().frames,  # type: ignore[arg-type]
+                             self.hop_length, self.sample_rate, offset)
 
 
 # --- memory ---------------------------------------------------------------------------------------------
