@@ -20,6 +20,7 @@ from voxport.server.ray_app import (  # noqa: E402
     DEPLOYMENT_NAME,
     REPLICA_HEADER,
     RayAppError,
+    app_builder,
     build_application,
     parse_args,
     ray_status,
@@ -187,3 +188,19 @@ def test_autoscaling_options_follow_the_replica_size():
                                "target_ongoing_requests": 4.0},
     }
     assert parse_args({"voices": ["a=/x"], "replicas": 3}).deployment_options()["num_replicas"] == 3
+    # `serve run voxport.server.ray_app:app_builder voices=... replicas=2` passes every value as a string.
+    assert isinstance(app_builder({"voices": "a=/x", "replicas": "2", "seed": "0"}), serve.Application)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--replicas", "2", "--autoscale", "1:2"], "give --replicas or --autoscale, not both"),
+    (["--autoscale", "4:2"], "autoscale needs"),
+    (["--voice", "x=/nonexistent/voice.bundle"], "voice 'x': nothing at /nonexistent/voice.bundle"),
+    (["--port", "0"], "--ray serves HTTP"),
+])
+def test_cli_refuses_bad_ray_options_before_starting_ray(argv, message, capsys, tiny_bundle):
+    from voxport.cli import main
+
+    voice = [] if "--voice" in argv else ["--voice", f"tiny={tiny_bundle}"]
+    assert main(["serve", "--ray", *voice, *argv]) == 1
+    assert message in capsys.readouterr().err
