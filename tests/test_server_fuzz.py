@@ -1,0 +1,477 @@
+"""Fuzz of `voxport serve`: over 1,000 malformed Wyoming events, raw bytes and HTTP bodies from a seeded RNG.
+
+This file: the Wyoming side, and what both sides share (the junk, the counts); test_server_fuzz_http.py:
+the HTTP side. What must hold (issue 14: "a malformed request gets a 4xx with a reason, never a crash
+or a stuck worker"):
+
+* Wyoming, well-framed events with junk fields or out of order: the connection survives (a `describe`
+  sent after them is answered), the server answers only with `error` (with a reason) or audio events,
+  and a request that cannot be served (text not a string or over the limit, a stream event out of
+  order) gets an `error`.
+* Wyoming, broken framing (raw bytes, a new connection each): that connection may be closed, but the
+  server goes on serving new ones.
+* HTTP (the Starlette app through httpx's ASGI transport): a body that breaks the API is a 4xx with a JSON
+  `{"error": {"message": ...}}`; nothing is ever a 5xx but the 503/504 the design chooses.
+* After a burst of malformed requests from concurrent clients, a valid request still gets the right
+  audio and no worker is left in flight.
+
+Each case is built from its own `random.Random(SEED/kind/index)`, so a failure names a case that
+replays alone. Malformed cases that hit a real server bug are kept apart, as strict xfails saying which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+pytest.importorskip("wyoming")
+
+from test_server_http import free_port  # noqa: E402
+from wyoming.client import AsyncTcpClient  # noqa: E402
+from wyoming.event import Event  # noqa: E402
+from wyoming.info import Describe, Info  # noqa: E402
+from wyoming.tts import Synthesize  # noqa: E402
+
+from voxport.server.registry import VoiceRegistry, VoiceSpec, pcm16  # noqa: E402
+from voxport.server.wyoming_server import WyomingOptions, serve_wyoming  # noqa: E402
+
+# Junk text is meant to hold characters that cannot be spoken.
+pytestmark = pytest.mark.filterwarnings("ignore::voxport.errors.UnknownSymbolWarning")
+
+SEED = 1414
+MAX_CHARS = 300
+TEXT = "Hello there. This is the check after the fuzz."
+TIMEOUT = 30.0
+ANSWER_TYPES = {"error", "audio-start", "audio-chunk", "audio-stop", "synthesize-stopped"}
+# Cases of each kind, in both files; test_enough_cases keeps the total at 1,000 or more.
+COUNTS = {"wy_fields": 320, "wy_order": 120, "wy_bytes": 160, "wy_burst": 96, "http_field": 260,
+          "http_body": 160, "http_junk": 100, "http_route": 30, "http_burst": 96}
+BURST_CLIENTS = 8
+
+
+def case_rng(kind: str, index: int) -> random.Random:
+    return random.Random(f"{SEED}/{kind}/{index}")
+
+
+# --- junk values ------------------------------------------------------------------------------------------
+
+def junk_string(rng: random.Random) -> str:
+    alphabet = "aZ09 .,!?'\"<>&;:/\\\t\n\r\x00\x07\x1b\u00e9\u4e2d\u0627\U0001F600\u202e\ufeff\u200b"
+    pick = rng.randrange(7)
+    if pick == 0:
+        return ""
+    if pick == 1:
+        return rng.choice([" ", "\n", "\t\t", "\x00", "...", "?!", "<speak>", "</speak>", "\u200b"])
+    if pick == 2:
+        return "x" * rng.choice([MAX_CHARS + 1, 4 * MAX_CHARS, 1_000_000])  # over the limit
+    if pick == 3:
+        return rng.choice(["../../etc/passwd", "/etc/passwd", "C:\\\\Windows", "tiny\x00", "TINY", "tiny "])
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+
+
+def junk_value(rng: random.Random, depth: int = 0) -> object:
+    pick = rng.randrange(12 if depth < 3 else 9)
+    if pick == 0:
+        return None
+    if pick == 1:
+        return rng.choice([True, False])
+    if pick == 2:
+        return rng.choice([0, -1, 1, 7, -(10 ** 12), 10 ** 30, 2 ** 63])
+    if pick == 3:
+        return rng.choice([0.0, -0.0, 1.5, -2.5, 1e-300, 1e308, math.nan, math.inf, -math.inf])
+    if pick in (4, 5, 6, 7, 8):
+        return junk_string(rng)
+    if pick in (9, 10):
+        return [junk_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {junk_string(rng)[:8]: junk_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+
+# --- the servers ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def registry(tiny_bundle):
+    reg = VoiceRegistry.load([VoiceSpec("tiny", tiny_bundle)], workers=2, queue_size=8)
+    yield reg
+    reg.close()
+
+
+class WyomingInThread:
+    """`serve_wyoming` on an event loop of its own thread, so each test's client loop is separate from it."""
+
+    def __init__(self, registry: VoiceRegistry) -> None:
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.started = threading.Event()
+        self.task: asyncio.Task | None = None
+        options = WyomingOptions(seed=0, max_chars=MAX_CHARS, text_timeout=2.0, request_timeout=TIMEOUT)
+        self.thread = threading.Thread(target=self._run, args=(registry, options), daemon=True)
+        self.thread.start()
+        assert self.started.wait(TIMEOUT), "the Wyoming server did not start"
+
+    def _run(self, registry: VoiceRegistry, options: WyomingOptions) -> None:
+        asyncio.set_event_loop(self.loop)
+        ready = asyncio.Event()
+
+        async def main() -> None:
+            self.task = asyncio.create_task(serve_wyoming(registry, f"tcp://127.0.0.1:{self.port}", options, ready))
+            await ready.wait()
+            self.started.set()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+        self.loop.run_until_complete(main())
+        self.loop.close()
+
+    def alive(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def wyoming(registry):
+    server = WyomingInThread(registry)
+    yield server
+    server.stop()
+
+
+def wait_idle(registry: VoiceRegistry, seconds: float = 10.0) -> dict[str, int]:
+    """In-flight requests per voice once they are all 0, or as they stand after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while any(p.in_flight for p in registry.pools.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {name: p.in_flight for name, p in registry.pools.items()}
+
+
+# --- Wyoming: well-framed events with junk fields, and events out of order --------------------------------
+
+@dataclass
+class WyCase:
+    events: list[Event]
+    must_refuse: bool  # the request cannot be served: an `error` must come back
+
+    def show(self) -> str:
+        return "; ".join(f"{e.type} {json.dumps(e.data, default=str)[:160]}" for e in self.events)
+
+
+def _voice(rng: random.Random) -> object:
+    if rng.random() < 0.3:
+        return junk_value(rng)
+    voice: dict[str, object] = {}
+    for key, good in (("name", "tiny"), ("language", "en"), ("speaker", None)):
+        roll = rng.random()
+        if roll < 0.4:
+            voice[key] = junk_value(rng)
+        elif roll < 0.6:
+            voice[key] = good
+    return voice
+
+
+def _request_data(rng: random.Random, text_key_odds: float = 0.8) -> tuple[dict[str, object], bool]:
+    """Data of a synthesize(-start): junk voice, text_format, context and extra keys; whether its text is
+    unusable (missing, not a string, over the limit)."""
+    data: dict[str, object] = {}
+    if rng.random() < text_key_odds:
+        data["text"] = junk_value(rng) if rng.random() < 0.7 else "Hi there."
+    for key, odds in (("voice", 0.6), ("text_format", 0.3), ("context", 0.2)):
+        if rng.random() < odds:
+            data[key] = _voice(rng) if key == "voice" else junk_value(rng)
+    if rng.random() < 0.2:
+        data[junk_string(rng)[:10] or "extra"] = junk_value(rng)
+    text = data.get("text")
+    return data, not isinstance(text, str) or len(text) > MAX_CHARS
+
+
+def field_case(rng: random.Random) -> WyCase:
+    kind = rng.choice(["synthesize", "synthesize", "stream", "chunk-junk", "describe", "unknown", "audio"])
+    if kind == "synthesize":
+        data, unusable = _request_data(rng)
+        return WyCase([Event("synthesize", data)], must_refuse=unusable)
+    if kind == "stream":
+        start, _ = _request_data(rng, text_key_odds=0.2)
+        return WyCase([Event("synthesize-start", start), Event("synthesize-chunk", {"text": "Hi there. "}),
+                       Event("synthesize-stop", {})], must_refuse=False)
+    if kind == "chunk-junk":  # a valid stream whose chunk's text is junk
+        text = junk_value(rng)
+        events = [Event("synthesize-start", {}), Event("synthesize-chunk", {"text": text}),
+                  Event("synthesize-stop", {})]
+        return WyCase(events, must_refuse=not isinstance(text, str) or len(text) > MAX_CHARS)
+    if kind == "describe":
+        return WyCase([Event("describe", {junk_string(rng)[:8] or "k": junk_value(rng)})], must_refuse=False)
+    if kind == "unknown":  # a type no TTS server handles: ignored or refused, never fatal
+        event_type = rng.choice(["transcribe", "run-pipeline", "ping", "", junk_string(rng)[:20]])
+        return WyCase([Event(event_type, {"text": junk_value(rng)})], must_refuse=False)
+    payload = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 512)))  # a client sending audio to TTS
+    return WyCase([Event("audio-chunk", {"rate": junk_value(rng), "width": 2, "channels": 1}, payload)],
+                  must_refuse=False)
+
+
+ORDERS: list[tuple[list[str], bool]] = [
+    (["synthesize-chunk"], True),
+    (["synthesize-stop"], True),
+    (["synthesize-start", "synthesize-stop", "synthesize-stop"], True),
+    (["synthesize-start", "synthesize-start", "synthesize-chunk", "synthesize-stop"], True),
+    (["synthesize-start", "synthesize-chunk", "synthesize-stop", "synthesize-chunk"], True),
+    (["synthesize-stopped", "audio-stop", "audio-start"], False),
+    (["synthesize-start", "synthesize", "synthesize", "synthesize-stop"], False),
+    (["synthesize-start", "describe", "synthesize-chunk", "synthesize-stop"], False),
+    (["synthesize-start", "synthesize-chunk"], False),  # left open: the connection's end must free the worker
+]
+
+
+def order_case(rng: random.Random) -> WyCase:
+    types, must_refuse = rng.choice(ORDERS)
+    events = []
+    for t in types:
+        data: dict[str, object] = {}
+        if t in ("synthesize-chunk", "synthesize"):
+            data["text"] = rng.choice(["Hi. ", "there ", "A sentence. ", ""])
+        events.append(Event(t, data))
+    if rng.random() < 0.5:  # and once more, shuffled
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        events += shuffled
+        must_refuse = True if shuffled[0].type in ("synthesize-chunk", "synthesize-stop") else must_refuse
+    return WyCase(events, must_refuse)
+
+
+async def exchange(port: int, events: list[Event]) -> tuple[str, list[Event]]:
+    """Send `events` and a describe on a new connection; ("answered" | "dropped", every event but the infos).
+    "answered": the info of that last describe came back (describes among `events` are answered too)."""
+    answers: list[Event] = []
+    infos = 1 + sum(e.type == "describe" for e in events)
+    try:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            for event in events:
+                await client.write_event(event)
+            await client.write_event(Describe().event())
+            while infos:
+                event = await asyncio.wait_for(client.read_event(), TIMEOUT)
+                if event is None:
+                    return "dropped", answers
+                if Info.is_type(event.type):
+                    infos -= 1
+                else:
+                    answers.append(event)
+            return "answered", answers
+    except OSError:  # ConnectionResetError, BrokenPipeError: the server closed it
+        return "dropped", answers
+
+
+def wyoming_problems(case: WyCase, state: str, answers: list[Event]) -> list[str]:
+    if state != "answered":
+        return [f"connection {state} (the describe after the events got no info)"]
+    out = [f"answered {e.type!r}" for e in answers if e.type not in ANSWER_TYPES]
+    out += ["an error without a reason" for e in answers if e.type == "error" and not str(e.data.get("text")).strip()]
+    if case.must_refuse and not any(e.type == "error" for e in answers):
+        out.append("no error for a request that cannot be served: " + ", ".join(e.type for e in answers[:6]))
+    return out
+
+
+def run_wyoming_cases(wyoming: WyomingInThread, kind: str, make: Callable[[random.Random], WyCase],
+                      keep: Callable[[WyCase], bool] = lambda case: True) -> list[str]:
+    cases = [(i, make(case_rng(kind, i))) for i in range(COUNTS[kind])]
+
+    async def body() -> list[str]:
+        failures = []
+        for index, case in cases:
+            if not keep(case):
+                continue
+            state, answers = await exchange(wyoming.port, case.events)
+            failures += [f"{kind}[{index}] {p} <- {case.show()}" for p in wyoming_problems(case, state, answers)]
+        return failures
+
+    return asyncio.run(body())
+
+
+# --- Wyoming: broken framing, each on a new connection ----------------------------------------------------
+
+def garbage_bytes(rng: random.Random) -> bytes:
+    def line(obj: object) -> bytes:
+        return json.dumps(obj).encode() + b"\n"
+
+    pick = rng.randrange(12)
+    if pick == 0:
+        return bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 2048)))
+    if pick == 1:
+        return bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 200))) + b"\n"
+    if pick == 2:
+        return line(rng.choice([[1, 2], 5, "synthesize", None, True, [{"type": "describe"}]]))
+    if pick == 3:
+        return line({"data": {"text": "Hi."}})  # no type
+    if pick == 4:
+        return line({"type": junk_value(rng), "data": {"text": "Hi."}})
+    if pick == 5:
+        return line({"type": rng.choice(["synthesize", "synthesize-start", "describe"]),
+                     "data": rng.choice([[1], "text", 5, None, json.loads("[" * 50 + "]" * 50)])})
+    if pick == 6:  # a data or payload length that lies, is junk, or announces more than ever comes
+        field = rng.choice(["data_length", "payload_length"])
+        return line({"type": "synthesize", field: rng.choice([-5, 1.5, "ten", [], 10 ** 12, 40])}) + b'{"te'
+    if pick == 7:
+        body = rng.choice([b"[1, 2]", b"not json", b"\xff\xfe", b'{"text": ' + b"1" * 30 + b"}"])
+        return line({"type": "synthesize", "data_length": len(body)}) + body
+    if pick == 8:
+        return b'{"type": "synthesize", "data": {"text": "' + b"a" * rng.randint(70_000, 140_000)  # past the line limit
+    if pick == 9:
+        return b'{"type": "synth' + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 30)))
+    if pick == 10:
+        return b'{"type": "describe"}\n' + bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 100))) + b"\n"
+    return "\n".join(rng.choice(["{}", "{\"type\": null}", "\x00\x00", "NaN", "{\"type\": \"synthesize-stop\"}"])
+                     for _ in range(rng.randint(1, 5))).encode("utf-8", "surrogatepass") + b"\n"
+
+
+async def send_garbage(port: int, data: bytes) -> str:
+    """Raw bytes, then end of input; "closed" once the server has closed the connection, else "hung"."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        try:
+            writer.write(data)
+            writer.write_eof()
+            await writer.drain()
+        except OSError:  # the server closed it while the bytes were still going out
+            return "closed"
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), deadline - time.monotonic())
+            except OSError:
+                return "closed"
+            if not chunk:
+                return "closed"
+        return "hung"
+    finally:
+        writer.close()
+
+
+def test_wyoming_raw_garbage_never_stops_the_server(wyoming, registry):
+    async def body() -> list[str]:
+        failures = []
+        for index in range(COUNTS["wy_bytes"]):
+            data = garbage_bytes(case_rng("wy_bytes", index))
+            outcome = await asyncio.wait_for(send_garbage(wyoming.port, data), TIMEOUT + 5)
+            state, _ = await exchange(wyoming.port, [])  # a new connection is still served
+            if outcome == "hung" or state != "answered" or not wyoming.alive():
+                failures.append(f"wy_bytes[{index}]: garbage {outcome}, next describe {state} <- {data[:80]!r}")
+        return failures
+
+    failures = asyncio.run(body())
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+    assert wait_idle(registry) == {"tiny": 0}
+
+
+# Real bugs the fuzz found (sdk/server/wyoming_server.py); each pattern is kept out of the passing tests and
+# checked on its own as a strict xfail, so that a fix shows up as an XPASS to remove the mark.
+
+def lacks_text(case: WyCase) -> bool:
+    """A synthesize or synthesize-chunk without a "text" field: wyoming's from_event raises KeyError."""
+    return any(e.type in ("synthesize", "synthesize-chunk") and "text" not in e.data for e in case.events)
+
+
+def language_not_a_string(case: WyCase) -> bool:
+    """A voice chosen by a "language" that is truthy but not a string: VoiceRegistry.for_language calls .lower()."""
+    voices = [e.data.get("voice") for e in case.events if e.type in ("synthesize", "synthesize-start")]
+    return any(isinstance(v, dict) and "name" not in v and v.get("language") and not isinstance(v["language"], str)
+               for v in voices)
+
+
+def text_is_a_container(case: WyCase) -> bool:
+    """A one-shot text that is a list or an object: it has a len(), so it passes the length check and
+    Voice.stream takes it for an iterable of text pieces (a dict's keys are spoken)."""
+    return any(e.type == "synthesize" and isinstance(e.data.get("text"), (list, dict)) for e in case.events)
+
+
+KNOWN_BUGS = {
+    "lacks_text": (lacks_text, "a synthesize/synthesize-chunk without 'text' raises KeyError in wyoming's from_event; "
+                   "VoxportEventHandler.handle_event catches only Busy/UnknownVoice/ValueError/TypeError/"
+                   "TimeoutError, so the connection is dropped with no error event"),
+    "language_not_a_string": (language_not_a_string, "voice {'language': <non-string>} raises AttributeError in "
+                              "VoiceRegistry.for_language (language.lower()); uncaught, the connection is dropped "
+                              "with no error event"),
+    "text_is_a_container": (text_is_a_container, "a list or object as synthesize text is not refused: it is "
+                            "spoken as an iterable of pieces (the keys of an object) instead of an error"),
+}
+
+
+def known_bug(case: WyCase) -> bool:
+    return any(check(case) for check, _ in KNOWN_BUGS.values())
+
+
+def test_wyoming_fields(wyoming, registry):
+    failures = run_wyoming_cases(wyoming, "wy_fields", field_case, keep=lambda case: not known_bug(case))
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+    assert wyoming.alive()
+    assert wait_idle(registry) == {"tiny": 0}
+
+
+@pytest.mark.parametrize("bug", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) for name, (_, reason) in KNOWN_BUGS.items()
+])
+def test_wyoming_fields_known_bugs(wyoming, registry, bug):
+    check = KNOWN_BUGS[bug][0]
+    cases = [case for i in range(COUNTS["wy_fields"]) if check(case := field_case(case_rng("wy_fields", i)))]
+    assert cases, f"the fuzz drew no {bug} case"
+    failures = run_wyoming_cases(wyoming, "wy_fields", field_case, keep=check)
+    assert wyoming.alive()
+    assert wait_idle(registry) == {"tiny": 0}
+    assert not failures, f"{len(failures)} of {len(cases)} failed:\n" + "\n".join(failures)
+
+
+def test_wyoming_order(wyoming, registry):
+    failures = run_wyoming_cases(wyoming, "wy_order", order_case)
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+    assert wyoming.alive()
+    assert wait_idle(registry) == {"tiny": 0}
+
+
+def burst_case(rng: random.Random) -> WyCase:
+    """Any of the kinds above (known bugs left out), for the concurrent burst."""
+    while True:
+        case = field_case(rng) if rng.random() < 0.7 else order_case(rng)
+        if not known_bug(case):
+            return case
+
+
+def test_after_a_concurrent_burst_a_valid_request_gets_the_right_audio(wyoming, registry, tiny_voice):
+    """Malformed requests from BURST_CLIENTS clients at once (busy answers allowed), then a valid request."""
+    cases = [burst_case(case_rng("wy_burst", i)) for i in range(COUNTS["wy_burst"])]
+
+    async def client(part: list[WyCase]) -> list[str]:
+        failures = []
+        for case in part:
+            state, answers = await exchange(wyoming.port, case.events)
+            failures += [f"{p} <- {case.show()}" for p in wyoming_problems(case, state, answers)]
+        return failures
+
+    async def valid() -> bytes:
+        async with AsyncTcpClient("127.0.0.1", wyoming.port) as c:
+            await c.write_event(Synthesize(text=TEXT).event())
+            events = [await asyncio.wait_for(c.read_event(), TIMEOUT)]
+            while events[-1] is not None and events[-1].type not in ("audio-stop", "error") and len(events) < 10_000:
+                events.append(await asyncio.wait_for(c.read_event(), TIMEOUT))
+        assert events[-1] is not None and events[-1].type == "audio-stop", events[-1]
+        return b"".join(e.payload or b"" for e in events if e.type == "audio-chunk")
+
+    async def body() -> tuple[list[str], bytes]:
+        parts = await asyncio.gather(*(client(cases[i::BURST_CLIENTS]) for i in range(BURST_CLIENTS)))
+        return [f for part in parts for f in part], await valid()
+
+    failures, audio = asyncio.run(body())
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+    assert wyoming.alive()
+    assert audio == pcm16(tiny_voice.synthesize(TEXT, seed=0))
+    assert wait_idle(registry) == {"tiny": 0}
+
+
+def test_enough_cases():
+    """The issue asks for 1,000 malformed inputs or more; lowering COUNTS below that fails here."""
+    assert sum(COUNTS.values()) >= 1000
