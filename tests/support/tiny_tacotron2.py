@@ -21,7 +21,6 @@ known, deterministic way, chosen with `stop`:
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,12 @@ def tiny_tacotron2(config: dict[str, Any] | None = None, *, stop: str = "cap", s
             bn.running_var.uniform_(0.5, 1.5)
             bn.weight.uniform_(0.5, 1.5)
             bn.bias.normal_(0.0, 0.1)
+        # At torch's default initialization the frames hardly depend on the prenet: two draws of the
+        # dropout masks move them by 0.004. Scaled up, the masks and the fed-back frame matter (0.26).
+        for layer in model.decoder.prenet.layers:
+            layer.linear_layer.weight.mul_(3.0)
+        model.decoder.attention_rnn.weight_ih.mul_(2.0)
+        model.decoder.linear_projection.linear_layer.weight.mul_(4.0)
         gate = model.decoder.gate_layer.linear_layer
         if stop == "cap":
             gate.bias.fill_(-_SATURATED)
@@ -132,10 +137,11 @@ def dle_hifigan_checkpoint(generator: torch.nn.Module, config: dict[str, Any] | 
     gen = torch.Generator().manual_seed(1)
     for key, value in generator.state_dict().items():
         module, _, leaf = key.rpartition(".")
+        weight_normed = module in convs and leaf == "weight"
         if module.startswith("resblocks."):
             flat, rest = module[len("resblocks."):].split(".", 1)
             module = f"resblocks.{int(flat) // n_kernels}.{int(flat) % n_kernels}.{rest}"
-        if module in convs and leaf == "weight":
+        if weight_normed:
             # Any v with g = ||w|| folds back to w: scale v per output channel so the fold has work to do.
             scale = torch.rand(value.shape[0], *[1] * (value.dim() - 1), generator=gen) + 0.5
             state[f"{module}.weight_g"] = value.norm(dim=tuple(range(1, value.dim())), keepdim=True)
@@ -170,9 +176,11 @@ def tiny_tacotron2_bundle(tmp_dir: str | Path, vocoder: str | None = None, *, st
 
 
 def write_tiny_waveglow(path: Path, seed: int = 0) -> Path:
-    """Helper T2's tiny WaveGlow checkpoint (tests/support/tiny_waveglow.py) at N_MEL mel channels."""
+    """Helper T2's tiny WaveGlow (tests/support/tiny_waveglow.py) at N_MEL mel channels, saved as DLE saves it."""
+    from dataclasses import replace
+
     from support import tiny_waveglow
 
-    torch.save(copy.deepcopy(tiny_waveglow.dle_checkpoint(tiny_waveglow.tiny_waveglow(n_mel=N_MEL, seed=seed))),
-               path)
+    model = tiny_waveglow.tiny_waveglow(replace(tiny_waveglow.TINY, n_mel_channels=N_MEL), seed=seed)
+    torch.save(tiny_waveglow.dle_checkpoint(model), path)
     return path
