@@ -9,7 +9,7 @@ from .checkpoint import CheckpointFormatError, load_waveglow
 from .config import WaveGlowConfig
 from .graphs import default_vocoder_noise, waveglow_graph_spec
 from .reference import waveglow_infer
-from .vocoder import WaveGlowVocoder, z_channel_layout
+from .vocoder import WaveGlowVocoder, reach_frames, z_channel_layout
 
 __all__ = [
     "CheckpointFormatError",
@@ -17,6 +17,7 @@ __all__ = [
     "WaveGlowVocoder",
     "default_vocoder_noise",
     "load_waveglow",
+    "reach_frames",
     "waveglow_graph_spec",
     "waveglow_infer",
     "z_channel_layout",

@@ -11,7 +11,6 @@ Weight norm is folded (both torch layouts); the newer NVIDIA/waveglow code's sin
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,15 +47,14 @@ def _read(checkpoint: Checkpoint) -> Any:
         raise CheckpointFormatError(f"no WaveGlow checkpoint at {path}")
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # it pickles objects (a whole model): read it again with inert stand-ins for its classes
-    except Exception as exc:  # not a torch file at all
-        raise CheckpointFormatError(f"{path} is not a torch checkpoint ({type(exc).__name__}: {exc})") from exc
-    try:
+    except Exception:  # noqa: BLE001 - a pickled model, or no torch file at all: the second reader tells
+        pass
+    try:  # a checkpoint that pickles objects (a whole model): read with inert stand-ins for its classes
         return load_with_stubs(path)
     except Exception as exc:
-        raise CheckpointFormatError(f"{path} could not be read without NVIDIA's classes "
-                                    f"({type(exc).__name__}: {exc}); {CONVERT_HINT}") from exc
+        raise CheckpointFormatError(
+            f"{path} could not be read as a torch checkpoint, weights-only or with stand-ins for the classes it "
+            f"names ({type(exc).__name__}: {exc}); if it is a WaveGlow checkpoint, {CONVERT_HINT}") from exc
 
 
 def _is_tensor_map(value: Any) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import WaveGlowConfig
+from .config import HOP_LENGTH, UPSAMPLE_KERNEL, WaveGlowConfig
 from .denoiser import BIAS_FRAMES, N_FFT, Denoiser
 from .model import WaveGlow
 
@@ -39,6 +39,21 @@ def z_channel_layout(config: WaveGlowConfig) -> tuple[tuple[int, slice], ...]:
         layout.append((k, slice(start, start + config.n_early_size)))
         start += config.n_early_size
     return tuple(layout)
+
+
+def reach_frames(config: WaveGlowConfig, denoiser: bool = True) -> tuple[int, int]:
+    """(left, right) frames of context beyond which a window's audio cannot depend on the utterance.
+
+    Per side, in samples: the flows' dilated convolutions reach n_flows x (kernel - 1) / 2 x (2^layers - 1)
+    groups of n_group samples; the mel upsampling (kernel 1024, stride 256, tail cut) looks back
+    1024 - 256 samples; the denoiser's STFT and inverse reach 1023 samples each way. DLE's model:
+    (103, 100) frames, (99, 96) without the denoiser; trained weights decay well inside that.
+    """
+    flows = config.n_flows * (config.kernel_size - 1) // 2 * (2**config.n_layers - 1) * config.n_group
+    stft = N_FFT - 1 if denoiser else 0
+    left = flows + (UPSAMPLE_KERNEL - HOP_LENGTH) + stft
+    right = flows + stft
+    return -(-left // HOP_LENGTH), -(-right // HOP_LENGTH)
 
 
 class WaveGlowVocoder(nn.Module):

@@ -100,9 +100,11 @@ def _folded(state: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
     return g * v / v.norm(dim=(1, 2), keepdim=True)
 
 
-def write_pickled_model(model: WaveGlow, path: Path, *, legacy_format: bool = False) -> Path:
+def write_pickled_model(model: WaveGlow, path: Path, *, legacy_format: bool = False,
+                        extra: dict[str, Any] | None = None) -> Path:
     """`{'model': <glow.WaveGlow object>, 'iteration': ..., 'optimizer': ..., 'learning_rate': ...}` as
-    NVIDIA/waveglow's train.py saves it, with a stale `W_inverse` attribute as inference leaves it."""
+    NVIDIA/waveglow's train.py saves it, with a stale `W_inverse` attribute as inference leaves it;
+    `extra` entries are pickled beside them."""
     trained = _weight_normed(model)
     glow = types.ModuleType("glow")
     stand_ins = {kind: type(kind, (nn.Module,), {"__module__": "glow"})
@@ -122,8 +124,8 @@ def write_pickled_model(model: WaveGlow, path: Path, *, legacy_format: bool = Fa
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy format's notice that the stand-ins have no source file
-            torch.save({"model": trained, "iteration": 580000, "optimizer": None, "learning_rate": 1e-4},
-                       str(path), _use_new_zipfile_serialization=not legacy_format)
+            checkpoint = {"model": trained, "iteration": 580000, "optimizer": None, "learning_rate": 1e-4}
+            torch.save({**checkpoint, **(extra or {})}, str(path), _use_new_zipfile_serialization=not legacy_format)
     finally:
         del sys.modules["glow"]
     return path
