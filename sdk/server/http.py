@@ -9,6 +9,7 @@ server shuts down, new requests are answered 503 and /health says so.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import secrets
 import struct
@@ -27,6 +28,7 @@ from voxport.server.registry import Busy, ChunkStream, ShuttingDown, UnknownVoic
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
+log = logging.getLogger(__name__)
 MEDIA = {"wav": "audio/wav", "pcm": "audio/pcm", "flac": "audio/flac"}
 
 
@@ -206,6 +208,7 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         ValueError: lambda r, e: _error(400, e),
         TypeError: lambda r, e: _error(400, e),
     })
+    app.add_middleware(_CutOffQuietly)
     if options.api_key:
         app.add_middleware(_ApiKey, key=options.api_key)
     return app
@@ -215,6 +218,32 @@ def _error(status: int, exc: BaseException, headers: dict[str, str] | None = Non
     # OpenAI's error shape, which its client turns into a readable exception.
     message = str(exc).strip("'\"")
     return JSONResponse({"error": {"message": message, "type": type(exc).__name__}}, status, headers=headers)
+
+
+class _CutOffQuietly:
+    """An answer cut off mid-stream (past the request timeout, or at the end of a shutdown's drain) ends
+    with the connection closed, so the client sees an incomplete body: expected, so one log line rather
+    than the server's "Exception in ASGI application" traceback."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            # Starlette re-raises a handled exception met after the response started as a RuntimeError.
+            cause = exc if isinstance(exc, (ShuttingDown, TimeoutError)) else exc.__cause__
+            if not started or not isinstance(cause, (ShuttingDown, TimeoutError)):
+                raise
+            log.warning("%s: answer cut off mid-stream: %s", scope.get("path"), cause)
 
 
 class _ApiKey:
