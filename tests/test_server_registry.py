@@ -375,3 +375,33 @@ def test_piper_voice_problems_are_one_clear_line(tiny_piper_voice, tmp_path, mon
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "pip install 'voxport[export]'" in err and "tiny.onnx" in err
     assert not (tmp_path / "cache" / "piper").exists() or not any((tmp_path / "cache" / "piper").iterdir())
+
+
+def test_voices_and_wyoming_describe_list_unloaded_voices(voice_dirs, tiny_voice):
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("wyoming")
+    from wyoming.info import Info
+
+    from voxport.server.http import build_app
+    from voxport.server.wyoming_server import info_event
+
+    loader = CountingLoader(tiny_voice.manifest)
+    reg = _lazy(voice_dirs, loader, max_loaded=1)
+
+    async def body():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(reg)), base_url="http://x") as c:
+            before = (await c.get("/voices")).json()
+            await _speak(reg, "b")
+            return before, (await c.get("/voices")).json(), (await c.get("/health")).json()
+
+    try:
+        before, after, health = asyncio.run(asyncio.wait_for(body(), TIMEOUT))
+        assert {n: v["loaded"] for n, v in before.items()} == {"a": False, "b": False, "c": False}
+        assert {n: v["loaded"] for n, v in after.items()} == {"a": False, "b": True, "c": False}
+        assert before["a"]["sample_rate"] == 16000 and before["a"]["model"] == "tiny"
+        assert health == {"status": "ok", "voices": {"a": 0, "b": 0, "c": 0}, "loaded": ["b"]}
+        (program,) = Info.from_event(info_event(reg)).tts
+        assert [v.name for v in program.voices] == ["a", "b", "c"]
+        assert loader.loads("a") == loader.loads("c") == 0  # described, never loaded
+    finally:
+        reg.close()

@@ -3,6 +3,7 @@
 Needs the `server` extra (`pip install voxport[server]`).
 """
 
-from voxport.server.registry import Busy, UnknownVoice, VoicePool, VoiceRegistry, VoiceSpec
+from voxport.server.piper_voices import PiperVoiceError
+from voxport.server.registry import Busy, ShuttingDown, UnknownVoice, VoicePool, VoiceRegistry, VoiceSpec
 
-__all__ = ["Busy", "UnknownVoice", "VoicePool", "VoiceRegistry", "VoiceSpec"]
+__all__ = ["Busy", "PiperVoiceError", "ShuttingDown", "UnknownVoice", "VoicePool", "VoiceRegistry", "VoiceSpec"]
