@@ -300,3 +300,20 @@ def test_a_bundle_without_a_vocoder_speaks_through_griffin_lim(tiny):
         chunks = list(loaded.stream("Turn left here.", seed=0))
     assert audio.size == module.GATE_STEP * 256 and np.abs(audio).max() > 0
     assert len(chunks) == 1 and np.array_equal(chunks[0].audio, audio)
+
+
+def test_profile_reports_per_step_decoder_latency(tiny):
+    from voxport.tools.profiling import profile, schema_errors, to_markdown
+
+    bundle, _ = tiny("hifigan")
+    report = profile(bundle, texts=["Turn left here. Then right."], runs=1, warmup=0, passes=1, cold=0,
+                     threads=[1], baseline=False, isolate=False, progress=False, decoder_steps=12)
+    assert schema_errors(report) == []
+    [row] = report["configurations"]
+    steps = row["decoder_step_ms"]
+    assert steps["steps_per_text"] == 24  # two sentences of exactly 12 forced steps
+    assert steps["steps_per_audio_s"] == pytest.approx(24 / row["audio_s_per_text"])
+    assert 0 < steps["p50"] <= steps["p90"] <= steps["p99"]
+    assert row["graph_calls_per_text"][c.DECODER_STEP] == 24 and c.DECODER_STEP in row["stages_ms"]
+    markdown = to_markdown(report)
+    assert "## Decoder steps" in markdown and "exactly 12 decoder steps" in markdown

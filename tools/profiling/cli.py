@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="time limit per configuration and pass; one that exceeds it is reported as 'timeout' "
                    "with what it measured (default: 300; 0: none; not applied with --in-process)")
+    p.add_argument("--decoder-steps", type=int, metavar="N",
+                   help="Tacotron2: run exactly N decoder steps per sentence, the stop gate ignored (random-weight "
+                   "models stop at random points; a benchmark needs a fixed length)")
     p.add_argument("--piper", metavar="VOICE.onnx", help="the original Piper graph for the baseline "
                    "(default: the one the bundle was built from, when it can be found)")
     p.add_argument("--no-baseline", action="store_true", help="do not run the original Piper graph")
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                          threads=threads, texts=texts, runs=args.runs, warmup=args.warmup, passes=args.passes,
                          seed=args.seed, piper=args.piper, baseline=not args.no_baseline,
                          isolate=not args.in_process, progress=not args.quiet, cold=args.cold,
-                         timeout=args.timeout or None)
+                         timeout=args.timeout or None, decoder_steps=args.decoder_steps)
     except (OSError, ValueError) as exc:
         print(f"voxport profile: {exc}", file=sys.stderr)
         return 2

@@ -88,7 +88,11 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
     from voxport import Voice
 
     rec = recorder or Recorder()
-    texts, seed = job["texts"], job["seed"]
+    texts = job["texts"]
+    # What every synthesis call is given: the seed, and a forced step count for an autoregressive voice.
+    settings: dict[str, Any] = {"seed": job["seed"]}
+    if job.get("decoder_steps"):
+        settings["decoder_steps"] = job["decoder_steps"]
     try:
         start = time.perf_counter()
         voice = Voice.load(job["bundle"], runtime=job["runtime"], precision=job["precision"],
@@ -106,24 +110,24 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
             # The first call pays for lazy work (espeak start-up, kernel selection, compilation on
             # compiling backends, the streaming reach): reported on its own, never in the percentiles.
             start = time.perf_counter()
-            voice.synthesize(texts[0], seed=seed)
+            voice.synthesize(texts[0], **settings)
             rec.set(first_call_ms=1000 * (time.perf_counter() - start))
-            _consume(voice.stream(texts[0], seed=seed))
+            _consume(voice.stream(texts[0], **settings))
         except Exception as exc:
             rec.set(**skipped(exc))
             return rec.result
         try:
-            measure_cold(job, rec, lambda text, i: _time_synthesize(voice, text, seed, i),
-                         lambda text, i: _time_first_audio(voice, text, seed, i), tick)
+            measure_cold(job, rec, lambda text, i: _time_synthesize(voice, text, settings, i),
+                         lambda text, i: _time_first_audio(voice, text, settings, i), tick)
             for _ in range(job["warmup"]):
                 for text in texts:
-                    voice.synthesize(text, seed=seed)
-                    _consume(voice.stream(text, seed=seed))
+                    voice.synthesize(text, **settings)
+                    _consume(voice.stream(text, **settings))
                     tick()
             for _ in range(job["runs"]):
                 for index, text in enumerate(texts):
-                    rec.add("samples", _time_synthesize(voice, text, seed, index))
-                    first = _time_first_audio(voice, text, seed, index)
+                    rec.add("samples", _time_synthesize(voice, text, settings, index))
+                    first = _time_first_audio(voice, text, settings, index)
                     if first is not None:
                         rec.add("ttfa", first)
                     tick()
@@ -144,15 +148,24 @@ def _fresh_sessions(voice: Any) -> dict[str, Any]:
     return sessions
 
 
-def _time_synthesize(voice: Any, text: str, seed: int, index: int) -> Sample:
+def _time_synthesize(voice: Any, text: str, settings: dict[str, Any], index: int) -> Sample:
+    from voxport.contract import DECODER_STEP
     from voxport.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
-    with voice.engine.watch(StageTimes()) as times:
+    steps: list[float] = []  # an autoregressive voice's decoder steps, one by one
+
+    def step(event: Any) -> None:
+        if event.stage == DECODER_STEP:
+            steps.append(event.seconds)
+
+    with voice.engine.watch(StageTimes()) as times, voice.engine.watch(step):
         start = time.perf_counter()
-        audio = voice.synthesize(text, seed=seed)
+        audio = voice.synthesize(text, **settings)
         elapsed = time.perf_counter() - start
+    per_step = {"step_ms": [round(1000 * s, 4) for s in steps]} if steps else {}
     return {
+        **per_step,
         "text": index,
         "end_to_end_ms": 1000 * elapsed,
         "audio_s": audio.size / voice.sample_rate,
@@ -162,11 +175,11 @@ def _time_synthesize(voice: Any, text: str, seed: int, index: int) -> Sample:
     }
 
 
-def _time_first_audio(voice: Any, text: str, seed: int, index: int) -> Sample | None:
+def _time_first_audio(voice: Any, text: str, settings: dict[str, Any], index: int) -> Sample | None:
     from voxport.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
-    chunks = voice.stream(text, seed=seed)
+    chunks = voice.stream(text, **settings)
     with voice.engine.watch(StageTimes()) as times:
         start = time.perf_counter()
         first = next(chunks, None)

@@ -12,8 +12,10 @@ from voxport import contract as c
 from voxport.engine import FRONTEND, LENGTH_REGULATION
 from voxport.tools.piper_monolith import MONOLITH_RUNTIME
 
-# Pipeline order as the engine reports it; a stage it does not name is appended after these.
-STAGES: tuple[str, ...] = (FRONTEND, c.ENCODER, c.DURATION, LENGTH_REGULATION, c.DECODER, c.VOCODER)
+# Pipeline order as the engine reports it (the flow families', then Tacotron2's decoder step and postnet);
+# a stage it does not name is appended after these.
+STAGES: tuple[str, ...] = (FRONTEND, c.ENCODER, c.DURATION, LENGTH_REGULATION, c.DECODER, c.DECODER_STEP,
+                           c.POSTNET, c.VOCODER)
 # The baseline's single graph does what encoder..vocoder do; it is charted and tabled as one stage.
 MONOLITH_STAGE = "monolith"
 
@@ -103,12 +105,14 @@ def unavailable_reason(choice: Choice) -> str | None:
 
 
 def split_job(
-    config: Configuration, bundle: str, texts: list[str], runs: int, warmup: int, seed: int
+    config: Configuration, bundle: str, texts: list[str], runs: int, warmup: int, seed: int,
+    decoder_steps: int | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready description of one measurement of the split bundle (see measure.measure_job)."""
+    """A JSON-ready description of one measurement of the split bundle (see measure.measure_job).
+    `decoder_steps`: an autoregressive voice runs exactly that many decoder steps per sentence."""
     return {"kind": "split", "name": config.name, "bundle": bundle, "runtime": config.runtime,
             "precision": config.precision, "threads": config.threads, "texts": texts, "runs": runs,
-            "warmup": warmup, "seed": seed}
+            "warmup": warmup, "seed": seed, "decoder_steps": decoder_steps}
 
 
 def baseline_job(piper: str, bundle: str, threads: int, texts: list[str], runs: int, warmup: int) -> dict[str, Any]:

@@ -131,6 +131,20 @@ def percentile_table(report: dict[str, Any]) -> list[str]:
     return _table(["configuration", "stage", "p50", "p90", "p99", "graph p50", "spread %"], lines)
 
 
+def decoder_step_table(report: dict[str, Any]) -> list[str]:
+    """An autoregressive voice's per-step decoder latency; [] for the flow families."""
+    rows = [r for r in all_rows(report) if "decoder_step_ms" in r]
+    if not rows:
+        return []
+    forced = report["settings"].get("decoder_steps")
+    note = (f"Every sentence ran exactly {forced} decoder steps (--decoder-steps: the gate was ignored, as "
+            "random weights stop at random points)." if forced else "Steps ended by the stop gate (or the cap).")
+    lines = [[r["name"], fmt(d["steps_per_text"], 1), fmt(d["steps_per_audio_s"], 1), fmt(d["mean"], 3),
+              fmt(d["p50"], 3), fmt(d["p90"], 3), fmt(d["p99"], 3)] for r in rows for d in [r["decoder_step_ms"]]]
+    return ["", "## Decoder steps (ms per step)", "", note, "",
+            *_table(["configuration", "steps/text", "steps per audio s", "mean", "p50", "p90", "p99"], lines)]
+
+
 NOISY_SPREAD = 0.2
 
 
@@ -186,6 +200,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "## Stage percentiles (ms) and repeat spread",
         "",
         *percentile_table(report),
+        *decoder_step_table(report),
     ]
     problems = [r for r in all_rows(report) if r["status"] != "ok"]
     if problems:

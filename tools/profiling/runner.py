@@ -59,6 +59,7 @@ def profile(
     progress: bool = True,
     cold: int = 8,
     timeout: float | None = DEFAULT_TIMEOUT_S,
+    decoder_steps: int | None = None,
 ) -> dict[str, Any]:
     """Profile every runtime × precision × threads configuration of a bundle on the same texts.
 
@@ -71,11 +72,15 @@ def profile(
     Before the warm-up each process speaks `cold` corpus sentences new to it (and `cold` short ones
     through `voice.stream`), then the same sentences again: the row's "cold" section (0: off).
     `timeout` limits each isolated process in seconds (None: no limit; not applied in-process).
+    `decoder_steps` makes an autoregressive (Tacotron2) voice run exactly that many decoder steps per
+    sentence, the stop gate ignored: random weights stop at random points, a benchmark must not.
     """
     from voxport.bundle import Bundle
     from voxport.default_voice import ensure_default_bundle
     from voxport.runtimes import physical_core_count
 
+    if decoder_steps is not None and decoder_steps < 1:
+        raise ValueError(f"decoder_steps must be >= 1, got {decoder_steps}")
     if runs < 1 or warmup < 0 or passes < 1 or cold < 0:
         raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1, cold >= 0 (got {runs}, {warmup}, {passes}, "
                          f"{cold})")
@@ -88,12 +93,13 @@ def profile(
     found = resolve_piper_file(loaded.manifest.source, piper)
     piper_path = str(found.path) if baseline and found.path is not None else None
     cold_texts, cold_short = draw_cold_sets(cold, cold, exclude=texts, seed=seed)
-    rows, jobs = _plan_jobs(configs, piper_path, thread_counts, str(loaded.root), texts, runs, warmup, seed)
+    rows, jobs = _plan_jobs(configs, piper_path, thread_counts, str(loaded.root), texts, runs, warmup, seed,
+                            decoder_steps)
     for job in jobs:  # the same cold sentences for every configuration, each new to its process
         job["cold"] = {"texts": cold_texts, "short": cold_short}
     settings = {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate, "texts": texts,
                 "scales": loaded.manifest.inference.to_dict(), "cold": {"texts": cold_texts, "short": cold_short},
-                "timeout_s": timeout if isolate else None}
+                "timeout_s": timeout if isolate else None, "decoder_steps": decoder_steps}
     load_start = load_average()
     _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
@@ -116,7 +122,7 @@ def profile(
 
 def _plan_jobs(
     configs: list[Configuration], piper: str | None, thread_counts: list[int], bundle: str, texts: list[str],
-    runs: int, warmup: int, seed: int,
+    runs: int, warmup: int, seed: int, decoder_steps: int | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """A report row per configuration and baseline, and the jobs to measure them (baselines first).
     A runtime that is not installed is skipped here, without starting a process for it."""
@@ -134,7 +140,7 @@ def _plan_jobs(
         if reason is not None:
             rows[config.name].update(status="skipped", error=reason)
         else:
-            jobs.append(make_split_job(config, bundle, texts, runs, warmup, seed))
+            jobs.append(make_split_job(config, bundle, texts, runs, warmup, seed, decoder_steps))
     return rows, jobs
 
 

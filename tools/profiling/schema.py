@@ -42,6 +42,13 @@ _COLD = {
     },
 }
 
+# An autoregressive voice's decoder steps: per-step latency and how many steps the audio took.
+_DECODER_STEP = {
+    **_PERCENTILES,
+    "required": ["p50", "p90", "p99", "mean", "steps_per_text", "steps_per_audio_s"],
+    "properties": {**_PERCENTILES["properties"], "steps_per_text": _MS, "steps_per_audio_s": _RATIO},
+}
+
 _ROW = {
     "type": "object",
     "required": ["name", "kind", "runtime", "precision", "threads", "status", "error"],
@@ -58,6 +65,7 @@ _ROW = {
         "passes": {"type": "integer", "minimum": 1},
         "audio_s_per_text": _MS,
         "stages_ms": {"type": "object", "additionalProperties": _DISTRIBUTION},
+        "decoder_step_ms": _DECODER_STEP,
         "graph_ms": {"type": "object", "additionalProperties": _PERCENTILES},
         "graph_calls_per_text": {"type": "object", "additionalProperties": _MS},
         "end_to_end_ms": _DISTRIBUTION,
@@ -135,6 +143,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "scales": {"type": "object", "additionalProperties": _NUM},
                 "cold": {"type": "object", "properties": {"texts": _TEXTS, "short": _TEXTS}},
                 "timeout_s": {"type": ["number", "null"], "minimum": 0},
+                "decoder_steps": {"type": ["integer", "null"], "minimum": 1},
             },
         },
         "baseline": {

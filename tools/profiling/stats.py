@@ -101,6 +101,17 @@ def cold_fields(passes: list[Pass]) -> dict[str, Any] | None:
     return section
 
 
+def decoder_step_fields(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An autoregressive voice's decoder steps, pooled over the samples: per-step latency percentiles,
+    steps per text and per second of audio (the loop's share of the work grows with both)."""
+    steps = [ms for s in samples for ms in s.get("step_ms", ())]
+    if not steps:
+        return None
+    audio = sum(s["audio_s"] for s in samples)
+    return {**percentiles(steps), "steps_per_text": len(steps) / len(samples),
+            "steps_per_audio_s": len(steps) / audio if audio else float("nan")}
+
+
 def _warm_fields(passes: list[Pass]) -> dict[str, Any]:
     """Percentiles, RTF and coverage of the timed rounds over the job's texts (after the warm-up)."""
     per_pass = [p["samples"] for p in passes]
@@ -109,7 +120,9 @@ def _warm_fields(passes: list[Pass]) -> dict[str, Any]:
     graphs = stage_order({stage for s in samples for stage in s["graph_ms"]})
     ttfa = [p.get("ttfa", []) for p in passes]
     ttfa_all = [t for p in ttfa for t in p]
+    steps = decoder_step_fields(samples)
     return {
+        **({"decoder_step_ms": steps} if steps else {}),
         "samples": len(samples),
         "audio_s_per_text": float(np.mean([s["audio_s"] for s in samples])),
         "stages_ms": {st: _distribution([_stage_values(p, "stages_ms", st) for p in per_pass]) for st in stages},
