@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from voxport.server.metrics import render
-from voxport.server.registry import Busy, UnknownVoice, VoiceRegistry, VoiceSpec
+from voxport.server.registry import Busy, UnknownVoice, VoiceLoadError, VoiceRegistry, VoiceSpec
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
@@ -235,17 +235,24 @@ def test_a_load_blocks_neither_the_loop_nor_other_voices(voice_dirs, tiny_voice)
 
 
 def test_a_failed_load_reaches_its_waiters_and_the_next_request_retries(voice_dirs, tiny_voice):
+    httpx = pytest.importorskip("httpx")
+    from voxport.server.http import build_app
+
     loader = CountingLoader(tiny_voice.manifest, delay=0.1)
-    loader.failures = 1
+    loader.failures = 2
     reg = _lazy(voice_dirs, loader)
 
     async def body():
         failed = await asyncio.gather(_speak(reg, "a"), _speak(reg, "a"), return_exceptions=True)
-        return failed, await _speak(reg, "a")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(reg)), base_url="http://x") as c:
+            http = await c.post("/v1/audio/speech", json={"input": "a", "voice": "a", "response_format": "pcm"})
+        return failed, http, await _speak(reg, "a")
 
     try:
-        failed, then = asyncio.run(asyncio.wait_for(body(), TIMEOUT))
-        assert [type(e) for e in failed] == [OSError, OSError] and "cannot read" in str(failed[0])
+        failed, http, then = asyncio.run(asyncio.wait_for(body(), TIMEOUT))
+        assert [type(e) for e in failed] == [VoiceLoadError, VoiceLoadError]  # one load, both waiters told
+        assert "voice 'a' could not be loaded: cannot read" in str(failed[0])
+        assert http.status_code == 500 and "could not be loaded" in http.json()["error"]["message"]  # not a 4xx
         assert then == 1 and reg.slots["a"].stats.loads == 1
     finally:
         reg.close()

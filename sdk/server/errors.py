@@ -18,3 +18,8 @@ class Cancelled(RuntimeError):
 class ShuttingDown(RuntimeError):
     """The server is shutting down: a new request is refused, and one still running when the drain time is
     up is cut off (HTTP 503, Wyoming `shutting-down`)."""
+
+
+class VoiceLoadError(RuntimeError):
+    """A configured voice failed to load on its first request: the server's fault, not the request's
+    (HTTP 500 with the reason, Wyoming `load-failed`); the next request tries again."""

@@ -24,7 +24,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from voxport.server.metrics import render
-from voxport.server.registry import Busy, ChunkStream, ShuttingDown, UnknownVoice, VoiceRegistry, pcm16
+from voxport.server.registry import (
+    Busy,
+    ChunkStream,
+    ShuttingDown,
+    UnknownVoice,
+    VoiceLoadError,
+    VoiceRegistry,
+    pcm16,
+)
 from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
@@ -204,7 +212,7 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
     app = Starlette(routes=routes, exception_handlers={
         BadRequest: lambda r, e: _error(e.status, e), UnknownVoice: lambda r, e: _error(404, e),
         Busy: lambda r, e: _error(503, e, {"Retry-After": "1"}), TimeoutError: lambda r, e: _error(504, e),
-        ShuttingDown: lambda r, e: _error(503, e, {"Connection": "close"}),
+        ShuttingDown: lambda r, e: _error(503, e, {"Connection": "close"}), VoiceLoadError: lambda r, e: _error(500, e),
         ValueError: lambda r, e: _error(400, e),
         TypeError: lambda r, e: _error(400, e),
     })

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from voxport.server.errors import Busy, ShuttingDown
+from voxport.server.errors import Busy, ShuttingDown, VoiceLoadError
 from voxport.server.metrics import PoolStats
 from voxport.server.pool import VoicePool
 
@@ -144,6 +144,12 @@ class LoadedVoices:
             start = time.perf_counter()
             try:
                 pool = await asyncio.get_running_loop().run_in_executor(self._executor, self._build, slot)
+            except ShuttingDown:
+                slot.reserved = False
+                raise
+            except Exception as exc:
+                slot.reserved = False
+                raise VoiceLoadError(f"voice {slot.name!r} could not be loaded: {exc}") from exc
             except BaseException:
                 slot.reserved = False
                 raise

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxport.server.errors import Busy, Cancelled, ShuttingDown, UnknownVoice
+from voxport.server.errors import Busy, Cancelled, ShuttingDown, UnknownVoice, VoiceLoadError
 from voxport.server.loading import Changes, LoadedVoices, VoiceSlot
 from voxport.server.piper_voices import PIPER_SUFFIX, ensure_piper_bundle, is_piper_voice
 from voxport.server.pool import ChunkStream, TextFeed, VoicePool, pcm16
 from voxport.synthesis import SynthesisConfig
 
 # Re-exported: the server's modules and tests import them from here.
-__all__ = ["Busy", "Cancelled", "ChunkStream", "ShuttingDown", "TextFeed", "UnknownVoice", "VoicePool",
-           "VoiceRegistry", "VoiceSpec", "pcm16", "voice_facts"]
+__all__ = ["Busy", "Cancelled", "ChunkStream", "ShuttingDown", "TextFeed", "UnknownVoice", "VoiceLoadError",
+           "VoicePool", "VoiceRegistry", "VoiceSpec", "pcm16", "voice_facts"]
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_WORKERS = 8
@@ -161,7 +161,7 @@ class VoiceRegistry:
                           timeout: float | None = None, **kwargs: Any) -> ChunkStream:
         """Admit a request on voice `name` (None: the default), loading the voice first if needed, and
         start it on a worker. `timeout` counts from now, the load included. Raises UnknownVoice, Busy,
-        ShuttingDown, or TimeoutError when loading took all of `timeout`."""
+        ShuttingDown, VoiceLoadError, or TimeoutError when loading took all of `timeout`."""
         slot = self.slot(name)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

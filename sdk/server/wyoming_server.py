@@ -24,12 +24,22 @@ from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsV
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from voxport.server.registry import Busy, ChunkStream, ShuttingDown, TextFeed, UnknownVoice, VoiceRegistry, pcm16
+from voxport.server.registry import (
+    Busy,
+    ChunkStream,
+    ShuttingDown,
+    TextFeed,
+    UnknownVoice,
+    VoiceLoadError,
+    VoiceRegistry,
+    pcm16,
+)
 from voxport.streaming import AudioChunk as VoxChunk
 from voxport.synthesis import SynthesisConfig
 
 log = logging.getLogger(__name__)
-ERROR_CODES = {Busy: "busy", UnknownVoice: "unknown-voice", TimeoutError: "timeout", ShuttingDown: "shutting-down"}
+ERROR_CODES = {Busy: "busy", UnknownVoice: "unknown-voice", TimeoutError: "timeout", ShuttingDown: "shutting-down",
+               VoiceLoadError: "load-failed"}
 FINISH_SECONDS = 5.0  # on shutdown, the longest wait for connections to finish writing their answers
 ATTRIBUTION = Attribution(name="voxport", url="https://github.com/voxport/voxport")
 
@@ -73,7 +83,7 @@ class VoxportEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         try:
             return await self._handle(event)
-        except (Busy, UnknownVoice, ShuttingDown, ValueError, TypeError, TimeoutError) as exc:
+        except (Busy, UnknownVoice, ShuttingDown, VoiceLoadError, ValueError, TypeError, TimeoutError) as exc:
             await self._error(exc)
             return True
         except ConnectionError:  # the client left mid-answer; its worker was freed on the way out
