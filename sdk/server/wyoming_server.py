@@ -52,6 +52,31 @@ class WyomingOptions:
     request_timeout: float | None = 120.0  # seconds per one-shot synthesize, queueing included
 
 
+_SPEECH_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"}
+
+
+def _check_fields(event: Event) -> None:
+    """Refuse (ValueError: a `bad-request` error event) what wyoming's from_event would choke on or misread:
+    a missing or non-string text (a list would be spoken as text pieces), a voice that is no object, voice
+    fields of the wrong type."""
+    data = event.data
+    if not isinstance(data, dict):
+        raise ValueError(f"{event.type}: its data must be an object")
+    if event.type in ("synthesize", "synthesize-chunk") and not isinstance(data.get("text"), str):
+        raise ValueError(f"{event.type} needs 'text', a string")
+    voice = data.get("voice")
+    if voice is None:
+        return
+    if not isinstance(voice, dict):
+        raise ValueError(f"{event.type}: 'voice' must be an object")
+    for key in ("name", "language"):
+        if voice.get(key) is not None and not isinstance(voice[key], str):
+            raise ValueError(f"{event.type}: voice {key!r} must be a string")
+    speaker = voice.get("speaker")
+    if speaker is not None and (isinstance(speaker, bool) or not isinstance(speaker, (str, int))):
+        raise ValueError(f"{event.type}: voice 'speaker' must be a name or an id")
+
+
 def info_event(registry: VoiceRegistry) -> Event:
     voices = []
     for facts in registry.describe():
@@ -90,6 +115,8 @@ class VoxportEventHandler(AsyncEventHandler):
             return False
 
     async def _handle(self, event: Event) -> bool:
+        if event.type in _SPEECH_EVENTS:
+            _check_fields(event)
         if Describe.is_type(event.type):
             await self.write_event(info_event(self.registry))
         elif SynthesizeStart.is_type(event.type):
