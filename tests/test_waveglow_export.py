@@ -192,6 +192,28 @@ def test_graph_audio_length_and_denoiser_off(vocoder, tmp_path):
         np.testing.assert_allclose(audio, plain, rtol=0, atol=1e-5)
 
 
+def test_reduced_precision_polyphase_rewrite_keeps_the_graph_exact(vocoder, tmp_path):
+    """bundle_writer's bf16/fp16 vocoder variant rewrites ConvTranspose with kernel = 2 x stride
+    (HiFi-GAN) into a polyphase Conv. WaveGlow's three ConvTransposes (the mel upsampling: kernel
+    4 x stride, its tail cut by a Slice; the denoiser's inverse STFT and window sum: pads of half the
+    kernel) lie outside that rule today, so the rewrite leaves them; whatever it rewrites must keep
+    the audio."""
+    import onnxruntime as ort
+
+    from voxport.calibration.rewrite import polyphase_upsampling
+
+    path = tmp_path / "vocoder.onnx"
+    export_graph(waveglow_graph_spec(vocoder, TINY.n_mel_channels), path)
+    original = onnx.load(str(path))
+    rewritten = polyphase_upsampling(original)
+    assert sum(n.op_type == "ConvTranspose" for n in original.graph.node) == 3
+    mel, z = inputs(9, seed=4)
+    feeds = {LATENT: mel.numpy(), Z: z.numpy(), DENOISER_STRENGTH: np.array([0.5], np.float32)}
+    outputs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run([AUDIO], feeds)[0]
+               for m in (original, rewritten)]
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=0, atol=1e-5)
+
+
 # --------------------------------------------------------------------------- NVIDIA's recipe
 
 
