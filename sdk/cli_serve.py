@@ -16,7 +16,8 @@ def add_serve_parser(sub) -> None:
                    help="Wyoming address (default %(default)s; 'none' to disable)")
     s.add_argument("--host", default="127.0.0.1", help="HTTP address (default %(default)s: this machine only)")
     s.add_argument("--port", type=int, default=5000, help="HTTP port (default %(default)s; 0 disables HTTP)")
-    s.add_argument("--workers", type=int, help="workers (loaded copies) per voice (default: cores / voices, at most 8)")
+    s.add_argument("--workers", type=int,
+                   help="workers (loaded copies) per voice (default: cores / voices loaded at once, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
     s.add_argument("--threads", type=int, default=1, help="runtime threads per worker (default 1)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
@@ -25,7 +26,8 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--request-timeout", type=float, default=120.0,
                    help="seconds a request may take, queueing included (default 120)")
     s.add_argument("--preload", action="store_true",
-                   help="load every voice at start (default: each on its first request)")
+                   help="load the voices at start, the first N with --max-loaded N (default: each on its first "
+                   "request)")
     s.add_argument("--max-loaded", type=int, metavar="N",
                    help="keep at most N voices loaded, closing the least recently used idle one to load another "
                    "(default: no limit)")
