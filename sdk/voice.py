@@ -199,6 +199,7 @@ class Voice:
             if sentence is None:
                 continue
             if isinstance(noise, SeededDecoderNoise):
+                self._check_knobs(sub)
                 run = self.engine.decoder_run(ids, noise.next_utterance(), steps=sub.decoder_steps, sigma=sub.sigma)
                 # Word times need the attention of every step: reading them finishes the loop first.
                 timing = LazyTiming(partial(self._decoder_timing, sentence, phonemes, run, offset))
@@ -278,20 +279,28 @@ class Voice:
         return self.engine.render(prepared), prepared.frames
 
     def _noise(self, config: SynthesisConfig) -> RandomNoise | SeededDecoderNoise:
-        """One synthesis call's source of draws (checking the knobs the voice's family reads)."""
-        ignored = (("length_scale", "noise_scale", "noise_w") if self.manifest.autoregressive
-                   else ("sigma", "decoder_steps"))
-        for knob in ignored:
-            if getattr(config, knob) is not None and knob not in self._warned_knobs:
-                self._warned_knobs.add(knob)
-                warnings.warn(f"{knob} has no effect on a {self.manifest.family} voice (see SynthesisConfig)",
-                              UserWarning, stacklevel=3)
+        """One synthesis call's source of draws."""
+        self._check_knobs(config)
         if self.manifest.autoregressive:
             return SeededDecoderNoise(config.seed)
         return RandomNoise(np.random.default_rng(config.seed))
 
+    def _check_knobs(self, config: SynthesisConfig) -> None:
+        """Warn once per knob that the voice's family does not read."""
+        # A scale equal to the voice's own is no request (SSML fills length_scale in at rate 1).
+        defaults = self.manifest.inference.to_dict()
+        ignored = (("length_scale", "noise_scale", "noise_w") if self.manifest.autoregressive
+                   else ("sigma", "decoder_steps"))
+        for knob in ignored:
+            value = getattr(config, knob)
+            if value is not None and value != defaults.get(knob) and knob not in self._warned_knobs:
+                self._warned_knobs.add(knob)
+                warnings.warn(f"{knob} has no effect on a {self.manifest.family} voice (see SynthesisConfig)",
+                              UserWarning, stacklevel=4)
+
     def _prepare(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise | SeededDecoderNoise
                  ) -> Prepared | MelUtterance:
+        self._check_knobs(config)  # SSML gives each sentence its own config
         if isinstance(noise, SeededDecoderNoise):
             run = self.engine.decoder_run(ids, noise.next_utterance(), steps=config.decoder_steps, sigma=config.sigma)
             return run.finish()

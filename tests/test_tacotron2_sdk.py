@@ -317,3 +317,13 @@ def test_profile_reports_per_step_decoder_latency(tiny):
     assert row["graph_calls_per_text"][c.DECODER_STEP] == 24 and c.DECODER_STEP in row["stages_ms"]
     markdown = to_markdown(report)
     assert "## Decoder steps" in markdown and "exactly 12 decoder steps" in markdown
+
+
+def test_ssml_speaks_without_warning_about_the_rate_it_cannot_change():
+    fresh = fake_voice()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = fresh.synthesize('<speak>Turn left here.<break time="100ms"/></speak>', text_format="ssml", seed=0)
+    assert plain.size == fresh.synthesize("Turn left here.", seed=0).size + 800  # 100 ms at 8 kHz
+    with pytest.warns(UserWarning, match="length_scale"):
+        fresh.synthesize('<speak><prosody rate="slow">Turn left.</prosody></speak>', text_format="ssml", seed=0)
