@@ -50,6 +50,7 @@ from voxport.export.waveglow.denoiser import N_FFT, reflect_indices  # noqa: E40
 from voxport.export.waveglow.reference import reference_bias_spectrum  # noqa: E402
 
 HOP, STEPS = 256, TINY.steps_per_frame
+WINDOW_TOL = 1e-6  # float rounding of differently sized convolutions; the tiny model's audio peaks near 0.7
 
 
 @pytest.fixture(scope="module")
@@ -255,8 +256,8 @@ def test_denoiser_matches_nvidias_stft_recipe(vocoder, strength):
     ours = vocode(vocoder, mel, z, strength)
     reference = waveglow_infer(vocoder, mel, z, strength)
     change = (reference - plain).abs().max().item()
-    assert change > 1e-3  # the denoiser does something the comparison can see
-    assert (ours - reference).abs().max().item() < max(1e-5, 1e-3 * change)
+    assert change > 1e-4  # the denoiser does something the comparison can see (audio peaks near 0.7)
+    assert (ours - reference).abs().max().item() < max(1e-6, 1e-2 * change)
 
 
 def test_bias_spectrum_is_nvidias(vocoder):
@@ -299,20 +300,20 @@ def _window_error(vocoder, mel, z, whole, start, stop, left, right, strength) ->
 def test_windowed_vocoding_equals_the_utterance_within_the_reach(vocoder, strength):
     """A window of frames with `reach_frames` of context on each side gives the utterance's samples
     (its z a slice of the utterance's); without context it does not. The smallest margins that stay
-    within 1e-5 on this model are measured and must not exceed the reach."""
+    within WINDOW_TOL on this model are measured and must not exceed the reach."""
     frames, start, stop = 40, 16, 24
     mel, z = inputs(frames, seed=11)
     whole = vocode(vocoder, mel, z, strength)
     left, right = reach_frames(TINY, denoiser=strength > 0)
-    assert _window_error(vocoder, mel, z, whole, start, stop, left, right, strength) < 1e-5
+    assert _window_error(vocoder, mel, z, whole, start, stop, left, right, strength) < WINDOW_TOL
     assert _window_error(vocoder, mel, z, whole, start, stop, 0, 0, strength) > 1e-3
 
     def error(left_margin: int, right_margin: int) -> float:
         return _window_error(vocoder, mel, z, whole, start, stop, left_margin, right_margin, strength)
 
-    # Smallest margins from which every larger one (up to the reach) stays within 1e-5.
-    measured_left = next(m for m in range(left + 1) if all(error(k, right) < 1e-5 for k in range(m, left + 1)))
-    measured_right = next(m for m in range(right + 1) if all(error(left, k) < 1e-5 for k in range(m, right + 1)))
+    # Smallest margins from which every larger one (up to the reach) stays within WINDOW_TOL.
+    measured_left = next(m for m in range(left + 1) if all(error(k, right) < WINDOW_TOL for k in range(m, left + 1)))
+    measured_right = next(m for m in range(right + 1) if all(error(left, k) < WINDOW_TOL for k in range(m, right + 1)))
     print(f"strength {strength}: margins needed (left, right) = ({measured_left}, {measured_right}) frames, "
           f"reach {left, right}")
     assert measured_left > 0  # the mel upsampling always looks back
