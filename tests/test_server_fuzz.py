@@ -16,7 +16,8 @@ or a stuck worker"):
   audio and no worker is left in flight.
 
 Each case is built from its own `random.Random(SEED/kind/index)`, so a failure names a case that
-replays alone. Malformed cases that hit a real server bug are kept apart, as strict xfails saying which.
+replays alone. Malformed cases that hit a real server bug are kept apart, as strict xfails saying which
+(test_server_fuzz_http.py has them; the Wyoming ones are fixed).
 """
 
 from __future__ import annotations
@@ -278,15 +279,12 @@ def wyoming_problems(case: WyCase, state: str, answers: list[Event]) -> list[str
     return out
 
 
-def run_wyoming_cases(wyoming: WyomingInThread, kind: str, make: Callable[[random.Random], WyCase],
-                      keep: Callable[[WyCase], bool] = lambda case: True) -> list[str]:
+def run_wyoming_cases(wyoming: WyomingInThread, kind: str, make: Callable[[random.Random], WyCase]) -> list[str]:
     cases = [(i, make(case_rng(kind, i))) for i in range(COUNTS[kind])]
 
     async def body() -> list[str]:
         failures = []
         for index, case in cases:
-            if not keep(case):
-                continue
             state, answers = await exchange(wyoming.port, case.events)
             failures += [f"{kind}[{index}] {p} <- {case.show()}" for p in wyoming_problems(case, state, answers)]
         return failures
@@ -369,61 +367,14 @@ def test_wyoming_raw_garbage_never_stops_the_server(wyoming, registry):
     assert wait_idle(registry) == {"tiny": 0}
 
 
-# Real bugs the fuzz found (sdk/server/wyoming_server.py); each pattern is kept out of the passing tests and
-# checked on its own as a strict xfail, so that a fix shows up as an XPASS to remove the mark.
-
-def lacks_text(case: WyCase) -> bool:
-    """A synthesize or synthesize-chunk without a "text" field: wyoming's from_event raises KeyError."""
-    return any(e.type in ("synthesize", "synthesize-chunk") and "text" not in e.data for e in case.events)
-
-
-def language_not_a_string(case: WyCase) -> bool:
-    """A voice chosen by a "language" that is truthy but not a string: VoiceRegistry.for_language calls .lower()."""
-    voices = [e.data.get("voice") for e in case.events if e.type in ("synthesize", "synthesize-start")]
-    return any(isinstance(v, dict) and "name" not in v and v.get("language") and not isinstance(v["language"], str)
-               for v in voices)
-
-
-def text_is_a_container(case: WyCase) -> bool:
-    """A one-shot text that is a list or an object: it has a len(), so it passes the length check and
-    Voice.stream takes it for an iterable of text pieces (a dict's keys are spoken)."""
-    return any(e.type == "synthesize" and isinstance(e.data.get("text"), (list, dict)) for e in case.events)
-
-
-KNOWN_BUGS = {
-    "lacks_text": (lacks_text, "a synthesize/synthesize-chunk without 'text' raises KeyError in wyoming's from_event; "
-                   "VoxportEventHandler.handle_event catches only Busy/UnknownVoice/ValueError/TypeError/"
-                   "TimeoutError, so the connection is dropped with no error event"),
-    "language_not_a_string": (language_not_a_string, "voice {'language': <non-string>} raises AttributeError in "
-                              "VoiceRegistry.for_language (language.lower()); uncaught, the connection is dropped "
-                              "with no error event"),
-    "text_is_a_container": (text_is_a_container, "a list or object as synthesize text is not refused: it is "
-                            "spoken as an iterable of pieces (the keys of an object) instead of an error"),
-}
-
-
-def known_bug(case: WyCase) -> bool:
-    return any(check(case) for check, _ in KNOWN_BUGS.values())
-
-
 def test_wyoming_fields(wyoming, registry):
-    failures = run_wyoming_cases(wyoming, "wy_fields", field_case, keep=lambda case: not known_bug(case))
+    # Three patterns here were strict xfails until sdk/server/wyoming_server.py refused them (9613a26): no
+    # "text" (KeyError in wyoming's from_event), a non-string voice language (AttributeError), a list or
+    # object as text (spoken as pieces). They dropped the connection with no error event, or spoke junk.
+    failures = run_wyoming_cases(wyoming, "wy_fields", field_case)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
     assert wyoming.alive()
     assert wait_idle(registry) == {"tiny": 0}
-
-
-@pytest.mark.parametrize("bug", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) for name, (_, reason) in KNOWN_BUGS.items()
-])
-def test_wyoming_fields_known_bugs(wyoming, registry, bug):
-    check = KNOWN_BUGS[bug][0]
-    cases = [case for i in range(COUNTS["wy_fields"]) if check(case := field_case(case_rng("wy_fields", i)))]
-    assert cases, f"the fuzz drew no {bug} case"
-    failures = run_wyoming_cases(wyoming, "wy_fields", field_case, keep=check)
-    assert wyoming.alive()
-    assert wait_idle(registry) == {"tiny": 0}
-    assert not failures, f"{len(failures)} of {len(cases)} failed:\n" + "\n".join(failures)
 
 
 def test_wyoming_order(wyoming, registry):
@@ -434,11 +385,8 @@ def test_wyoming_order(wyoming, registry):
 
 
 def burst_case(rng: random.Random) -> WyCase:
-    """Any of the kinds above (known bugs left out), for the concurrent burst."""
-    while True:
-        case = field_case(rng) if rng.random() < 0.7 else order_case(rng)
-        if not known_bug(case):
-            return case
+    """Any of the kinds above, for the concurrent burst."""
+    return field_case(rng) if rng.random() < 0.7 else order_case(rng)
 
 
 def test_after_a_concurrent_burst_a_valid_request_gets_the_right_audio(wyoming, registry, tiny_voice):
