@@ -47,8 +47,8 @@ def _read(checkpoint: Checkpoint) -> Any:
         raise CheckpointFormatError(f"no WaveGlow checkpoint at {path}")
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - a pickled model, or no torch file at all: the second reader tells
-        pass
+    except Exception:
+        pass  # a pickled model, or no torch file at all: the second reader tells which
     try:  # a checkpoint that pickles objects (a whole model): read with inert stand-ins for its classes
         return load_with_stubs(path)
     except Exception as exc:
