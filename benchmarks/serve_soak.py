@@ -157,7 +157,8 @@ class Traffic:
 
     async def wyoming_junk_events(self, rng: random.Random) -> str:
         event = rng.choice([SynthesizeChunk(text="orphan chunk").event(), Event("synthesize-stop", {}),
-                            Event("synthesize", {"text": 12345})])
+                            Event("synthesize", {"text": 12345}), Event("synthesize", {}),
+                            Event("synthesize", {"text": "Hi.", "voice": "default"})])
         return await self._refused(event, "bad-request")
 
     async def _refused(self, event: Event, code: str) -> str:
