@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -63,17 +64,26 @@ def wav_header(sample_rate: int, data_bytes: int = 0xFFFFFFFF - 36) -> bytes:
             + b"data" + struct.pack("<I", data_bytes))
 
 
+# Accepted ranges: OpenAI's for speed; wide enough for any Piper client's scales, narrow enough that one request
+# cannot hold a worker for hours (length_scale 1e4 turns "Hi there." into 15 minutes of audio).
+RANGES = {"speed": (0.25, 4.0), "length_scale": (0.1, 10.0), "noise_scale": (1e-6, 10.0),
+          "noise_w_scale": (1e-6, 10.0), "noise_w": (1e-6, 10.0)}
+
+
 def _number(body: dict[str, Any], *keys: str) -> float | None:
     for key in keys:
         value = body.get(key)
         if value is None or value == "":
             continue
+        low, high = RANGES[key]
         try:
+            if isinstance(value, bool):  # JSON true is not the number 1
+                raise TypeError
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadRequest(f"{key} must be a number, got {value!r}") from None
-        if not math.isfinite(number) or number <= 0:
-            raise BadRequest(f"{key} must be a finite number > 0, got {value!r}")
+        if not (math.isfinite(number) and low <= number <= high):
+            raise BadRequest(f"{key} must be a number in [{low:g}, {high:g}], got {value!r}")
         return number
     return None
 
@@ -82,11 +92,13 @@ def _speaker(body: dict[str, Any]) -> int | str | None:
     speaker_id = body.get("speaker_id")
     if speaker_id is not None and speaker_id != "":
         try:
+            if isinstance(speaker_id, bool):
+                raise TypeError
             return int(speaker_id)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadRequest(f"speaker_id must be an integer, got {speaker_id!r}") from None
     speaker = body.get("speaker")
-    if speaker is not None and not isinstance(speaker, (str, int)):
+    if speaker is not None and not isinstance(speaker, (str, int)) or isinstance(speaker, bool):
         raise BadRequest("speaker must be a name or an id")
     return speaker or None
 
@@ -103,7 +115,7 @@ def _text(body: dict[str, Any], key: str, options: HttpOptions) -> str:
 async def _json(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
@@ -164,11 +176,14 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         if fmt not in MEDIA:
             raise BadRequest(f"response_format must be one of {', '.join(MEDIA)}, got {fmt!r}")
         # OpenAI's `model` is tts-1 & co.; a configured voice name there is honoured, anything else ignored.
-        name = body.get("voice") or (body.get("model") if body.get("model") in registry.slots else None)
+        voice = body.get("voice")
+        if voice is not None and not isinstance(voice, str):
+            raise BadRequest(f"voice must be a voice name (a string), got {voice!r}")
+        model = body.get("model")
+        name = voice or (model if isinstance(model, str) and model in registry.slots else None)
         speed = _number(body, "speed")
         config = SynthesisConfig(seed=options.seed, length_scale=1.0 / speed if speed else None)
-        return await _speak(registry, name if isinstance(name, str) else None, text, config, fmt,
-                            options.request_timeout)
+        return await _speak(registry, name, text, config, fmt, options.request_timeout)
 
     async def piper_speech(request: Request) -> Response:
         if request.method == "GET":
@@ -179,6 +194,8 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
             body = {**request.query_params, "text": (await request.body()).decode("utf-8", "replace")}
         text = _text(body, "text", options)
         name = body.get("voice") or None
+        if name is not None and not isinstance(name, str):
+            raise BadRequest(f"voice must be a voice name (a string), got {name!r}")
         registry.slot(name)  # an unknown voice is a 404 before the settings are checked
         config = SynthesisConfig(
             seed=options.seed, speaker=_speaker(body), length_scale=_number(body, "length_scale"),
@@ -215,6 +232,9 @@ def build_app(registry: VoiceRegistry, options: HttpOptions | None = None) -> St
         ShuttingDown: lambda r, e: _error(503, e, {"Connection": "close"}), VoiceLoadError: lambda r, e: _error(500, e),
         ValueError: lambda r, e: _error(400, e),
         TypeError: lambda r, e: _error(400, e),
+        # Unknown routes and methods: the same JSON reason as every other refusal, not Starlette's plain text.
+        HTTPException: lambda r, e: _error(e.status_code, RuntimeError(f"{r.method} {r.url.path}: {e.detail}"),
+                                           e.headers),
     })
     app.add_middleware(_CutOffQuietly)
     if options.api_key:
