@@ -73,10 +73,8 @@ def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Man
         manifest = replace(manifest, graphs=graphs, extra=extra)
         # The reach is measured on the bundle as the SDK loads it, so the manifest must be on disk first.
         write_manifest(work, manifest)
-        # TODO(T3): the reach of an autoregressive bundle (postnet + vocoder) waits for receptive_field.
-        if not manifest.autoregressive:
-            say("measuring the decoder and vocoder receptive fields for streaming")
-            write_manifest(work, replace(manifest, streaming=measure_bundle_reach(work)))
+        say("measuring the decoder (or postnet) and vocoder receptive fields for streaming")
+        write_manifest(work, replace(manifest, streaming=measure_bundle_reach(work)))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         work.rename(out_dir)

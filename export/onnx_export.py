@@ -27,6 +27,10 @@ def export_graph(spec: GraphSpec, path: str | Path, seed: int = 0) -> float:
     Returns the worst |onnx - torch| seen in validation; a failed validation raises.
     """
     path = Path(path)
+    # Inference semantics (BatchNorm running statistics, no dropout) for the export and for torch's side of
+    # the validation; torch.onnx.export restores the wrapper's training flag onto every submodule after
+    # exporting, so the flag is set again before validating.
+    spec.module.eval()
     rng = np.random.default_rng(seed)
     feeds = spec.example(spec.example_lengths[0], rng)
     args = tuple(torch.from_numpy(feeds[t.name]) for t in spec.inputs)
@@ -45,6 +49,7 @@ def export_graph(spec: GraphSpec, path: str | Path, seed: int = 0) -> float:
             do_constant_folding=True,
             dynamo=False,
         )
+    spec.module.eval()
     return validate_graph(spec, path, seed=seed)
 
 
