@@ -65,7 +65,12 @@ _GATE_WEIGHT = 100.0
 def tiny_tacotron2(config: dict[str, Any] | None = None, *, stop: str = "cap", seed: int = 0) -> Tacotron2:
     """A Tacotron2 with random weights whose loop ends as `stop` says (see the module docstring)."""
     torch.manual_seed(seed)
-    model = Tacotron2(Tacotron2Config.from_nvidia(config or TINY_CONFIG, {})).eval()
+    return make_testable(Tacotron2(Tacotron2Config.from_nvidia(config or TINY_CONFIG, {})).eval(), stop)
+
+
+def make_testable(model: torch.nn.Module, stop: str = "cap") -> torch.nn.Module:
+    """Random weights made to exercise the whole model and to stop as `stop` says (module docstring).
+    Works on any module with NVIDIA's attribute names: voxport's Tacotron2 or NVIDIA's own class."""
     with torch.no_grad():
         for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
             bn.running_mean.normal_(0.0, 0.1)
