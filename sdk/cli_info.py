@@ -53,8 +53,13 @@ def voice_facts(m: Manifest) -> dict[str, Any]:
         "speakers": dict(sorted(m.speaker_id_map.items(), key=lambda kv: kv[1])),
         "license": m.source.get("license"),
         "source": m.source.get("origin") or m.source.get("file") or m.source.get("kind"),
-        "scales": {"length_scale": m.inference.length_scale, "noise_scale": m.inference.noise_scale,
-                   "noise_w": m.inference.noise_w},
+        # An autoregressive voice reads no scales: its loop's stop rule and its vocoder's noise instead.
+        "scales": ({"length_scale": m.inference.length_scale, "noise_scale": m.inference.noise_scale,
+                    "noise_w": m.inference.noise_w} if not m.autoregressive else
+                   {**({"gate_threshold": m.decoder_loop.gate_threshold, "max_steps": m.decoder_loop.max_steps}
+                       if m.decoder_loop else {}),
+                    **({"sigma": m.vocoder_noise.sigma, "denoiser_strength": m.vocoder_noise.denoiser_strength}
+                       if m.vocoder_noise else {})}),
         # "fp32@128" keys are static-shape copies (build --static): listed apart from the precisions.
         "precisions": {s: sorted(k for k in g.variants if "@" not in k) for s, g in m.graphs.items()},
         "calibrated": {r: dict(p.precisions) for r, p in m.calibration.items()},
@@ -73,7 +78,8 @@ def format_facts(facts: dict[str, Any]) -> str:
               if k in facts]
     lines.append(("speakers", _speakers(facts)))
     lines += [(k, facts[k]) for k in ("license", "source", "bundle") if k in facts]
-    lines.append(("scales", ", ".join(f"{k} {v:g}" for k, v in facts["scales"].items())))
+    if "scales" in facts:
+        lines.append(("scales", ", ".join(f"{k} {v:g}" for k, v in facts["scales"].items())))
     lines.append(("precisions", ""))
     lines += [(f"  {stage}", ", ".join(p) or "-") for stage, p in facts["precisions"].items()]
     if "calibrated" in facts:

@@ -327,3 +327,15 @@ def test_ssml_speaks_without_warning_about_the_rate_it_cannot_change():
     assert plain.size == fresh.synthesize("Turn left here.", seed=0).size + 800  # 100 ms at 8 kHz
     with pytest.warns(UserWarning, match="length_scale"):
         fresh.synthesize('<speak><prosody rate="slow">Turn left.</prosody></speak>', text_format="ssml", seed=0)
+
+
+def test_calibration_refuses_an_autoregressive_bundle_and_info_shows_its_loop(tiny):
+    from voxport.calibration import calibrate
+    from voxport.cli_info import format_facts, voice_facts
+
+    bundle, _ = tiny("hifigan")
+    with pytest.raises(NotImplementedError, match="tacotron2 bundles"):
+        calibrate(bundle, "onnxruntime", max_sentences=2, check_wer=False)
+    with Voice.load(bundle, threads=1) as loaded:
+        text = format_facts(voice_facts(loaded.manifest))
+    assert "gate_threshold 0.5" in text and "noise_scale" not in text
