@@ -56,6 +56,12 @@ def test_no_split_after_abbreviations_initials_decimals(text: str) -> None:
     assert split(text) == [text]
 
 
+def test_a_degree_unit_ends_a_sentence_where_an_initial_would_not() -> None:
+    # Found by the serve soak: "425°F. Grace, ..." was one sentence, so a streaming client waited for it.
+    assert split("Preheat the oven to 425°F. Grace, go!") == ["Preheat the oven to 425°F.", "Grace, go!"]
+    assert split("It is 20 °C. Wear a coat.") == ["It is 20 °C.", "Wear a coat."]
+
+
 def test_no_is_a_word_when_no_number_follows() -> None:
     assert split("I said no. Then I left.") == ["I said no.", "Then I left."]
 

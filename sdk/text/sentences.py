@@ -47,7 +47,9 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if low == "no":
         nxt = _next_char(text, dot + 1)
         return nxt.isdigit() or nxt == "#"
-    if low in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+    # A lone capital is an initial ("J. Smith") unless it is a unit after a degree sign or a number
+    # ("78°F. Then", "5 V. Next"... only the degree sign is unambiguous enough to end the sentence).
+    if low in _ABBREVIATIONS or (len(word) == 1 and word.isupper() and not (i > 0 and text[i - 1] == "\u00b0")):
         return True
     if _DOTTED_RE.fullmatch(word):
         # "a.m."/"p.m." often end a sentence; other dotted acronyms ("U.S.", "e.g.") rarely do.
