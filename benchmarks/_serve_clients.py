@@ -14,6 +14,7 @@ whose tail explains a failed start.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -21,9 +22,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
@@ -233,3 +235,21 @@ async def synthesize(host: str, port: int, text: str, timeout: float, *, streami
     if not audio_s:
         return Answer(first, total, 0.0, "the answer held no audio")
     return Answer(first, total, audio_s)
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+VERDICTS = {True: "met", False: "NOT met", None: "not measured"}
+
+
+def print_targets(targets: Iterable[tuple[str, bool | None, str]]) -> None:
+    """Issue 14's targets as lines `- what: met (detail)`; a benchmark reports them, never asserts them."""
+    print("Targets (issue 14):")
+    for what, met, detail in targets:
+        print(f"- {what}: {VERDICTS[met]} ({detail})")
+
+
+def save_json(report: dict[str, Any], out: str | None) -> None:
+    if out:
+        Path(out).write_text(json.dumps(report, indent=1, default=str))
+        print(f"\nJSON: {out}")

@@ -47,7 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _serve_clients import ServerProcess, free_port, synthesize, unseen_sentences
+from _serve_clients import ServerProcess, free_port, print_targets, save_json, synthesize, unseen_sentences
 
 DEFAULT_VOXPORT_ARGS = ["--workers 2 --threads 1 --queue 32", "--workers 16 --threads 1 --queue 16"]
 WP_VOICE = "en_US-joe-medium"
@@ -300,13 +300,9 @@ def main() -> int:
                   f"{row['planned']} requests, {row['errors']} errors, {row['seconds']:.0f} s)",
                   file=sys.stderr, flush=True)
     report["targets"] = targets(report["rows"])
-    print("\n".join(["", *head, "", *table(report["rows"]), "", "Targets (issue 14):"]))
-    for t in report["targets"]:
-        verdict = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
-        print(f"- {t['server']}: {t['target']}: {verdict} ({t['detail']})")
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
-        print(f"\nJSON: {args.out}")
+    print("\n".join(["", *head, "", *table(report["rows"]), ""]))
+    print_targets((f"{t['server']}: {t['target']}", t["met"], t["detail"]) for t in report["targets"])
+    save_json(report, args.out)
     return 0
 
 

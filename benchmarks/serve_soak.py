@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
 import shlex
 import statistics
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _serve_clients import ServerProcess, free_port, synthesize, unseen_sentences
+from _serve_clients import ServerProcess, free_port, print_targets, save_json, synthesize, unseen_sentences
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
@@ -383,15 +382,11 @@ def main() -> int:
     mem = memory(report, warmup_s)
     report.update(settings=vars(args), header=head, memory=mem,
                   targets=[{"target": t, "met": m, "detail": d} for t, m, d in targets(report, mem)])
-    print("\n".join(["", *head, f"server: {report['command']}", "", *summary_lines(report, mem), "",
-                     "Targets (issue 14):"]))
-    for t, met, detail in targets(report, mem):
-        print(f"- {t}: {({True: 'met', False: 'NOT met', None: 'not measured'})[met]} ({detail})")
+    print("\n".join(["", *head, f"server: {report['command']}", "", *summary_lines(report, mem), ""]))
+    print_targets(targets(report, mem))
     if not report.get("server_alive"):
         print(f"server log tail: {report['server_log_tail']}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1, default=str))
-        print(f"\nJSON: {args.out}")
+    save_json(report, args.out)
     return 0
 
 

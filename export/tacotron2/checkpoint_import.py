@@ -26,15 +26,21 @@ DDP_PREFIX = "module."
 BATCH_COUNTER = ".num_batches_tracked"
 
 
-def read_nvidia_checkpoint(checkpoint: str | Path | Mapping[str, object]
-                           ) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """(state dict without the `module.` prefix, the `config` dict or None) from either layout."""
+def read_checkpoint_dict(checkpoint: str | Path | Mapping[str, object]) -> Mapping[str, object]:
+    """A DLE checkpoint read with weights only (no pickled code runs), refused unless it is a dict."""
     try:
         raw = read_checkpoint(checkpoint)
     except pickle.UnpicklingError as exc:
         raise ModelImportError(f"{checkpoint} is not a torch checkpoint of tensors ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ModelImportError(f"{checkpoint} holds a {type(raw).__name__}, not a checkpoint dict")
+    return raw
+
+
+def read_nvidia_checkpoint(checkpoint: str | Path | Mapping[str, object]
+                           ) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """(state dict without the `module.` prefix, the `config` dict or None) from either layout."""
+    raw = read_checkpoint_dict(checkpoint)
     config = None
     if isinstance(raw.get("state_dict"), Mapping):
         config = raw.get("config")

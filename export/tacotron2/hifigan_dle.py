@@ -12,7 +12,6 @@ alone: latent (the postnet's mel) -> audio, hop_length samples per frame.
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,8 @@ from ..hifigan import HifiGanConfig, build_generator
 from ..spec import GraphSpec
 from ..stage_specs import Speakers, vocoder_spec
 from ..vits.generator import Generator
-from ..weights import fold_weight_norm, load_state_strict, read_checkpoint
+from ..weights import fold_weight_norm, load_state_strict
+from .checkpoint_import import read_checkpoint_dict
 
 # DLE's generator arguments (hifigan/arg_parser.py defaults) and their HifiGanConfig fields.
 DLE_DEFAULTS: dict[str, Any] = {
@@ -83,12 +83,7 @@ def load_dle_hifigan(checkpoint: str | Path | Mapping[str, object], *, n_mel: in
     `mel`, when given, holds the MEL_KEYS the feeding model's mel has; a train_setup that disagrees is
     refused, as the vocoder would then be fed a mel it was not trained on.
     """
-    try:
-        raw = read_checkpoint(checkpoint)
-    except pickle.UnpicklingError as exc:
-        raise ModelImportError(f"{checkpoint} is not a torch checkpoint of tensors ({exc})") from exc
-    if not isinstance(raw, Mapping):
-        raise ModelImportError(f"{checkpoint} holds a {type(raw).__name__}, not a checkpoint dict")
+    raw = read_checkpoint_dict(checkpoint)
     config, setup = None, {}
     if isinstance(raw.get("generator"), Mapping):
         config, setup = raw.get("config"), dict(raw.get("train_setup") or {})
