@@ -20,6 +20,12 @@ def add_serve_parser(sub) -> None:
                    help="workers (loaded copies) per voice (default: cores / voices loaded at once, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
     s.add_argument("--threads", type=int, default=1, help="runtime threads per worker (default 1)")
+    s.add_argument("--runtime", default="onnxruntime",
+                   help="runtime of every loaded copy, or stage=runtime,...,default=runtime (as voxport speak)")
+    s.add_argument("--precision", default="fp32",
+                   help="precision (fp32, bf16, calibrated, ...), or stage=precision,... (as voxport speak)")
+    s.add_argument("--shapes", choices=["fixed", "dynamic"],
+                   help="bucket shapes or each sentence's own (default: what each stage's runtime is faster with)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
@@ -61,8 +67,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
     if not args.drain_timeout >= 0:  # NaN too
         raise ValueError(f"--drain-timeout must be 0 or more seconds, got {args.drain_timeout:g}")
+    from voxport.cli_checks import stage_option
+
+    # Every copy of every voice loads with these; a voice that cannot (no calibrated policy, a runtime
+    # missing) fails at start with --preload, else on its first request with the reason.
+    load_options = {"runtime": stage_option(args.runtime, "--runtime"),
+                    "precision": stage_option(args.precision, "--precision"), "shapes": args.shapes}
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
-                                  preload=args.preload, max_loaded=args.max_loaded, progress=True)
+                                  preload=args.preload, max_loaded=args.max_loaded, progress=True, **load_options)
     options = ServeOptions(
         wyoming_uri=None if args.wyoming.lower() == "none" else args.wyoming, http_host=args.host,
         http_port=args.port or None, api_key=args.api_key or os.environ.get("VOXPORT_API_KEY"),
