@@ -228,8 +228,13 @@ def _base_device(device: str) -> str:
 def _compile_config(core: Any, device: str, precision: str, options: RuntimeOptions, name: str) -> dict[str, Any]:
     # LATENCY: one stream, every thread on the one request -- a TTS stage is one call at a time.
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0]}
-    if _base_device(device) in _VIRTUAL_DEVICES or "INFERENCE_NUM_THREADS" in _supported_properties(core, device):
+    supported = _supported_properties(core, device)
+    if _base_device(device) in _VIRTUAL_DEVICES or "INFERENCE_NUM_THREADS" in supported:
         config["INFERENCE_NUM_THREADS"] = options.threads or physical_core_count()
+    if options.threads and options.threads < physical_core_count() and "ENABLE_CPU_PINNING" in supported:
+        # Fewer threads than cores means sharing the machine (a server's workers, one thread each): the CPU
+        # plugin pins every such model to the same first cores, so two workers ran slower than one (0.84x).
+        config["ENABLE_CPU_PINNING"] = False
     if options.cache_dir is not None:
         Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
         config["CACHE_DIR"] = str(options.cache_dir)

@@ -174,6 +174,22 @@ def test_compile_options_reach_openvino(tiny_bundle):
         assert model.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32  # not the CPU's bf16 default
         assert model.get_property("PERF_COUNT") in (True, "YES")  # the Python API returns either
         assert session.device == "CPU"
+        # A session given fewer threads than cores shares the machine: it must not be pinned to the first cores.
+        from voxport.runtimes.cores import physical_core_count
+
+        if physical_core_count() > 1:
+            assert model.get_property("ENABLE_CPU_PINNING") in (False, "NO")
+
+
+def test_a_session_with_every_core_keeps_openvinos_pinning(tiny_bundle):
+    from voxport.runtimes.cores import physical_core_count
+
+    with _open(tiny_bundle, "vocoder") as default:
+        openvino_default = default.compiled_model.get_property("ENABLE_CPU_PINNING")
+    with _open(tiny_bundle, "vocoder", threads=physical_core_count()) as every_core:
+        assert every_core.compiled_model.get_property("ENABLE_CPU_PINNING") == openvino_default
+    with _open(tiny_bundle, "vocoder", threads=1, extra={"config": {"ENABLE_CPU_PINNING": True}}) as overridden:
+        assert overridden.compiled_model.get_property("ENABLE_CPU_PINNING") in (True, "YES")  # the user's word wins
 
 
 def test_compiled_models_are_cached(tiny_bundle, tmp_path):
