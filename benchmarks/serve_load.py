@@ -47,6 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _common import percentile
 from _serve_clients import ServerProcess, free_port, print_targets, save_json, synthesize, unseen_sentences
 
 DEFAULT_VOXPORT_ARGS = ["--workers 2 --threads 1 --queue 32", "--workers 16 --threads 1 --queue 16"]
@@ -191,12 +192,6 @@ def run_configuration(config: Configuration, texts: list[str], warm: list[str], 
     row["seconds"] = time.monotonic() - begin
     row.update(summarize(row["requests"], row.get("wall_s")))
     return row
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    import numpy as np
-
-    return float(np.percentile(values, q)) if values else None
 
 
 def summarize(requests: list[dict[str, Any]], wall_s: float | None) -> dict[str, Any]:

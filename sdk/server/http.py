@@ -98,7 +98,7 @@ def _speaker(body: dict[str, Any]) -> int | str | None:
         except (TypeError, ValueError, OverflowError):
             raise BadRequest(f"speaker_id must be an integer, got {speaker_id!r}") from None
     speaker = body.get("speaker")
-    if speaker is not None and not isinstance(speaker, (str, int)) or isinstance(speaker, bool):
+    if isinstance(speaker, bool) or (speaker is not None and not isinstance(speaker, (str, int))):
         raise BadRequest("speaker must be a name or an id")
     return speaker or None
 
