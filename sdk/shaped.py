@@ -2,8 +2,9 @@
 
 Every padded position is masked (phoneme_lengths / phoneme_mask / frame_mask), and the graphs compute
 masked positions as if they were absent, so a padded call gives the real positions exactly what the
-unpadded call gives. Frame-level graphs longer than the largest bucket run in windows with their
-measured reach as context (voxport.windows).
+unpadded call gives. Frame-level graphs run in windows with their measured reach as context
+(voxport.windows) when longer than the largest bucket, or when two windows cost fewer frames than one
+padded call; a stream's first chunk has buckets of its own (Engine), so it is never padded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from voxport import contract as c
 from voxport.manifest import Reach
 from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from voxport.runtimes.base import Session
-from voxport.windows import plan_windows
+from voxport.windows import cheapest_windows
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +61,31 @@ class ShapedRunner:
     """Runs one stage's session on the plan's buckets; `run` takes and returns unpadded tensors."""
 
     def __init__(self, stage: str, session: Session, plan: ShapePlan, *, hop_length: int, frame_multiple: int,
-                 reach: Reach | None) -> None:
+                 reach: Reach | None, exact: tuple[int, ...] = ()) -> None:
+        """`exact`: frame counts this stage is often called with (a stream's first chunk), prepared as
+        buckets of their own so those calls are not padded; sizes above the plan's largest are ignored."""
         self.stage, self.session, self.plan = stage, session, plan
         self.hop_length = hop_length
         self.multiple = frame_multiple if stage == c.DECODER else 1
         self.reach = None if reach is None else (reach.decoder if stage == c.DECODER else reach.vocoder)
         self._axes = {t.name: _time_axis(t.shape) for t in (*session.inputs, *session.outputs)}
         self.axis = c.PHONEMES if stage in (c.ENCODER, c.DURATION) else c.FRAMES
+        largest = plan.frame_buckets[-1]
+        self.buckets = plan.phoneme_buckets if self.axis == c.PHONEMES else tuple(
+            sorted(set(plan.frame_buckets) | {n for n in exact if 0 < n <= largest and n % self.multiple == 0}))
         self._warned = False
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = next(v.shape[-1] for k, v in feeds.items() if self._axes.get(k) == self.axis)
         if self.axis == c.PHONEMES:
-            size = self.plan.bucket(n, c.PHONEMES)
+            size = next((s for s in self.buckets if s >= n), None)
             if size is not None:
                 return self._call(feeds, 0, n, size, 0, n)
             return self._dynamic(feeds, f"{n} phoneme ids exceed the largest phoneme bucket")
-        if self.reach is None and n > self.plan.frame_buckets[-1]:
+        if self.reach is None and n > self.buckets[-1]:
             return self._dynamic(feeds, "the bundle records no reach to window long sequences with")
         parts = [self._call(feeds, w.lo, w.hi, w.size, w.keep_lo, w.keep_hi)
-                 for w in plan_windows(n, self.plan.frame_buckets, self.reach or 0, self.multiple)]
+                 for w in cheapest_windows(n, self.buckets, self.reach or 0, self.multiple)]
         return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
 
     def _call(self, feeds: Mapping[str, np.ndarray], lo: int, hi: int, size: int, keep_lo: int,
@@ -101,9 +107,8 @@ class ShapedRunner:
 
     def warm_up(self) -> dict[int, float]:
         """One call per bucket with zero (fully masked where possible) inputs: seconds per bucket."""
-        sizes = self.plan.phoneme_buckets if self.axis == c.PHONEMES else self.plan.frame_buckets
         spent = {}
-        for size in sizes:
+        for size in self.buckets:
             if self.multiple > 1 and size % self.multiple:
                 continue
             feeds = {t.name: self._zeros(t.name, t.dtype, t.shape, size) for t in self.session.inputs}

@@ -23,9 +23,11 @@ from voxport.engine import Engine, Prepared
 from voxport.manifest import Reach
 from voxport.text.sentences import split_sentences
 from voxport.timestamps import SentenceTiming
+from voxport.windows import DEFAULT_CHUNK_FRAMES, DEFAULT_FIRST_CHUNK_FRAMES
 
-DEFAULT_FIRST_CHUNK_FRAMES = 8  # ~93 ms of audio at 22050 Hz / hop 256
-DEFAULT_CHUNK_FRAMES = 512
+__all__ = ["DEFAULT_CHUNK_FRAMES", "DEFAULT_FIRST_CHUNK_FRAMES", "AudioChunk", "LazyTiming", "chunk_windows",
+           "sentences_from_pieces", "stream_audio", "stream_decoder"]
+
 # Each window may be this many times the audio already out: with RTF well below 1/8 the next window is
 # ready before the audio before it has played, and few windows keep the margin overhead small.
 GROWTH = 8

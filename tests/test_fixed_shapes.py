@@ -10,7 +10,13 @@ import pytest
 
 from voxport import Voice
 from voxport.runtimes import ShapePlan, available_runtimes
-from voxport.windows import plan_windows
+from voxport.windows import (
+    CALL_COST_FRAMES,
+    DEFAULT_FIRST_CHUNK_FRAMES,
+    cheapest_windows,
+    plan_windows,
+    stream_head_frames,
+)
 
 TEXTS = ["Hi.", "A somewhat longer sentence, with a comma and several words in it.",
          "Short one. " + "This sentence goes on and on, " * 6 + "until it ends."]
@@ -51,8 +57,12 @@ def test_every_call_runs_at_a_bucket_shape(tiny_bundle):
             session.run = spy
         voice.synthesize(TEXTS[2], seed=0)
         list(voice.stream(TEXTS[1], seed=0))
+        reach = voice.manifest.streaming
+        head_decoder, head_vocoder = stream_head_frames(DEFAULT_FIRST_CHUNK_FRAMES, reach.decoder, reach.vocoder)
     assert seen["encoder"] <= {16, 48, 512} and seen["duration"] <= {1, 16, 48, 512}
-    assert seen["decoder"] <= {1, 24, 40} and seen["vocoder"] <= {1, 24, 40}
+    # The stream's first chunk runs at its own prepared sizes (those that fit under the largest bucket).
+    heads = {n for n in (head_decoder, head_vocoder) if n <= 40}
+    assert seen["decoder"] <= {1, 24, 40} | heads and seen["vocoder"] <= {1, 24, 40} | heads
     assert 40 in seen["vocoder"]  # the long sentence was windowed at the largest bucket
 
 
@@ -78,15 +88,18 @@ def test_runtime_default_is_dynamic_on_onnxruntime_and_fixed_on_openvino(tiny_bu
     if "openvino" in available_runtimes():
         with Voice.load(tiny_bundle, runtime={"encoder": "onnxruntime", "default": "openvino"}, threads=1) as voice:
             assert set(voice.engine.runners) == {"duration", "decoder", "vocoder"}
-            assert set(voice.warm_up_seconds["vocoder"]) == set(ShapePlan().frame_buckets)
+            head = stream_head_frames(DEFAULT_FIRST_CHUNK_FRAMES, voice.manifest.streaming.decoder,
+                                      voice.manifest.streaming.vocoder)[1]
+            assert set(voice.warm_up_seconds["vocoder"]) == set(ShapePlan().frame_buckets) | {head}
 
 
+@pytest.mark.parametrize("planner", [plan_windows, cheapest_windows])
 @pytest.mark.parametrize("reach,multiple", [(0, 1), (11, 1), (32, 1), (32, 2)])
-def test_window_plans_cover_every_frame_once_with_context(reach, multiple):
+def test_window_plans_cover_every_frame_once_with_context(reach, multiple, planner):
     buckets = (32, 64, 96, 128, 192, 256, 384)
     for n in range(multiple, 1600, multiple):
         covered = []
-        for w in plan_windows(n, buckets, reach, multiple):
+        for w in planner(n, buckets, reach, multiple):
             assert w.size in buckets and w.hi - w.lo <= w.size
             assert w.keep_lo - w.lo >= reach or w.lo == 0
             assert w.hi - w.keep_hi >= reach or w.hi == n
@@ -95,6 +108,43 @@ def test_window_plans_cover_every_frame_once_with_context(reach, multiple):
         assert covered == list(range(n))
 
 
+def test_the_cheapest_plan_never_computes_more_frames_and_windows_when_padding_costs_more():
+    buckets = (32, 48, 64, 96, 128, 192, 256, 384)
+    for n in range(1, 1600):
+        cost = [sum(w.size + CALL_COST_FRAMES for w in planner(n, buckets, 11)) for planner in
+                (plan_windows, cheapest_windows)]
+        assert cost[1] <= cost[0]
+    # 300 frames: one call padded to 384, or 256 + 96 with the reach of 11 frames as context.
+    assert [w.size for w in cheapest_windows(300, buckets, 11)] == [256, 96]
+    assert [w.size for w in cheapest_windows(300, buckets, 32)] == [384]  # a wide reach: padding is cheaper
+    assert [w.size for w in cheapest_windows(40, buckets, 11)] == [48]
+
+
 def test_a_bucket_too_small_for_the_reach_is_refused():
     with pytest.raises(ValueError, match="too small for a reach of 32"):
         plan_windows(200, (32, 64), 32)
+
+
+def test_a_streams_first_chunk_runs_unpadded_at_its_own_prepared_sizes(tiny_bundle, dynamic_voice):
+    with Voice.load(tiny_bundle, shapes="fixed", threads=1) as voice:
+        reach = voice.manifest.streaming
+        head_decoder, head_vocoder = stream_head_frames(DEFAULT_FIRST_CHUNK_FRAMES, reach.decoder, reach.vocoder,
+                                                        voice.manifest.frame_multiple)
+        assert head_decoder in voice.warm_up_seconds["decoder"]
+        assert head_vocoder in voice.warm_up_seconds["vocoder"]
+        calls: list[tuple[str, int]] = []
+        for stage in ("decoder", "vocoder"):
+            run = voice.sessions[stage].run
+
+            def spy(feeds, stage=stage, run=run):
+                calls.append((stage, feeds["frame_mask"].shape[-1], int(feeds["frame_mask"].sum())))
+                return run(feeds)
+
+            voice.sessions[stage].run = spy
+        text = TEXTS[1]  # long enough that the first chunk is not the whole sentence
+        chunks = [chunk.audio for chunk in voice.stream(text, seed=3)]
+    # The first decoder and vocoder calls are the head, at their exact size, with no masked frame.
+    assert calls[0] == ("decoder", head_decoder, head_decoder)
+    assert calls[1] == ("vocoder", head_vocoder, head_vocoder)
+    want = np.concatenate([chunk.audio for chunk in dynamic_voice.stream(text, seed=3)])
+    np.testing.assert_allclose(np.concatenate(chunks), want, atol=1e-4)
