@@ -105,7 +105,8 @@ def search_step(voice: Voice, candidates: CandidateSet, speed: dict[str, dict], 
         with candidates.open(chosen) as sessions:
             return gate.evaluate(name, sessions, chosen)
 
-    search = PolicySearch(ladders(speed, require_speedup), evaluate, say)
+    times = {stage: {"fp32": s["fp32_ms"], **s["candidates_ms"]} for stage, s in speed.items()}
+    search = PolicySearch(ladders(speed, require_speedup), evaluate, say, times)
     return search.run(), search.evaluations
 
 

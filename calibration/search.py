@@ -2,9 +2,10 @@
 
 Pure policy over an `evaluate(name, precisions)` function, so it can be tested without graphs: each
 stage climbs its ladder (fastest candidate first) alone until one passes; the stages that passed are
-then judged together, and while the combination fails, the stage that cost the most alone (highest
-solo MCD, DTW-aligned when durations may shift) is demoted to its next candidate, or to fp32 when
-none is left.
+then judged together, and while the combination fails, one stage is demoted to its next candidate, or
+to fp32 when none is left. Which one: with the candidates' times known, the stage whose demotion gives
+up the least time per dB it cost alone (its solo MCD, DTW-aligned when durations may shift) -- the
+search is for the fastest policy that passes; without times, the stage that cost the most alone.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ class PolicySearch:
     """Runs the search once; `evaluations` keeps every judgement in the order it was made."""
 
     def __init__(self, ladders: Mapping[str, list[str]], evaluate: Evaluate,
-                 say: Callable[[str], None] = lambda message: None) -> None:
+                 say: Callable[[str], None] = lambda message: None,
+                 times: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        """`times`: stage -> {"fp32" or candidate: ms per sentence}, as timed (cold) for the ladders."""
         self.stages = tuple(ladders)
+        self._times = times
         self._ladders = {stage: list(rungs) for stage, rungs in ladders.items()}
         self._evaluate, self._say = evaluate, say
         self.chosen: dict[str, str] = {}  # in the order stages passed: ties in demotion go to the earliest
@@ -62,10 +66,23 @@ class PolicySearch:
             self._say(f"gate: {', '.join(f'{s} {p}' for s, p in together.items())} together")
             if self._judge("combined", together).passed:
                 break
-            worst = max(self.chosen, key=self.solo_mcd.__getitem__)
-            del self.chosen[worst]
-            self._climb(worst)
+            demoted = self._to_demote()
+            del self.chosen[demoted]
+            self._climb(demoted)
         return self._in_order()
+
+    def _to_demote(self) -> str:
+        if self._times is None:
+            return max(self.chosen, key=self.solo_mcd.__getitem__)
+
+        def price(stage: str) -> float:
+            times = self._times[stage]  # type: ignore[index]
+            following = self._ladders[stage][0] if self._ladders[stage] else "fp32"
+            given_up = max(0.0, times[following] - times[self.chosen[stage]])
+            # A stage that cost nothing alone is demoted last: it cannot be what fails the combination.
+            return given_up / self.solo_mcd[stage] if self.solo_mcd[stage] > 0 else float("inf")
+
+        return min(self.chosen, key=price)  # ties: the stage that passed first
 
     def _climb(self, stage: str) -> None:
         """Judge the stage's next candidates alone until one passes (chosen) or none is left (fp32)."""

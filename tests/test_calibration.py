@@ -148,6 +148,23 @@ def test_search_demotes_by_the_dtw_aligned_mcd_when_durations_may_shift():
     assert calls == ["duration bf16", "decoder bf16", "combined"]
 
 
+def test_with_times_the_search_gives_up_the_least_time_per_db_first():
+    """The case calibrate met on the real voice: encoder bf16 and duration int8 each pass alone, not together.
+    Demoting the encoder (the higher solo MCD) loses 21 ms; moving the duration to its next rung loses 1 ms."""
+    evaluate, calls = _fake_evaluate({("encoder", "bf16"): 0.46, ("duration", "int8"): 0.40,
+                                      ("duration", "bf16"): 0.10, ("vocoder", "bf16"): 0.12}, limit=0.8)
+    times = {"encoder": {"fp32": 57.0, "bf16": 36.0}, "duration": {"fp32": 13.0, "int8": 8.8, "bf16": 9.9},
+             "vocoder": {"fp32": 150.0, "bf16": 86.0}}
+    ladder = {"encoder": ["bf16"], "duration": ["int8", "bf16"], "vocoder": ["bf16"]}
+    search = PolicySearch(ladder, evaluate, times=times)
+    assert search.run() == {"encoder": "bf16", "duration": "bf16", "vocoder": "bf16"}
+    assert [name for name, _ in calls][-2:] == ["duration bf16", "combined"]
+    # Without times the old rule holds: the stage that cost the most alone goes, with 21 ms.
+    evaluate, _ = _fake_evaluate({("encoder", "bf16"): 0.46, ("duration", "int8"): 0.40,
+                                  ("duration", "bf16"): 0.10, ("vocoder", "bf16"): 0.12}, limit=0.8)
+    assert PolicySearch(ladder, evaluate).run() == {"duration": "int8", "vocoder": "bf16"}
+
+
 def test_search_demotes_a_stage_without_further_candidates_to_fp32():
     evaluate, calls = _fake_evaluate({("encoder", "int8"): 0.5, ("decoder", "int8"): 0.6})
     chosen = PolicySearch({"encoder": ["int8"], "decoder": ["int8"], "vocoder": []}, evaluate).run()
