@@ -1,10 +1,11 @@
 """Building TensorRT engines, kept apart from running them (runtimes/tensorrt_backend.py).
 
-As in Polygraphy's loader/runner split: :func:`build_serialized_engine` turns an ONNX file, one
-optimization profile and a precision into serialized engine bytes, and :class:`EngineCache` keeps
-those bytes on disk.  Everything above :func:`build_serialized_engine` is plain Python (profiles,
-cache keys, which layers stay fp32) so it is tested on machines without TensorRT or a GPU;
-``tensorrt`` itself is imported inside that function only.
+As in Polygraphy's loader/runner split: :func:`build_serialized_engine` turns an ONNX file, its
+optimization profiles (one dynamic one, or one per bucket: runtimes/tensorrt_profiles.py) and a
+precision into serialized engine bytes, and :class:`EngineCache` keeps those bytes on disk.
+Everything above :func:`build_serialized_engine` is plain Python (profiles, cache keys, which layers
+stay fp32) so it is tested on machines without TensorRT or a GPU; ``tensorrt`` itself is imported
+inside that function only.
 
 Written against the TensorRT 10 Python API (``create_network(0)`` = explicit batch,
 ``build_serialized_network``, ``set_memory_pool_limit``, per-layer ``precision`` and
@@ -146,20 +147,30 @@ def engine_cache_key(
     precision: str,
     trt_version: str,
     gpu_name: str,
-    profile: Profile,
+    profile: Profile | Sequence[Profile],
     fp32_ops: Iterable[str] = (),
 ) -> str:
     """File-name-safe key of an engine: graph hash, precision, TensorRT version, GPU name, and a hash of
-    the other build settings (profile, pinned ops), since a different profile is a different engine."""
+    the other build settings (profiles, pinned ops), since different profiles make a different engine.
+
+    ``profile`` is one profile, or a list for an engine with one profile per bucket: the list's
+    shapes, and so the bucket list, are part of the key.  A single profile hashes as it always has, so
+    engines cached before bucket profiles existed keep their keys.
+    """
     if not re.fullmatch(r"[0-9a-f]{64}", graph_sha256):
         raise ValueError(f"graph_sha256 must be 64 lowercase hex digits, got {graph_sha256!r}")
-    settings = json.dumps(
-        {"profile": {k: [list(s) for s in v] for k, v in sorted(profile.items())}, "fp32_ops": sorted(fp32_ops)},
-        sort_keys=True,
+    shapes: dict[str, Any] = (
+        {"profile": _jsonable(profile)} if isinstance(profile, Mapping)
+        else {"profiles": [_jsonable(p) for p in profile]}
     )
+    settings = json.dumps({**shapes, "fp32_ops": sorted(fp32_ops)}, sort_keys=True)
     gpu = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-") or "unknown-gpu"
     version = re.sub(r"[^A-Za-z0-9.]+", "-", trt_version)
     return f"{graph_sha256}-{precision}-trt{version}-{gpu}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+
+def _jsonable(profile: Profile) -> dict[str, list[list[int]]]:
+    return {k: [list(s) for s in v] for k, v in sorted(profile.items())}
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -218,14 +229,15 @@ class EngineCache:
 
 def build_serialized_engine(
     onnx_path: str | os.PathLike[str],
-    profile: Profile,
+    profile: Profile | Sequence[Profile],
     precision: str,
     graph: str,
     fp32_ops: Iterable[str] = FP32_OPS,
     workspace_bytes: int | None = None,
     logger: Any = None,
 ) -> bytes:
-    """Parse ``onnx_path`` and build an engine with one optimization profile; returns its bytes.
+    """Parse ``onnx_path`` and build an engine with one optimization profile, or with one per entry
+    of a list (profile index = list position, as TensorRT numbers them); returns its bytes.
 
     ``precision`` "fp16" sets ``BuilderFlag.FP16`` and pins :func:`fp32_layer_names` of ``graph`` to
     fp32 with ``OBEY_PRECISION_CONSTRAINTS`` (so TensorRT fails rather than ignore a pin).
@@ -245,14 +257,18 @@ def build_serialized_engine(
     if workspace_bytes is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
     network_inputs = {network.get_input(i).name for i in range(network.num_inputs)}
-    missing = sorted(network_inputs - set(profile))
+    profiles = [profile] if isinstance(profile, Mapping) else list(profile)
+    if not profiles:
+        raise VoxportRuntimeError(f"graph {graph!r}: no optimization profile to build the engine with")
+    missing = sorted(network_inputs - set(profiles[0]))
     if missing:
         raise VoxportRuntimeError(f"graph {graph!r}: network inputs {missing} are not declared, so have no profile")
-    opt_profile = builder.create_optimization_profile()
-    for name, (low, opt, high) in profile.items():
-        if name in network_inputs:
-            opt_profile.set_shape(name, low, opt, high)
-    config.add_optimization_profile(opt_profile)
+    for shapes in profiles:
+        opt_profile = builder.create_optimization_profile()
+        for name, (low, opt, high) in shapes.items():
+            if name in network_inputs:
+                opt_profile.set_shape(name, low, opt, high)
+        config.add_optimization_profile(opt_profile)
     if precision == "fp32":
         # TensorRT runs fp32 convolutions and matmuls as TF32 (10-bit mantissa) on Ampere and later by
         # default; "fp32" has to mean fp32 to match onnxruntime within 1e-3.

@@ -313,3 +313,23 @@ def test_fp16_voice_stays_close_to_fp32(tiny_bundle, tmp_path):
         want = ref.sessions["vocoder"].run({"latent": latent})["audio"]
     assert np.isfinite(got).all()
     assert snr_db(want, got) >= 38.0
+
+
+@needs_gpu
+def test_bucket_profiles_match_onnxruntime_on_and_off_the_buckets(tiny_bundle, tmp_path):
+    # Never run: written without a GPU.  One profile per bucket (tests/test_tensorrt_buckets.py checks
+    # the routing against fakes); here the engines themselves must give onnxruntime's numbers.
+    rng = np.random.default_rng(2)
+    with _open(tiny_bundle, "decoder", tmp_path=tmp_path) as trt_session, _cpu(tiny_bundle, "decoder") as ref:
+        trt_session.prepare_buckets("frames", [32, 64])
+        assert trt_session.buckets == ("frames", (32, 64)) and trt_session.bucket_engine_path.is_file()
+        for frames in (32, 64, 40, 32):  # 40: off the buckets, on the single-profile engine
+            feeds = {s.name: rng.standard_normal([frames if d == "frames" else 1 if d == "batch" else d
+                                                  for d in s.shape]).astype(np.float32) for s in trt_session.inputs}
+            feeds["frame_mask"] = np.ones_like(feeds["frame_mask"])
+            got, want = trt_session.run(feeds), ref.run(feeds)
+            for name in want:
+                assert np.max(np.abs(got[name] - want[name])) <= 1e-3
+    with _open(tiny_bundle, "decoder", tmp_path=tmp_path) as again:
+        again.prepare_buckets("frames", [64, 32])
+        assert again.buckets_loaded_from_cache
