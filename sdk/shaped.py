@@ -107,10 +107,14 @@ class ShapedRunner:
 
     def warm_up(self) -> dict[int, float]:
         """One call per bucket with zero (fully masked where possible) inputs: seconds per bucket."""
+        sizes = [s for s in self.buckets if s % self.multiple == 0]
+        # A runtime that builds per shape (TensorRT: an optimization profile per bucket) prepares them now.
+        # Static copies (voxport.runtimes.static) are one graph per bucket already and have no such hook.
+        prepare = getattr(self.session, "prepare_buckets", None)
+        if prepare is not None:
+            prepare(self.axis, sizes)
         spent = {}
-        for size in self.buckets:
-            if self.multiple > 1 and size % self.multiple:
-                continue
+        for size in sizes:
             feeds = {t.name: self._zeros(t.name, t.dtype, t.shape, size) for t in self.session.inputs}
             start = time.perf_counter()
             self.session.run(feeds)

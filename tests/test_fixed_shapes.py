@@ -148,3 +148,15 @@ def test_a_streams_first_chunk_runs_unpadded_at_its_own_prepared_sizes(tiny_bund
     assert calls[1] == ("vocoder", head_vocoder, head_vocoder)
     want = np.concatenate([chunk.audio for chunk in dynamic_voice.stream(text, seed=3)])
     np.testing.assert_allclose(np.concatenate(chunks), want, atol=1e-4)
+
+
+def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
+    from voxport.shaped import ShapedRunner
+
+    with Voice.load(tiny_bundle, shapes="dynamic", threads=1) as voice:
+        session, told = voice.sessions["vocoder"], []
+        session.prepare_buckets = lambda axis, sizes: told.append((axis, list(sizes)))
+        runner = ShapedRunner("vocoder", session, ShapePlan(frame_buckets=(24, 40)), hop_length=voice.hop_length,
+                              frame_multiple=1, reach=voice.manifest.streaming, exact=(19,))
+        spent = runner.warm_up()
+    assert told == [("frames", [19, 24, 40])] and list(spent) == [19, 24, 40]
