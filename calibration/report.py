@@ -10,6 +10,7 @@ from typing import Any
 # 4: candidates named by graph ("bf16+polyphase"); result `kind`, `candidates`, `reduced_stages`; speed
 #    timed cold and warm per candidate (`fp32_ms` / `candidates_ms` are the cold times ranked by).
 REPORT_SCHEMA = 4
+NONE = "–"  # a figure the evaluation does not have
 
 
 def report_file(runtime: str) -> str:
@@ -31,17 +32,31 @@ def _row(e: dict[str, Any]) -> str:
     wer = "n/a" if e["wer_candidate"] is None else f"{e['wer_candidate']:.1f} (fp32 {e['wer_fp32']:.1f})"
     verdict = "pass" if e["passed"] else "REFUSED: " + "; ".join(e["reasons"])
     stages = ", ".join(f"{s} {p}" for s, p in e["precisions"].items())
-    return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {mean['snr_db']:.1f} / {worst['snr_db']:.1f} | "
-            f"{mean['log_mel_db']:.3f} | {worst['max_abs']:.3g} | {100 * e['duration_change_fraction']:.2f} | "
-            f"{wer} | {verdict} |")
+    return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {_dtw_mcd(mean)} | "
+            f"{mean['snr_db']:.1f} / {worst['snr_db']:.1f} | {mean['log_mel_db']:.3f} | {worst['max_abs']:.3g} | "
+            f"{100 * e['duration_change_fraction']:.2f} | {_length_change(e)} | {wer} | {verdict} |")
+
+
+def _dtw_mcd(mean: dict[str, Any]) -> str:
+    """The gate's figure under the duration-shift policy; strict evaluations (and older reports) have none."""
+    return f"{mean['dtw_mcd_db']:.3f}" if "dtw_mcd_db" in mean else NONE
+
+
+def _length_change(e: dict[str, Any]) -> str:
+    """Summed |change| of the total length with the signed net, for duration-shift evaluations only:
+    a strict evaluation judges audio at fp32's frames, so its length did not move (the JSON still has
+    what the candidate's own durations would have done; "durations moved %" says how often)."""
+    if e.get("duration_policy") != "shift" or "length_change_pct" not in e:
+        return NONE
+    return f"{e['length_change_pct']:.2f} (net {e['net_length_change_pct']:+.2f})"
 
 
 def _gate_line(t: dict[str, Any]) -> str:
     wer = f"WER <= fp32 + {t['max_wer_increase']} points"
     if t.get("allow_duration_shift"):
         return (f"Gate (durations may shift): DTW-aligned MCD <= {t['max_mcd_db']} dB on each candidate's own "
-                f"durations, {wer}, total length moved <= {100 * t['max_length_change']:.0f}%; the MCD column "
-                "is at fp32's durations and noise.")
+                f"durations, {wer}, total length moved <= {100 * t['max_length_change']:.0f}% (summed over "
+                "utterances, net in parentheses); the MCD column is at fp32's durations and noise.")
     return (f"Gate: mean MCD <= {t['max_mcd_db']} dB, {wer}, durations moved on <= "
             f"{100 * t['max_duration_changes']:.2f}% of phonemes. Same durations and noise as fp32.")
 
@@ -55,9 +70,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"calibration method {report['method']}; held-out: {report['heldout']['sentences']} sentences.",
         _gate_line(t),
         "",
-        "| configuration | stages under test | MCD dB | SNR dB mean / worst | log-mel dB | max abs | durations moved % "
-        "| WER % | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| configuration | stages under test | MCD dB | DTW-MCD dB | SNR dB mean / worst | log-mel dB | max abs "
+        "| durations moved % | length moved % | WER % | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(e) for e in report["evaluations"]),
         "",
         f"**Result ({report['result']['kind']}):** "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from voxport.bundle import Bundle, MissingVariantError  # noqa: E402
 from voxport.calibration import CalibrationRefused, GateThresholds, calibrate  # noqa: E402
 from voxport.calibration.capture import capture_stage_inputs  # noqa: E402
 from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences  # noqa: E402
-from voxport.calibration.gate import Gate  # noqa: E402
+from voxport.calibration.gate import Evaluation, Gate  # noqa: E402
 from voxport.calibration.install import variant_of  # noqa: E402
 from voxport.calibration.quantize_ort import quantize_graph  # noqa: E402
+from voxport.calibration.report import markdown  # noqa: E402
 from voxport.calibration.search import PolicySearch, ladders  # noqa: E402
 from voxport.runtimes import RuntimeOptions  # noqa: E402
 from voxport.stages import StageSessions  # noqa: E402
@@ -206,6 +208,49 @@ def test_refused_calibration_writes_a_report_and_no_int8(bundle_copy):
     assert "int8" not in bundle.manifest.graphs["vocoder"].variants
     assert bundle.manifest.calibration == {}
     assert not (bundle_copy / "calibration" / "candidates-onnxruntime").exists()
+
+
+def _report(thresholds: GateThresholds, *evaluations: Evaluation) -> dict:
+    """A calibration report around `evaluations`, shaped as calibrate.build_report writes it."""
+    return {"bundle": "tiny", "runtime": "onnxruntime", "corpus": {"sentences": 12, "file": "corpus.txt"},
+            "seed": 0, "method": "minmax", "heldout": {"sentences": 4}, "thresholds": asdict(thresholds),
+            "evaluations": [e.to_dict() for e in evaluations],
+            "result": {"kind": "int8", "candidates": {"duration": "int8"}}}
+
+
+def _judged(name: str, policy: str, **mean: float) -> Evaluation:
+    """An evaluation as the gate fills it; lengths are measured under both policies."""
+    return Evaluation(name, {"duration": "int8"}, sentences=4,
+                      mean={"mcd_db": 0.25, "snr_db": 20.0, "log_mel_db": 0.5, **mean},
+                      worst={"snr_db": 12.0, "max_abs": 0.01}, duration_change_fraction=0.01,
+                      length_change_pct=1.234, net_length_change_pct=-0.567, worst_length_change_pct=-1.5,
+                      duration_policy=policy, passed=True)
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table rows by their first cell (header included), cells stripped."""
+    return {cells[0]: cells for line in text.splitlines() if line.startswith("| ")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+
+
+def test_markdown_report_shows_dtw_mcd_and_length_change_for_duration_shift_only():
+    shifted = markdown(_report(GateThresholds(allow_duration_shift=True),
+                               _judged("duration int8", "shift", dtw_mcd_db=0.789)))
+    strict = markdown(_report(GateThresholds(), _judged("duration int8", "strict")))
+    header = _table_rows(shifted)["configuration"]
+    dtw, length = header.index("DTW-MCD dB"), header.index("length moved %")
+    row = _table_rows(shifted)["duration int8"]
+    assert len(row) == len(header)
+    assert row[dtw] == "0.789" and row[length] == "1.23 (net -0.57)"
+    # Strict: judged at fp32's frames, so neither figure applies; the other columns are as they were.
+    row = _table_rows(strict)["duration int8"]
+    assert len(row) == len(header) and row[dtw] == row[length] == "–"
+    assert row[header.index("MCD dB")] == "0.250" and row[header.index("durations moved %")] == "1.00"
+    # A report from before length changes were recorded renders too.
+    old = _report(GateThresholds(), _judged("old", "strict"))
+    for key in ("length_change_pct", "net_length_change_pct", "worst_length_change_pct", "duration_policy"):
+        del old["evaluations"][0][key]
+    assert _table_rows(markdown(old))["old"][length] == "–"
 
 
 def test_accepted_calibration_installs_what_it_chose_and_int8_loads_it(bundle_copy):
