@@ -17,7 +17,7 @@ import pytest
 from voxport.cli import main
 from voxport.tools.profiling import compare_reports, schema_errors, to_markdown
 from voxport.tools.profiling.baseline import resolve_piper_file
-from voxport.tools.profiling.measure import measure_split
+from voxport.tools.profiling.measure import Deadline, TimeLimit, measure_split
 from voxport.tools.profiling.plan import Configuration, parse_choice, split_job
 from voxport.tools.profiling.progress import ProgressLine
 from voxport.tools.profiling.stats import relative_spread, summarize
@@ -95,6 +95,46 @@ def test_time_to_first_audio_is_measured_on_stream(tiny_bundle):
     calls = result["ttfa"][0]["graph_calls"]
     assert calls["encoder"] == calls["duration"] == 1
     assert result["samples"][0]["graph_calls"]["encoder"] == 2
+
+
+# --- the time limit in-process ------------------------------------------------------------------------
+
+class _ChecksLeft(Deadline):
+    """A deadline that `left` checks still pass: where it stops must not depend on this machine's speed."""
+
+    def __init__(self, left: int) -> None:
+        super().__init__(1.0)
+        self.left = left
+
+    def check(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise TimeLimit(self.timeout)
+
+
+def test_in_process_time_limit_stops_between_texts_and_keeps_what_it_measured(tiny_bundle):
+    job = split_job(Configuration("cpu", "fp32", 1), str(tiny_bundle), LONG_TEXTS[:1], runs=3, warmup=0, seed=0)
+    job["cold"] = {"texts": LONG_TEXTS, "short": ["A short one."]}
+    # Checked before the cold phase (passes), then after each measured call: the first cold text is the last.
+    result = measure_split(job, deadline=_ChecksLeft(1))
+    assert result["status"] == "timeout" and "time limit (1 s)" in result["error"]
+    assert len(result["cold"]) == 1 and "cold_ttfa" not in result and "samples" not in result
+    assert result["load_ms"] > 0 and "peak_rss_mb" not in result  # like a process stopped at its limit
+    assert summarize([result])["cold"]["rtf"] > 0  # and what it measured still makes figures
+
+
+def test_in_process_profile_applies_the_time_limit(tiny_bundle, tmp_path):
+    out = tmp_path / "report.json"
+    code = main(["profile", "--bundle", str(tiny_bundle), "--in-process", "--timeout", "0.001", "--threads", "1",
+                 "--runs", "1", "--warmup", "0", "--passes", "2", "--cold", "1", "--json", str(out), "--quiet"])
+    assert code == 1  # nothing ran to the end
+    report = json.loads(out.read_text())
+    assert report["settings"]["timeout_s"] == 0.001 and not report["settings"]["isolated"]
+    rows = [*report["baseline"]["rows"], *report["configurations"]]
+    assert len(rows) == 2  # the original Piper graph and the split bundle: both stopped, neither failed
+    assert all(r["status"] == "timeout" and "checked between texts" in r["error"] for r in rows)
+    assert schema_errors(report) == []
+    assert "time limit 0.001 s per configuration and pass, checked between texts" in to_markdown(report)
 
 
 # --- the CLI's report --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 
 from voxport.engine import FRONTEND
 from voxport.tools.profiling.child import Recorder
-from voxport.tools.profiling.measure import Progress, Ticker, measure_cold, peak_rss_mb, skipped
+from voxport.tools.profiling.measure import Deadline, Progress, Ticker, TimeLimit, measure_cold, peak_rss_mb, skipped
 from voxport.tools.profiling.plan import MONOLITH_STAGE
 
 
@@ -145,8 +145,9 @@ class _Baseline:
 
 
 def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
-                     progress: Progress | None = None) -> dict[str, Any]:
-    """The baseline's samples into `recorder`, in the order measure.measure_split takes them."""
+                     progress: Progress | None = None, deadline: Deadline | None = None) -> dict[str, Any]:
+    """The baseline's samples into `recorder`, in the order measure.measure_split takes them (and,
+    like it, stopped between texts once `deadline` has passed)."""
     rec = recorder or Recorder()
     texts = job["texts"]
     try:
@@ -155,7 +156,7 @@ def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
         rec.set(**skipped(exc))
         return rec.result
     rec.set(load_ms=baseline.load_ms, bundle_bytes=Path(job["piper"]).stat().st_size)
-    tick = Ticker(job, progress)
+    tick = Ticker(job, progress, deadline=deadline)
     with baseline.monolith:
         try:
             start = time.perf_counter()
@@ -165,6 +166,7 @@ def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
             rec.set(**skipped(exc))
             return rec.result
         try:
+            tick.deadline.check()
             measure_cold(job, rec, baseline.sample, baseline.first_audio, tick)
             for _ in range(job["warmup"]):
                 for text in texts:
@@ -178,6 +180,9 @@ def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
                     if first is not None:
                         rec.add("ttfa", first)
                     tick()
+        except TimeLimit as exc:
+            rec.set(**exc.result())
+            return rec.result
         except Exception as exc:
             rec.set(**skipped(exc, "failed"))
             return rec.result

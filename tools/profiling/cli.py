@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "time to first audio, reported as the cold figures beside the warm ones (default: 8; 0: off)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="time limit per configuration and pass; one that exceeds it is reported as 'timeout' "
-                   "with what it measured (default: 300; 0: none; not applied with --in-process)")
+                   "with what it measured (default: 300; 0: none); with --in-process it is checked between "
+                   "texts: no new text is timed past it, but one long call is not cut short")
     p.add_argument("--decoder-steps", type=int, metavar="N",
                    help="Tacotron2: run exactly N decoder steps per sentence, the stop gate ignored (random-weight "
                    "models stop at random points; a benchmark needs a fixed length)")

@@ -10,6 +10,10 @@ Order in a process: load, one first call (the process's one-off costs), the cold
 sentences this process has never spoken, then the same ones again), then the warm-up and timed rounds
 over the job's texts. Every result goes into a `Recorder` as soon as it exists, so a run stopped at its
 time limit still reports what it measured.
+
+In its own process a job is stopped at its limit from outside (child.run_child). In-process nothing
+can stop a call from outside, so `measure_job(timeout=...)` checks the clock between measured calls
+instead: past the limit it times no further text and ends with status "timeout", keeping what it had.
 """
 
 from __future__ import annotations
@@ -37,31 +41,60 @@ def skipped(exc: BaseException, status: str = "skipped") -> dict[str, Any]:
     return {"status": status, "error": f"{type(exc).__name__}: {exc}"}
 
 
-class Ticker:
-    """Counts measured calls against the job's plan and reports them to `progress`."""
+class TimeLimit(Exception):
+    """An in-process job passed its time limit; what it measured before is kept (status "timeout")."""
 
-    def __init__(self, job: dict[str, Any], progress: Progress | None, per_text: int = 1) -> None:
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"stopped at the time limit ({timeout:g} s), checked between texts in-process; "
+                         "the results it measured before then are kept")
+
+    def result(self) -> dict[str, Any]:
+        return {"status": "timeout", "error": str(self)}
+
+
+class Deadline:
+    """`timeout` seconds from now (None: never); `check` raises TimeLimit once they have passed."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.at = None if timeout is None else time.monotonic() + timeout
+
+    def check(self) -> None:
+        if self.at is not None and time.monotonic() >= self.at:
+            raise TimeLimit(self.timeout)
+
+
+class Ticker:
+    """Counts measured calls against the job's plan and reports them to `progress`; after each it
+    checks the `deadline`, so an in-process job stops between texts, not in the middle of one."""
+
+    def __init__(self, job: dict[str, Any], progress: Progress | None, per_text: int = 1,
+                 deadline: Deadline | None = None) -> None:
         cold = job.get("cold") or {}
         self.total = (job["warmup"] + job["runs"]) * len(job["texts"]) * per_text
         self.total += 2 * len(cold.get("texts", [])) + len(cold.get("short", []))
         self.done = 0
         self.progress = progress
+        self.deadline = deadline or Deadline(None)
 
     def __call__(self) -> None:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
+        self.deadline.check()
 
 
 def measure_job(job: dict[str, Any], recorder: Recorder | None = None,
-                progress: Progress | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, timeout: float | None = None) -> dict[str, Any]:
     """Measure one job (plan.split_job / plan.baseline_job) into `recorder`; returns its result.
-    Errors come back as a status ("skipped": could not start, "failed": broke while measuring)."""
+    Errors come back as a status ("skipped": could not start, "failed": broke while measuring,
+    "timeout": `timeout` seconds, counted from here, load included, passed between two texts)."""
+    deadline = Deadline(timeout)
     if job["kind"] == "baseline":
         from voxport.tools.profiling.baseline import measure_baseline
 
-        return measure_baseline(job, recorder, progress)
-    return measure_split(job, recorder, progress)
+        return measure_baseline(job, recorder, progress, deadline)
+    return measure_split(job, recorder, progress, deadline)
 
 
 def measure_cold(job: dict[str, Any], rec: Recorder, synthesize: Callable[[str, int], Sample],
@@ -84,7 +117,7 @@ def measure_cold(job: dict[str, Any], rec: Recorder, synthesize: Callable[[str, 
 
 
 def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
-                  progress: Progress | None = None) -> dict[str, Any]:
+                  progress: Progress | None = None, deadline: Deadline | None = None) -> dict[str, Any]:
     from voxport import Voice
 
     rec = recorder or Recorder()
@@ -105,7 +138,7 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
         sessions = voice.sessions.sessions
         size = sum(s.model_path.stat().st_size for s in sessions.values()) + voice.bundle.manifest_path.stat().st_size
         rec.set(load_ms=load_ms, bundle_bytes=size)
-        tick = Ticker(job, progress)
+        tick = Ticker(job, progress, deadline=deadline)
         try:
             # The first call pays for lazy work (espeak start-up, kernel selection, compilation on
             # compiling backends, the streaming reach): reported on its own, never in the percentiles.
@@ -117,6 +150,7 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
             rec.set(**skipped(exc))
             return rec.result
         try:
+            tick.deadline.check()  # load and the first call may already have used it up
             measure_cold(job, rec, lambda text, i: _time_synthesize(voice, text, settings, i),
                          lambda text, i: _time_first_audio(voice, text, settings, i), tick)
             for _ in range(job["warmup"]):
@@ -131,6 +165,9 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
                     if first is not None:
                         rec.add("ttfa", first)
                     tick()
+        except TimeLimit as exc:
+            rec.set(**exc.result())
+            return rec.result
         except Exception as exc:
             rec.set(**skipped(exc, "failed"))
             return rec.result

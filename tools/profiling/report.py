@@ -163,7 +163,8 @@ def _cold_counts(settings: dict[str, Any]) -> str:
     cold = settings.get("cold") or {}
     limit = settings.get("timeout_s")
     counts = f"{len(cold.get('texts', []))} for RTF, {len(cold.get('short', []))} short ones for TTFA"
-    return counts + (f"; time limit {limit:g} s per process" if limit else "")
+    where = "per process" if settings.get("isolated", True) else "per configuration and pass, checked between texts"
+    return counts + (f"; time limit {limit:g} s {where}" if limit else "")
 
 
 def to_markdown(report: dict[str, Any]) -> str:

@@ -2,8 +2,9 @@
 
 Passes alternate over the configurations (A B C, A B C) so that drift of a shared machine hits all of
 them alike, and the difference between passes is reported as each statistic's spread. Each pass runs
-under a time limit (child.run_child); one that exceeds it is reported with status "timeout" and the
-statistics of what it measured before it was stopped, and the other configurations still run.
+under a time limit (child.run_child; in-process, checked between texts: measure.Deadline); one that
+exceeds it is reported with status "timeout" and the statistics of what it measured before it was
+stopped, and the other configurations still run.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ def profile(
 
     Before the warm-up each process speaks `cold` corpus sentences new to it (and `cold` short ones
     through `voice.stream`), then the same sentences again: the row's "cold" section (0: off).
-    `timeout` limits each isolated process in seconds (None: no limit; not applied in-process).
+    `timeout` limits each configuration and pass in seconds (None: no limit): an isolated process is
+    stopped at it; in-process (`isolate` False) the clock is checked between texts, so no new text is
+    timed past it but a single long call is not cut short. Either way the row says "timeout" and keeps
+    what was measured.
     `decoder_steps` makes an autoregressive (Tacotron2) voice run exactly that many decoder steps per
     sentence, the stop gate ignored: random weights stop at random points, a benchmark must not.
     """
@@ -99,7 +103,7 @@ def profile(
         job["cold"] = {"texts": cold_texts, "short": cold_short}
     settings = {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate, "texts": texts,
                 "scales": loaded.manifest.inference.to_dict(), "cold": {"texts": cold_texts, "short": cold_short},
-                "timeout_s": timeout if isolate else None, "decoder_steps": decoder_steps}
+                "timeout_s": timeout, "decoder_steps": decoder_steps}
     load_start = load_average()
     _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
@@ -196,7 +200,7 @@ def _row(name: str, kind: str, runtime: Choice, precision: Choice, threads: int)
 
 def _execute(job: dict[str, Any], isolate: bool, bar: ProgressLine, timeout: float | None) -> dict[str, Any]:
     if not isolate:
-        return measure_job(job, Recorder(), bar.update)
+        return measure_job(job, Recorder(), bar.update, timeout)
 
     def on_stderr(line: str) -> bool:
         if not line.startswith(PROGRESS):
