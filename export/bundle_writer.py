@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from voxport import __version__
 from voxport import contract as c
 from voxport.bundle import describe_graph_file, write_manifest
-from voxport.manifest import GraphEntry, Manifest
+from voxport.manifest import GraphEntry, Manifest, unmasked_variant
 from voxport.receptive_field import measure_bundle_reach
 
 from .onnx_export import export_graph
@@ -46,10 +46,29 @@ def _with_polyphase_variants(work: Path, entry: GraphEntry) -> GraphEntry:
     return replace(entry, variants={**entry.variants, "bf16": variant, "fp16": variant})
 
 
+def _unmasked_copy(work: Path, stage: str, spec: GraphSpec, entry: GraphEntry) -> tuple[GraphEntry, float]:
+    """Export `spec` (the stage's module without frame_mask) as the entry's unmasked fp32 variant.
+
+    The copy is opened in place of the masked file, declaring the entry's inputs minus frame_mask, so
+    its signature must be exactly that; it is validated against torch like every graph.
+    """
+    expected = tuple(t for t in entry.inputs if t.name != c.FRAME_MASK)
+    if len(expected) == len(entry.inputs) or spec.inputs != expected or spec.outputs != entry.outputs:
+        raise ValueError(f"{stage}: an unmasked copy must take the masked graph's inputs minus {c.FRAME_MASK!r} "
+                         f"and give its outputs; got {[t.name for t in spec.inputs]} -> "
+                         f"{[t.name for t in spec.outputs]}, masked {[t.name for t in entry.inputs]}")
+    (work / "unmasked").mkdir(exist_ok=True)
+    file = f"unmasked/{stage}.onnx"
+    diff = export_graph(spec, work / file)
+    variants = {**entry.variants, unmasked_variant("fp32"): describe_graph_file(work, file)}
+    return replace(entry, variants=variants), diff
+
+
 def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Manifest,
-                 say: Progress = quiet) -> Path:
+                 say: Progress = quiet, *, unmasked: Mapping[str, GraphSpec] | None = None) -> Path:
     """Export and validate every graph, then write `manifest` (its graphs and streaming reach filled in)
-    into `out_dir`.
+    into `out_dir`. `unmasked` maps a stage whose graph takes frame_mask to the same module without it:
+    written as that stage's `unmasked_variant("fp32")`, for calls that are never padded.
 
     The bundle is assembled in a sibling temporary directory and renamed into place when complete, so
     an interrupted build never leaves a half-written bundle where a previous good one stood.
@@ -67,6 +86,9 @@ def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Man
             validation[stage] = export_graph(spec, path)
             graphs[stage] = GraphEntry(inputs=spec.inputs, outputs=spec.outputs,
                                        variants={"fp32": describe_graph_file(work, path.name)})
+        for stage, spec in (unmasked or {}).items():
+            say(f"exporting and validating the {stage}'s unmasked copy")
+            graphs[stage], validation[f"{stage}:unmasked"] = _unmasked_copy(work, stage, spec, graphs[stage])
         if c.VOCODER in graphs:
             graphs[c.VOCODER] = _with_polyphase_variants(work, graphs[c.VOCODER])
         extra = {"created_by": f"voxport {__version__}", **manifest.extra, "max_abs_diff_vs_torch": validation}

@@ -58,7 +58,8 @@ class GraphVariant:
 
 @dataclass(frozen=True)
 class GraphEntry:
-    """One pipeline stage: its I/O signature and one file per precision ("fp32", "fp16", "int8", ...)."""
+    """One pipeline stage: its I/O signature and one file per precision ("fp32", "fp16", "int8", ...),
+    plus copies of a precision's graph keyed by `static_variant` ("fp32@128") or `unmasked_variant`."""
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
@@ -163,6 +164,21 @@ class CalibrationPolicy:
 def static_variant(precision: str, size: int) -> str:
     """The variant key of a graph copy whose time axis is fixed at `size` ("fp32@128")."""
     return f"{precision}@{size}"
+
+
+UNMASKED = "unmasked"
+
+
+def unmasked_variant(precision: str) -> str:
+    """The variant key of a graph copy without the `frame_mask` input ("fp32:unmasked").
+
+    A masked graph multiplies by frame_mask after every convolution so that windows padded to bucket
+    shapes compute exactly; a call that is never padded feeds all ones, and those multiplications are
+    pure cost (they also keep onnxruntime from fusing Conv + Add). The copy has the same weights and
+    the entry's inputs minus frame_mask; the SDK opens it only for stages it will never pad
+    (voxport.stages). Bundles without it run the masked graph, as before.
+    """
+    return f"{precision}:{UNMASKED}"
 
 
 def _shape_plan(o: JsonObject) -> ShapePlan | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from voxport import contract as c
 from voxport.bundle import Bundle, MissingVariantError
-from voxport.manifest import static_variant
-from voxport.runtimes import RuntimeOptions, Session, canonical_runtime, open_session, variant_for
+from voxport.manifest import static_variant, unmasked_variant
+from voxport.runtimes import RuntimeOptions, Session, TensorSpec, canonical_runtime, open_session, variant_for
 from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.runtimes.static import StaticSessions
 
@@ -55,7 +56,14 @@ def calibrated_precision(bundle: Bundle, runtime: str, stage: str, requested: st
     return calibration[name].precisions.get(stage, "fp32")
 
 
-def _graph_file(bundle: Bundle, stage: str, runtime: str, precision: str) -> str | os.PathLike[str]:
+def _graph_variant(bundle: Bundle, stage: str, runtime: str, precision: str, unpadded: bool
+                   ) -> tuple[str, tuple[TensorSpec, ...]]:
+    """The variant key to open and the inputs to declare for it.
+
+    A stage that will never be padded opens the unmasked copy of its fp32 file when the bundle has one
+    (unmasked_variant: the same graph without frame_mask, whose multiplications by ones only cost time).
+    Other precisions' files (int8, the polyphase bf16/fp16 vocoder) have no such copy and stay masked.
+    """
     entry = bundle.graph(stage)
     # OpenVINO / TensorRT compile bf16/fp16 from the fp32 file when there is no file of that precision.
     variant = variant_for(runtime, precision, entry.variants)
@@ -65,7 +73,9 @@ def _graph_file(bundle: Bundle, stage: str, runtime: str, precision: str) -> str
             advice="this bundle has no int8 graphs yet: run `voxport calibrate --bundle DIR --runtime "
             f"{runtime}` to create and quality-check them",
         )
-    return bundle.graph_path(stage, variant)
+    if unpadded and variant == "fp32" and unmasked_variant("fp32") in entry.variants:
+        return unmasked_variant("fp32"), tuple(t for t in entry.inputs if t.name != c.FRAME_MASK)
+    return variant, entry.inputs
 
 
 def _open_static(bundle: Bundle, stage: str, runtime: str, precision: str,
@@ -98,11 +108,13 @@ class StageSessions:
     def open(
         cls, bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: StageChoice = "fp32",
         options: RuntimeOptions | None = None, *, files: Mapping[str, str | os.PathLike[str]] | None = None,
-        static: bool = False,
+        static: bool = False, unpadded: Collection[str] = (),
     ) -> StageSessions:
         """Open every stage of `bundle`. `files` replaces a stage's graph file (a calibration candidate),
         run at that stage's `precision`; `static` opens each stage's static-shape copies instead (see
-        voxport.export.static_shapes). A failure closes the sessions already opened, then raises."""
+        voxport.export.static_shapes). `unpadded` names the stages the caller will never pad: each opens
+        its unmasked fp32 copy where the bundle has one (a session without frame_mask, which therefore
+        cannot be padded). A failure closes the sessions already opened, then raises."""
         stages = bundle.stages
         runtimes = per_stage(runtime, stages, "runtime")
         precisions = per_stage(precision, stages, "precision")
@@ -117,8 +129,13 @@ class StageSessions:
                 if static and entry.static_sizes():
                     opened[stage] = _open_static(bundle, stage, runtimes[stage], precisions[stage], options)
                     continue
-                path = files.get(stage) or _graph_file(bundle, stage, runtimes[stage], precisions[stage])
-                opened[stage] = open_session(runtimes[stage], path, entry.inputs, entry.outputs,
+                if stage in files:
+                    path, inputs = files[stage], entry.inputs
+                else:
+                    variant, inputs = _graph_variant(bundle, stage, runtimes[stage], precisions[stage],
+                                                     stage in unpadded)
+                    path = bundle.graph_path(stage, variant)
+                opened[stage] = open_session(runtimes[stage], path, inputs, entry.outputs,
                                              precision=precisions[stage], options=options, name=stage)
         except BaseException:
             for session in opened.values():

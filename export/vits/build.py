@@ -11,7 +11,7 @@ from voxport.phoneme_ids import ESPEAK
 from voxport.synthesis import Scales
 
 from ..bundle_writer import Progress, quiet, write_bundle
-from .graphs import vits_graph_specs
+from .graphs import vits_graph_specs, vits_unmasked_specs
 from .model import Vits
 from .piper_import import check_phoneme_type, load_piper_voice, piper_scales
 
@@ -31,7 +31,8 @@ def build_vits_bundle(
     speaker_id_map: dict[str, int] | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Write the four VITS graphs and a manifest into `out_dir` (replaced atomically when done)."""
+    """Write the four VITS graphs, the vocoder's unmasked copy and a manifest into `out_dir` (replaced
+    atomically when done)."""
     # Every VITS bundle passes here, not only imported Piper voices: none may promise a type no front-end reads.
     check_phoneme_type(phonemizer.get("type", ESPEAK), f"the phonemizer of {name!r}")
     model = model.eval()
@@ -51,7 +52,8 @@ def build_vits_bundle(
         source=dict(source),
         extra={"model_config": c.to_dict()},
     )
-    return write_bundle(vits_graph_specs(model), out_dir, manifest, progress or quiet)
+    return write_bundle(vits_graph_specs(model), out_dir, manifest, progress or quiet,
+                        unmasked=vits_unmasked_specs(model))
 
 
 def build_from_piper(
