@@ -22,9 +22,10 @@ from voxport.engine import FRONTEND, Engine, Prepared
 from voxport.frontend import TextFrontend
 from voxport.noise import RandomNoise, SeededDecoderNoise
 from voxport.receptive_field import Reach, measure_reach
-from voxport.runtimes import RuntimeOptions
+from voxport.runtimes import FIXED_SHAPE_RUNTIMES, RuntimeOptions, canonical_runtime
+from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.shaped import ShapeChoice, fixed_stages
-from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions
+from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
 from voxport.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
@@ -126,7 +127,8 @@ class Voice:
                 raise ValueError("static=True runs the static graphs of the bundle's own bucket plan: build them "
                                  "with `voxport build --static`, and leave `shapes` unset")
             shapes = bundle.manifest.shapes
-        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static)
+        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static,
+                                      unpadded=_unpadded_stages(bundle, runtime, shapes))
         try:
             return cls(bundle, sessions, sentence_silence=sentence_silence, shapes=shapes)
         except BaseException:
@@ -311,6 +313,30 @@ class Voice:
 
         return symbol_timing(sentence, phonemes, self.frontend.mapper, run.finish().frames,  # type: ignore[arg-type]
                              self.hop_length, self.sample_rate, offset)
+
+
+def _unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
+    """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
+    graph without frame_mask): the rule of voxport.shaped.fixed_stages, read from the runtime names.
+    "fixed" or a plan pads every stage that can; None pads the stages on a runtime that compiles per
+    shape; an autoregressive voice pads at most its vocoder."""
+    if shapes == "dynamic":
+        return bundle.stages
+    if shapes is not None:  # "fixed", a plan (static graphs included), or a mistake fixed_stages reports
+        unpadded: tuple[str, ...] = ()
+    else:
+        unpadded = tuple(s for s, name in per_stage(runtime, bundle.stages, "runtime").items()
+                         if _runtime_name(name) not in FIXED_SHAPE_RUNTIMES)
+    if bundle.manifest.autoregressive:
+        unpadded += tuple(s for s in bundle.stages if s != c.VOCODER and s not in unpadded)
+    return unpadded
+
+
+def _runtime_name(name: str) -> str | None:
+    try:
+        return canonical_runtime(name)
+    except RuntimeUnavailableError:  # an unknown name: opening its session reports it
+        return None
 
 
 # --- memory ---------------------------------------------------------------------------------------------
