@@ -19,6 +19,7 @@ from voxport import contract as c
 from voxport.manifest import Reach
 from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from voxport.runtimes.base import Session
+from voxport.runtimes.static import StaticSessions
 from voxport.windows import cheapest_windows
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class ShapedRunner:
         self._axes = {t.name: _time_axis(t.shape) for t in (*session.inputs, *session.outputs)}
         self.axis = c.PHONEMES if stage in (c.ENCODER, c.DURATION) else c.FRAMES
         largest = plan.frame_buckets[-1]
+        if isinstance(session, StaticSessions):
+            exact = ()  # a static copy exists for the plan's buckets only (voxport build --static)
         self.buckets = plan.phoneme_buckets if self.axis == c.PHONEMES else tuple(
             sorted(set(plan.frame_buckets) | {n for n in exact if 0 < n <= largest and n % self.multiple == 0}))
         self._warned = False
