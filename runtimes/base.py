@@ -186,14 +186,17 @@ class Session(ABC):
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the runtime on already-validated feeds; return outputs by name."""
 
-    def prepare_buckets(self, axis: str, sizes: Sequence[int]) -> None:  # noqa: B027 - optional hook
+    def prepare_buckets(self, axis: str, sizes: Sequence[int], *,  # noqa: B027 - optional hook
+                        specialize: bool = False) -> None:
         """Hint that the calls to come will have the input axis ``axis`` (a contract axis name:
         "phonemes" or "frames") at one of exactly these ``sizes``.
 
         The fixed-shape runner calls it once per stage, before warming each bucket, so a runtime that
         specialises per shape can prepare each size once, at load (TensorRT: one optimization
-        profile per bucket).  A later call with another list replaces the first.  Calls at other sizes
-        must keep working, if more slowly.  Default: nothing to prepare.
+        profile per bucket).  ``specialize`` asks for a separately compiled graph per size where the
+        runtime has that choice (OpenVINO: faster calls for more memory and load time; the runner asks
+        for it where measured worth it).  A later call with another list replaces the first.  Calls at
+        other sizes must keep working, if more slowly.  Default: nothing to prepare.
         """
 
     def close(self) -> None:

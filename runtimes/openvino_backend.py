@@ -23,6 +23,10 @@ Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRunt
 ``allow_slow_precision`` (bool, default False)
     Run a reduced precision that the device emulates (see below) with a :class:`SlowPrecisionWarning`
     instead of refusing it.
+``bucket_copies`` (bool, default True)
+    When the fixed-shape runner asks for it (``prepare_buckets(..., specialize=True)``), compile a static
+    copy of the graph per bucket (:mod:`.openvino_buckets`: faster calls, more memory and load time);
+    False keeps the one dynamic model.
 
 Precision is checked, never silently substituted: OpenVINO's CPU plugin quietly runs bf16 when f16 is
 asked on a CPU without fp16 arithmetic (and f32 when bf16 is asked without bf16), so a device whose
@@ -53,6 +57,7 @@ import numpy as np
 from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
 from .cores import physical_core_count
 from .errors import UnsupportedPrecisionError, VoxportRuntimeError
+from .openvino_buckets import BucketCopies
 from .openvino_probe import MAX_SLOWDOWN, Probe, measure
 
 __all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "SlowPrecisionWarning", "shared_core"]
@@ -121,7 +126,8 @@ class OpenVINOSession(Session):
         self._device = self.options.device or "CPU"
         self._probes: list[Probe] = []
         core = shared_core()
-        config = _compile_config(core, self._device, self.precision, self.options, self.name)
+        config = self._config = _compile_config(core, self._device, self.precision, self.options, self.name)
+        self._copies: BucketCopies | None = None
         virtual = _base_device(self._device) in _VIRTUAL_DEVICES
         if not virtual:  # fail before a compilation that can take seconds
             _check_capability(core, [self._device], self.precision)
@@ -171,16 +177,36 @@ class OpenVINOSession(Session):
         except RuntimeError:  # devices without the property cannot have used the cache
             return False
 
+    def prepare_buckets(self, axis: str, sizes: Sequence[int], *, specialize: bool = False) -> None:
+        """With `specialize` (and ``extra['bucket_copies']`` not False), compile a static copy per size;
+        calls at those sizes run on it, others on the dynamic model. Without it: nothing to prepare."""
+        self._ensure_open()
+        if not specialize or not self.options.extra.get("bucket_copies", True):
+            return
+        if self._copies is not None and (self._copies.axis, self._copies.sizes) == (axis, tuple(sorted(sizes))):
+            return
+        try:
+            copies = BucketCopies.compile(shared_core(), str(self.model_path), self._device, self._config, axis,
+                                          sizes, self.inputs, self.outputs)
+        except Exception as exc:
+            raise VoxportRuntimeError(f"graph {self.name!r}: OpenVINO could not compile its bucket copies "
+                                      f"({axis} {list(sizes)}): {exc}") from exc
+        with self._lock:
+            self._copies = copies
+
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
+            chosen = self._copies.request_for(feeds) if self._copies is not None else None
+            request, ports = chosen if chosen is not None else (self._request, self._ports)
             # share_outputs=False (the default) copies the outputs out of the request's tensors, which
             # the next call overwrites; they are small next to the compute.
-            results = self._request.infer(feeds)
-            return {name: results[port] for name, port in self._ports}
+            results = request.infer(feeds)
+            return {name: results[port] for name, port in ports}
 
     def _close(self) -> None:
         self._request = None
         self._compiled = None
+        self._copies = None
 
     def _check_precision_applied(self, core: Any) -> None:
         try:
@@ -327,7 +353,7 @@ class OpenVINOBackend(Backend):
     precisions = ("fp32", "bf16", "fp16", "int8", "int8-bf16")
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
-    extra_keys = ("config", "allow_slow_precision")
+    extra_keys = ("config", "allow_slow_precision", "bucket_copies")
     session_class = OpenVINOSession
 
     def describe(self) -> dict[str, Any]:

@@ -184,9 +184,10 @@ class TensorRTSession(Session):
             raise VoxportRuntimeError(f"graph {name!r}: TensorRT could not deserialize the engine {cache.path(key)}")
         return engine, cache.path(key), from_cache
 
-    def prepare_buckets(self, axis: str, sizes: Sequence[int]) -> None:
+    def prepare_buckets(self, axis: str, sizes: Sequence[int], *, specialize: bool = False) -> None:
         """Build (or load from the engine cache) an engine with one optimization profile per bucket of
         ``axis`` and one execution context per profile; later calls at a bucket size run on it.
+        (TensorRT specialises every bucket this way, so ``specialize`` changes nothing here.)
 
         A no-op when the graph has no input with ``axis`` (its engine does not depend on it) or when
         these buckets are already prepared: only a changed bucket list builds again.  Calls at other
