@@ -5,7 +5,7 @@ for no particular size; the same graph reshaped to a static size and compiled on
 Measured on a 2-core AMD EPYC (AVX-512 BF16), bf16, warm calls: the vocoder at 32 frames 4.9 vs
 6.4 ms, at 256 frames 45 vs 52 ms; the duration predictor at 48 phonemes 0.9 vs 1.7 ms. Each copy
 holds its own weights, buffers and kernels (~20 MB plus the weights), so the fixed-shape runner asks for
-copies only where they pay (voxport.shaped.SPECIALIZED_STAGES); calls at other sizes, or another
+copies only where they pay (`ShapePlan.specialize`, voxport.runtimes.shapes); calls at other sizes, or another
 batch, keep running on the dynamic model.
 """
 

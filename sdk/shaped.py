@@ -40,12 +40,6 @@ def can_pad(stage: str, session: Session) -> bool:
     return stage != c.VOCODER or c.FRAME_MASK in {t.name for t in session.inputs}
 
 
-# Stages whose buckets are compiled one graph each where the runtime has that choice (OpenVINO). The
-# vocoder: the whole synthesis took 0.84x the time (24 unseen sentences, bf16, 2-core AMD EPYC) for
-# ~0.7 s more load. Not the decoder (no faster, +430 MB), nor the encoder and duration predictor (another
-# 0.88x, but +1.1 GB and +7.6 s of load: their weights are copied per bucket).
-SPECIALIZED_STAGES = frozenset({c.VOCODER})
-
 ShapeChoice = ShapePlan | str | None  # "fixed", "dynamic", a plan (fixed), None: each runtime's default
 
 
@@ -121,7 +115,7 @@ class ShapedRunner:
         # Static copies (voxport.runtimes.static) are one graph per bucket already and have no such hook.
         prepare = getattr(self.session, "prepare_buckets", None)
         if prepare is not None:
-            prepare(self.axis, sizes, specialize=self.stage in SPECIALIZED_STAGES)
+            prepare(self.axis, sizes, specialize=self.stage in self.plan.specialize)
         spent = {}
         for size in sizes:
             feeds = {t.name: self._zeros(t.name, t.dtype, t.shape, size) for t in self.session.inputs}

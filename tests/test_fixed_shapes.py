@@ -159,5 +159,5 @@ def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
         runner = ShapedRunner("vocoder", session, ShapePlan(frame_buckets=(24, 40)), hop_length=voice.hop_length,
                               frame_multiple=1, reach=voice.manifest.streaming, exact=(19,))
         spent = runner.warm_up()
-    # The vocoder asks for a compiled copy per bucket (SPECIALIZED_STAGES), where a runtime can make one.
+    # The vocoder asks for a compiled copy per bucket (ShapePlan.specialize), where a runtime can make one.
     assert told == [("frames", [19, 24, 40], True)] and list(spent) == [19, 24, 40]

@@ -7,7 +7,14 @@ import pytest
 
 from voxport import Voice
 from voxport.bundle import Bundle
-from voxport.runtimes import RuntimeOptions, TensorSpec, available_runtimes, open_session
+from voxport.runtimes import (
+    LATENCY_SPECIALIZED,
+    RuntimeOptions,
+    ShapePlan,
+    TensorSpec,
+    available_runtimes,
+    open_session,
+)
 from voxport.runtimes.openvino_buckets import static_shapes
 
 needs_openvino = pytest.mark.skipif("openvino" not in available_runtimes(), reason="OpenVINO is not installed")
@@ -55,3 +62,22 @@ def test_a_fixed_shape_voice_compiles_a_copy_per_vocoder_bucket_only(tiny_bundle
     with Voice.load(tiny_bundle, runtime="openvino", shapes="fixed", threads=1) as voice:
         assert voice.sessions["vocoder"]._copies.sizes == voice.engine.runners["vocoder"].buckets
         assert all(voice.sessions[s]._copies is None for s in ("encoder", "duration", "decoder"))
+
+
+@needs_openvino
+def test_a_latency_plan_also_copies_the_phoneme_stages_and_speaks_the_same(tiny_bundle):
+    plan = ShapePlan(specialize=LATENCY_SPECIALIZED)
+    with Voice.load(tiny_bundle, runtime="openvino", shapes=plan, threads=1) as voice, \
+            Voice.load(tiny_bundle, shapes="dynamic", threads=1) as dynamic:
+        for stage in ("encoder", "duration"):
+            assert voice.sessions[stage]._copies.sizes == plan.phoneme_buckets
+        assert voice.sessions["decoder"]._copies is None
+        text = "A latency plan speaks exactly what the dynamic shapes speak, word for word."
+        np.testing.assert_allclose(voice.synthesize(text, seed=2), dynamic.synthesize(text, seed=2), atol=1e-4)
+
+
+def test_shape_plan_specialize_takes_stage_names_and_stays_out_of_the_bundle():
+    assert ShapePlan().specialize == ("vocoder",)
+    assert "specialize" not in ShapePlan(specialize=LATENCY_SPECIALIZED).to_dict()
+    with pytest.raises(ValueError, match="specialize"):
+        ShapePlan(specialize="vocoder")
