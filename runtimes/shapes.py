@@ -22,6 +22,9 @@ FIXED_SHAPE_RUNTIMES = ("openvino", "tensorrt")
 # default. Copies of the decoder gained nothing for +430 MB.
 DEFAULT_SPECIALIZED = ("vocoder",)
 LATENCY_SPECIALIZED = ("encoder", "duration", "vocoder")
+# What `Voice.load(shapes=...)` and the CLI's --shapes take besides a plan: "latency" is "fixed" with
+# LATENCY_SPECIALIZED.
+SHAPE_CHOICES = ("fixed", "dynamic", "latency")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from voxport import cli_checks as checks
 from voxport.cli_build import add_build_parser, progress
 from voxport.cli_serve import add_serve_parser
+from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
 if TYPE_CHECKING:
@@ -168,8 +169,10 @@ def _add_speak(sub) -> None:
                    help="precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` "
                         "installed for the runtime, also called int8), or stage=precision,...")
     s.add_argument("--threads", type=int)
-    s.add_argument("--shapes", choices=["fixed", "dynamic"],
-                   help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per runtime)")
+    s.add_argument("--shapes", choices=SHAPE_CHOICES,
+                   help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per runtime); "
+                        "latency: fixed, with the encoder and duration predictor compiled per bucket too "
+                        "(OpenVINO: faster first audio, ~+460 MB)")
     s.add_argument("--static", action="store_true", help="run the bundle's static-shape graphs (build --static)")
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
                    help="seconds between sentences")

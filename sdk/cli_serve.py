@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from voxport.runtimes.shapes import SHAPE_CHOICES
+
 
 def add_serve_parser(sub) -> None:
     s = sub.add_parser("serve", help="serve voices over Wyoming (Home Assistant) and HTTP (OpenAI- and "
@@ -24,8 +26,9 @@ def add_serve_parser(sub) -> None:
                    help="runtime of every loaded copy, or stage=runtime,...,default=runtime (as voxport speak)")
     s.add_argument("--precision", default="fp32",
                    help="precision (fp32, bf16, calibrated, ...), or stage=precision,... (as voxport speak)")
-    s.add_argument("--shapes", choices=["fixed", "dynamic"],
-                   help="bucket shapes or each sentence's own (default: what each stage's runtime is faster with)")
+    s.add_argument("--shapes", choices=SHAPE_CHOICES,
+                   help="bucket shapes or each sentence's own (default: what each stage's runtime is faster with); "
+                        "latency: fixed, the encoder and duration predictor compiled per bucket too (as voxport speak)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from voxport import contract as c
 from voxport.manifest import Reach
-from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
+from voxport.runtimes import FIXED_SHAPE_RUNTIMES, LATENCY_SPECIALIZED, ShapePlan
 from voxport.runtimes.base import Session
+from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.runtimes.static import StaticSessions
 from voxport.windows import cheapest_windows
 
@@ -40,7 +42,9 @@ def can_pad(stage: str, session: Session) -> bool:
     return stage != c.VOCODER or c.FRAME_MASK in {t.name for t in session.inputs}
 
 
-ShapeChoice = ShapePlan | str | None  # "fixed", "dynamic", a plan (fixed), None: each runtime's default
+# "fixed", "dynamic", "latency" (fixed, with the phoneme-level stages compiled per bucket too:
+# LATENCY_SPECIALIZED), a plan (fixed), None: each runtime's default.
+ShapeChoice = ShapePlan | str | None
 
 
 def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None
@@ -48,11 +52,13 @@ def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: 
     """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it:
     by default those on a runtime that compiles per shape. A stage whose graph cannot mask padding (a
     vocoder without frame_mask) stays dynamic."""
-    if choice not in (None, "fixed", "dynamic") and not isinstance(choice, ShapePlan):
-        raise ValueError(f"shapes must be 'fixed', 'dynamic', a ShapePlan or None, not {choice!r}")
+    if choice is not None and choice not in SHAPE_CHOICES and not isinstance(choice, ShapePlan):
+        raise ValueError(f"shapes must be one of {list(SHAPE_CHOICES)}, a ShapePlan or None, not {choice!r}")
     if choice == "dynamic":
         return None, ()
     plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
+    if choice == "latency":
+        plan = replace(plan, specialize=LATENCY_SPECIALIZED)
     wanted = [s for s, session in sessions.items()
               if (choice is not None or session.runtime in FIXED_SHAPE_RUNTIMES) and can_pad(s, session)]
     return (plan, tuple(wanted)) if wanted else (None, ())

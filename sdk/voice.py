@@ -113,7 +113,9 @@ class Voice:
         `{"decoder": "openvino", "vocoder": "openvino", "default": "onnxruntime"}`.
         `shapes`: "fixed" pads every stage to a few bucket shapes prepared now (a `ShapePlan` chooses
         them), "dynamic" runs each utterance at its own shape, None does what each stage's runtime is
-        measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes).
+        measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes);
+        "latency" is "fixed" with the encoder and duration predictor also compiled per bucket (OpenVINO:
+        faster first audio for more memory, `LATENCY_SPECIALIZED`).
         The buckets default to the bundle's (`manifest.shapes`). `static` runs the bundle's static-shape
         graphs (`voxport build --static`), one per bucket, for devices that compile nothing else.
         """

@@ -65,12 +65,12 @@ def test_a_fixed_shape_voice_compiles_a_copy_per_vocoder_bucket_only(tiny_bundle
 
 
 @needs_openvino
-def test_a_latency_plan_also_copies_the_phoneme_stages_and_speaks_the_same(tiny_bundle):
-    plan = ShapePlan(specialize=LATENCY_SPECIALIZED)
+@pytest.mark.parametrize("plan", [ShapePlan(specialize=LATENCY_SPECIALIZED), "latency"], ids=["plan", "string"])
+def test_a_latency_plan_also_copies_the_phoneme_stages_and_speaks_the_same(tiny_bundle, plan):
     with Voice.load(tiny_bundle, runtime="openvino", shapes=plan, threads=1) as voice, \
             Voice.load(tiny_bundle, shapes="dynamic", threads=1) as dynamic:
         for stage in ("encoder", "duration"):
-            assert voice.sessions[stage]._copies.sizes == plan.phoneme_buckets
+            assert voice.sessions[stage]._copies.sizes == ShapePlan().phoneme_buckets
         assert voice.sessions["decoder"]._copies is None
         text = "A latency plan speaks exactly what the dynamic shapes speak, word for word."
         np.testing.assert_allclose(voice.synthesize(text, seed=2), dynamic.synthesize(text, seed=2), atol=1e-4)
@@ -81,3 +81,8 @@ def test_shape_plan_specialize_takes_stage_names_and_stays_out_of_the_bundle():
     assert "specialize" not in ShapePlan(specialize=LATENCY_SPECIALIZED).to_dict()
     with pytest.raises(ValueError, match="specialize"):
         ShapePlan(specialize="vocoder")
+
+
+def test_an_unknown_shapes_choice_names_the_ones_there_are(tiny_bundle):
+    with pytest.raises(ValueError, match="'fixed', 'dynamic', 'latency'"):
+        Voice.load(tiny_bundle, shapes="fastest", threads=1)
