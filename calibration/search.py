@@ -6,6 +6,8 @@ then judged together, and while the combination fails, one stage is demoted to i
 to fp32 when none is left. Which one: with the candidates' times known, the stage whose demotion gives
 up the least time per dB it cost alone (its solo MCD, DTW-aligned when durations may shift) -- the
 search is for the fastest policy that passes; without times, the stage that cost the most alone.
+With times, a last pass tries each stage left slower than a candidate that passed alone at that
+candidate again, keeping it if the combination still passes (demotion is greedy).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class PolicySearch:
         self._evaluate, self._say = evaluate, say
         self.chosen: dict[str, str] = {}  # in the order stages passed: ties in demotion go to the earliest
         self.solo_mcd: dict[str, float] = {}
+        self._passed_alone: dict[str, dict[str, float]] = {}  # stage -> candidate -> its solo cost (dB)
         self.evaluations: list[Judged] = []
 
     def run(self) -> dict[str, str]:
@@ -69,7 +72,27 @@ class PolicySearch:
             demoted = self._to_demote()
             del self.chosen[demoted]
             self._climb(demoted)
+        if self._times is not None:
+            self._promote()
         return self._in_order()
+
+    def _promote(self) -> None:
+        """Demotion is greedy: a stage demoted while others still failed the combination may fit the final
+        one at a faster rung. Each stage running slower than a candidate that passed alone gets one try,
+        with the candidate that gains the most time per dB it cost alone; it is kept if all still pass."""
+        for stage in self.stages:
+            now = self.chosen.get(stage, "fp32")
+            times = self._times[stage]  # type: ignore[index]
+            faster = {cand: cost for cand, cost in self._passed_alone.get(stage, {}).items()
+                      if times[cand] < times[now]}
+            if not faster:
+                continue
+            best = max(faster, key=lambda cand: (times[now] - times[cand]) / max(faster[cand], 1e-6))
+            trial = {**self._in_order(), stage: best}
+            trial = {s: trial[s] for s in self.stages if s in trial}
+            self._say(f"gate: {', '.join(f'{s} {p}' for s, p in trial.items())} together (promoting {stage})")
+            if self._judge("combined", trial).passed:
+                self.chosen[stage], self.solo_mcd[stage] = best, faster[best]
 
     def _to_demote(self) -> str:
         if self._times is None:
@@ -95,6 +118,7 @@ class PolicySearch:
                 # DTW-aligned MCD, not the MCD at the reference's frames (0 for a duration predictor).
                 cost = result.mean.get("dtw_mcd_db", result.mean["mcd_db"])
                 self.chosen[stage], self.solo_mcd[stage] = precision, cost
+                self._passed_alone.setdefault(stage, {})[precision] = cost
                 return
 
     def _judge(self, name: str, precisions: dict[str, str]) -> Judged:

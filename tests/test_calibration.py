@@ -160,11 +160,33 @@ def test_with_times_the_search_gives_up_the_least_time_per_db_first():
     ladder = {"encoder": ["bf16"], "duration": ["int8", "bf16"], "vocoder": ["bf16"]}
     search = PolicySearch(ladder, evaluate, times=times)
     assert search.run() == {"encoder": "bf16", "duration": "bf16", "vocoder": "bf16"}
-    assert [name for name, _ in calls][-2:] == ["duration bf16", "combined"]
+    # Then the promotion pass tries the duration's faster int8 again with the others: 0.98 dB, refused.
+    assert calls[-3:] == [("duration bf16", {"duration": "bf16"}),
+                          ("combined", {"encoder": "bf16", "duration": "bf16", "vocoder": "bf16"}),
+                          ("combined", {"encoder": "bf16", "duration": "int8", "vocoder": "bf16"})]
     # Without times the old rule holds: the stage that cost the most alone goes, with 21 ms.
     evaluate, _ = _fake_evaluate({("encoder", "bf16"): 0.46, ("duration", "int8"): 0.40,
                                   ("duration", "bf16"): 0.10, ("vocoder", "bf16"): 0.12}, limit=0.8)
     assert PolicySearch(ladder, evaluate).run() == {"duration": "int8", "vocoder": "bf16"}
+
+
+def test_a_stage_demoted_while_others_failed_is_promoted_again_when_the_final_combination_has_room():
+    """calibrate on the real voice: the duration predictor went down to fp32 while an int8-bf16 decoder and
+    vocoder failed the combination; once those were demoted, its bf16 (passed alone) fits again."""
+    solo = {("encoder", "bf16"): 0.3, ("duration", "bf16"): 0.2, ("decoder", "int8-bf16"): 0.5,
+            ("decoder", "int8"): 0.2, ("vocoder", "int8-bf16"): 0.5, ("vocoder", "bf16"): 0.1}
+    evaluate, calls = _fake_evaluate(solo, limit=0.85)
+    times = {"encoder": {"fp32": 22.0, "bf16": 13.0}, "duration": {"fp32": 5.2, "bf16": 4.5},
+             "decoder": {"fp32": 35.0, "int8-bf16": 12.8, "int8": 13.6},
+             "vocoder": {"fp32": 141.0, "int8-bf16": 77.0, "bf16": 83.0}}
+    ladder = {"encoder": ["bf16"], "duration": ["bf16"], "decoder": ["int8-bf16", "int8"],
+              "vocoder": ["int8-bf16", "bf16"]}
+    chosen = PolicySearch(ladder, evaluate, times=times).run()
+    assert chosen == {"encoder": "bf16", "duration": "bf16", "decoder": "int8", "vocoder": "bf16"}
+    # The promotion was judged with everything else and kept; the decoder's and vocoder's faster int8-bf16
+    # got their one try each after it, and were refused again.
+    tries = [p for name, p in calls if name == "combined"]
+    assert tries[-3:] == [chosen, {**chosen, "decoder": "int8-bf16"}, {**chosen, "vocoder": "int8-bf16"}]
 
 
 def test_search_demotes_a_stage_without_further_candidates_to_fp32():
