@@ -22,7 +22,7 @@ from voxport.runtimes import FIXED_SHAPE_RUNTIMES, LATENCY_SPECIALIZED, ShapePla
 from voxport.runtimes.base import Session
 from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.runtimes.static import StaticSessions
-from voxport.windows import cheapest_windows
+from voxport.windows import cheapest_windows, plan_windows
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ class ShapedRunner:
             return self._dynamic(feeds, f"{n} phoneme ids exceed the largest phoneme bucket")
         if self.reach is None and n > self.buckets[-1]:
             return self._dynamic(feeds, "the bundle records no reach to window long sequences with")
+        # Splitting a sequence that fits one bucket is exact only with the graph's measured reach as context.
+        planner = cheapest_windows if self.reach is not None else plan_windows
         parts = [self._call(feeds, w.lo, w.hi, w.size, w.keep_lo, w.keep_hi)
-                 for w in cheapest_windows(n, self.buckets, self.reach or 0, self.multiple)]
+                 for w in planner(n, self.buckets, self.reach or 0, self.multiple)]
         return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
 
     def _call(self, feeds: Mapping[str, np.ndarray], lo: int, hi: int, size: int, keep_lo: int,

@@ -161,3 +161,23 @@ def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
         spent = runner.warm_up()
     # The vocoder asks for a compiled copy per bucket (ShapePlan.specialize), where a runtime can make one.
     assert told == [("frames", [19, 24, 40], True)] and list(spent) == [19, 24, 40]
+
+
+def test_without_a_recorded_reach_a_sequence_that_fits_a_bucket_is_never_split(tiny_bundle):
+    from voxport.shaped import ShapedRunner
+
+    with Voice.load(tiny_bundle, shapes="fixed", threads=1) as voice:
+        session, sizes = voice.sessions["vocoder"], []
+        run = session.run
+        session.run = lambda feeds: sizes.append(feeds["latent"].shape[-1]) or run(feeds)
+        plan = ShapePlan(frame_buckets=(32, 48, 64, 96, 128, 192, 256, 384))
+        latent = np.zeros((1, session.inputs[0].shape[1], 300), np.float32)
+        feeds = {"latent": latent, "frame_mask": np.ones((1, 1, 300), np.float32)}
+        reach = voice.manifest.streaming
+        windowed = [w.size for w in cheapest_windows(300, plan.frame_buckets, reach.vocoder)]
+        assert len(windowed) == 2  # with its reach, 300 frames cost less as two windows than padded to 384
+        for given, calls in ((None, [384]), (reach, windowed)):
+            sizes.clear()
+            ShapedRunner("vocoder", session, plan, hop_length=voice.hop_length, frame_multiple=1,
+                         reach=given).run(feeds)
+            assert sizes == calls
