@@ -45,7 +45,6 @@ from _common import (
     worker_main,
 )
 
-from voxport.runtimes import LATENCY_SPECIALIZED, ShapePlan
 from voxport.tools.profiling.child import Recorder
 
 PIPER = "piper-tts"
@@ -64,8 +63,7 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
     # The policy `voxport calibrate` installed, on the runtime's default shapes.
     "calibrated": {"runtime": "openvino", "precision": "calibrated"},
     # The same with the encoder and duration predictor compiled per bucket too: more memory, faster start.
-    "calibrated-latency": {"runtime": "openvino", "precision": "calibrated",
-                           "shapes": ShapePlan(specialize=LATENCY_SPECIALIZED)},
+    "calibrated-latency": {"runtime": "openvino", "precision": "calibrated", "shapes": "latency"},
 }
 TARGETS = ("targets (issue 12): calibrated <= 0.5x Piper cold (aim 0.3x); every OpenVINO configuration "
            "cold/warm <= 1.1; onnxruntime fp32 <= 1.0x Piper; TTFA median <= 25 ms and <= 0.2x Piper's whole "

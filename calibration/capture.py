@@ -54,13 +54,12 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
         if event.stage not in captured or not event.feeds:  # numpy steps (length regulation) have no graph
             return
         feeds = dict(event.feeds)
+        frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1] if event.stage in FRAME_AXIS_INPUT else 0
         if event.stage in masked and c.FRAME_MASK not in feeds:
             # The voice ran the stage's unmasked copy (never padded), but the graphs calibrated and timed
             # here are the masked ones: their mask is all ones on an unpadded call.
-            frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1]
             feeds[c.FRAME_MASK] = np.ones((1, 1, frames), np.float32)
         if event.stage in FRAME_AXIS_INPUT and frame_crop:
-            frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1]
             captured[event.stage].extend(_crops(feeds, frames, frame_crop))
         else:
             captured[event.stage].append(feeds)

@@ -44,6 +44,10 @@ def ladders(speed: Mapping[str, Mapping[str, Any]], require_speedup: bool = True
     return result
 
 
+def _listed(precisions: Mapping[str, str]) -> str:
+    return ", ".join(f"{stage} {precision}" for stage, precision in precisions.items())
+
+
 class PolicySearch:
     """Runs the search once; `evaluations` keeps every judgement in the order it was made."""
 
@@ -66,7 +70,7 @@ class PolicySearch:
             self._climb(stage)
         while len(self.chosen) > 1:
             together = self._in_order()
-            self._say(f"gate: {', '.join(f'{s} {p}' for s, p in together.items())} together")
+            self._say(f"gate: {_listed(together)} together")
             if self._judge("combined", together).passed:
                 break
             demoted = self._to_demote()
@@ -88,9 +92,8 @@ class PolicySearch:
             if not faster:
                 continue
             best = max(faster, key=lambda cand: (times[now] - times[cand]) / max(faster[cand], 1e-6))
-            trial = {**self._in_order(), stage: best}
-            trial = {s: trial[s] for s in self.stages if s in trial}
-            self._say(f"gate: {', '.join(f'{s} {p}' for s, p in trial.items())} together (promoting {stage})")
+            trial = {s: best if s == stage else self.chosen[s] for s in self.stages if s == stage or s in self.chosen}
+            self._say(f"gate: {_listed(trial)} together (promoting {stage})")
             if self._judge("combined", trial).passed:
                 self.chosen[stage], self.solo_mcd[stage] = best, faster[best]
 

@@ -47,6 +47,12 @@ def can_pad(stage: str, session: Session) -> bool:
 ShapeChoice = ShapePlan | str | None
 
 
+def pads(choice: ShapeChoice, runtime: str | None) -> bool:
+    """Whether a stage on `runtime` runs on buckets under `choice`, if its graph can pad: never with
+    "dynamic", always with "fixed", "latency" or a plan, and with None on a runtime that compiles per shape."""
+    return choice != "dynamic" and (choice is not None or runtime in FIXED_SHAPE_RUNTIMES)
+
+
 def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None
                  ) -> tuple[ShapePlan | None, tuple[str, ...]]:
     """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it:
@@ -59,8 +65,7 @@ def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: 
     plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
     if choice == "latency":
         plan = replace(plan, specialize=LATENCY_SPECIALIZED)
-    wanted = [s for s, session in sessions.items()
-              if (choice is not None or session.runtime in FIXED_SHAPE_RUNTIMES) and can_pad(s, session)]
+    wanted = [s for s, session in sessions.items() if pads(choice, session.runtime) and can_pad(s, session)]
     return (plan, tuple(wanted)) if wanted else (None, ())
 
 
@@ -87,7 +92,7 @@ class ShapedRunner:
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = next(v.shape[-1] for k, v in feeds.items() if self._axes.get(k) == self.axis)
         if self.axis == c.PHONEMES:
-            size = next((s for s in self.buckets if s >= n), None)
+            size = self.plan.bucket(n, c.PHONEMES)
             if size is not None:
                 return self._call(feeds, 0, n, size, 0, n)
             return self._dynamic(feeds, f"{n} phoneme ids exceed the largest phoneme bucket")

@@ -22,9 +22,9 @@ from voxport.engine import FRONTEND, Engine, Prepared
 from voxport.frontend import TextFrontend
 from voxport.noise import RandomNoise, SeededDecoderNoise
 from voxport.receptive_field import Reach, measure_reach
-from voxport.runtimes import FIXED_SHAPE_RUNTIMES, RuntimeOptions, canonical_runtime
+from voxport.runtimes import RuntimeOptions, canonical_runtime
 from voxport.runtimes.errors import RuntimeUnavailableError
-from voxport.shaped import ShapeChoice, fixed_stages
+from voxport.shaped import ShapeChoice, fixed_stages, pads
 from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
 from voxport.streaming import (
     DEFAULT_CHUNK_FRAMES,
@@ -319,16 +319,10 @@ class Voice:
 
 def _unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
     """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
-    graph without frame_mask): the rule of voxport.shaped.fixed_stages, read from the runtime names.
-    "fixed" or a plan pads every stage that can; None pads the stages on a runtime that compiles per
-    shape; an autoregressive voice pads at most its vocoder."""
-    if shapes == "dynamic":
-        return bundle.stages
-    if shapes is not None:  # "fixed", a plan (static graphs included), or a mistake fixed_stages reports
-        unpadded: tuple[str, ...] = ()
-    else:
-        unpadded = tuple(s for s, name in per_stage(runtime, bundle.stages, "runtime").items()
-                         if _runtime_name(name) not in FIXED_SHAPE_RUNTIMES)
+    graph without frame_mask): voxport.shaped.pads, read from the runtime names; an autoregressive voice
+    pads at most its vocoder (Voice.__init__)."""
+    runtimes = per_stage(runtime, bundle.stages, "runtime")
+    unpadded = tuple(s for s in bundle.stages if not pads(shapes, _runtime_name(runtimes[s])))
     if bundle.manifest.autoregressive:
         unpadded += tuple(s for s in bundle.stages if s != c.VOCODER and s not in unpadded)
     return unpadded
