@@ -296,7 +296,7 @@ def parse_worker_args(
         extra(parser)
     args = parser.parse_args()
 
-    from voxport.default_voice import default_voice_files
+    from voxport.bundle.default_voice import default_voice_files
     from voxport.runtimes import physical_core_count
 
     threads = args.threads or physical_core_count()

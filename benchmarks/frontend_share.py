@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 
 from voxport import Voice
-from voxport.frontend import TextFrontend
+from voxport.text.frontend import TextFrontend
 
 SENTENCES = {
     "en-us": "I paid $25.50 for 3 tickets at 14:30, a 25% discount.",

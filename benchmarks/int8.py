@@ -54,7 +54,7 @@ def _load(config: str, bundle: str | None, threads: int) -> Any:
 
 
 def _worker(config: str, args: Any, threads: int, rec: Recorder) -> None:
-    from voxport.engine import StageTimes
+    from voxport.pipeline.engine import StageTimes
 
     voice = _load(config, args.bundle, threads)
     rec.set(sample_rate=voice.sample_rate, precisions={s: voice.sessions[s].precision for s in voice.bundle.stages})

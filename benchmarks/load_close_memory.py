@@ -62,7 +62,7 @@ def measure(name: str, cycle: Callable[[], None], cycles: int, warmup: int, ever
 
 
 def frontend_cycle(phoneme_id_map: dict[str, list[int]]) -> Callable[[], None]:
-    from voxport.frontend import TextFrontend
+    from voxport.text.frontend import TextFrontend
 
     def cycle() -> None:
         frontend = TextFrontend(phoneme_id_map)

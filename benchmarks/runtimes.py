@@ -45,7 +45,7 @@ from _common import (
 )
 
 if TYPE_CHECKING:
-    from voxport.stages import StageChoice
+    from voxport.pipeline.sessions import StageChoice
     from voxport.tools.profiling.child import Recorder
 
 CONFIGS = ("ort-fp32", "ov-fp32", "ov-bf16", "ov-fp16", "piper(spin)", "piper(nospin)")

@@ -108,7 +108,7 @@ def wyoming_piper_data(args: argparse.Namespace, scratch: Path) -> Path:
     if args.wyoming_piper_data:
         data = Path(args.wyoming_piper_data)
     else:
-        from voxport.default_voice import default_voice_files
+        from voxport.bundle.default_voice import default_voice_files
 
         data = scratch / "wp-data"
         data.mkdir(exist_ok=True)

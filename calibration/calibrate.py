@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from voxport import contract as c
+from voxport.bundle import contract as c
 from voxport.bundle import sha256_file
 from voxport.calibration.candidates import CandidateSet, quantize_candidates
 from voxport.calibration.capture import cached_capture

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from voxport import contract as c
 from voxport.bundle import Bundle
+from voxport.bundle import contract as c
 from voxport.calibration.capture import Captured
 from voxport.calibration.quantize_openvino import quantize_for_openvino
 from voxport.calibration.quantize_ort import quantize_graph
 from voxport.calibration.rewrite import polyphase_upsampling
 from voxport.calibration.search import precision_of
+from voxport.pipeline.sessions import StageSessions
 from voxport.runtimes import RuntimeOptions, Session, open_session
-from voxport.stages import StageSessions
 
 # Candidate precisions per runtime besides fp32, in no particular order (timing orders them). fp16 is
 # refused at open where the device lacks it or emulates it (voxport.runtimes.openvino_probe).

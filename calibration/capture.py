@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxport import contract as c
-from voxport.engine import StageEvent
-from voxport.noise import RandomNoise
+from voxport.bundle import contract as c
+from voxport.pipeline.engine import StageEvent
+from voxport.pipeline.noise import RandomNoise
 from voxport.voice import Voice
 
 Captured = dict[str, list[dict[str, np.ndarray]]]  # stage -> feeds, in corpus order

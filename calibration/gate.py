@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
-from voxport.engine import Engine, Prepared
-from voxport.noise import RandomNoise, RecordedNoise
-from voxport.stages import StageSessions
+from voxport.pipeline.engine import Engine, Prepared
+from voxport.pipeline.noise import RandomNoise, RecordedNoise
+from voxport.pipeline.sessions import StageSessions
 from voxport.tools.quality import compare, dtw_mel_cepstral_distortion_db
 from voxport.voice import Voice
 

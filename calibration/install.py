@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from voxport.bundle import Bundle, GraphEntry, describe_graph_file, write_manifest
+from voxport.bundle.manifest import CalibrationPolicy, Manifest
 from voxport.calibration.report import report_file
-from voxport.manifest import CalibrationPolicy, Manifest
 
 # int8 graphs are made for one runtime: an earlier calibration's are dropped before installing anew.
 # Float variants (bf16/fp16: exact rewrites such as polyphase upsampling, written by the build or by an

@@ -22,13 +22,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from voxport.bundle.manifest import Manifest
 from voxport.calibration.candidates import CandidateSet
 from voxport.calibration.capture import Captured, capture_stage_inputs
 from voxport.calibration.search import precision_of
-from voxport.manifest import Manifest
+from voxport.pipeline.shaped import ShapedRunner, fixed_stages
 from voxport.runtimes import Session
 from voxport.runtimes.errors import UnsupportedPrecisionError
-from voxport.shaped import ShapedRunner, fixed_stages
 from voxport.voice import Voice
 
 TIMED_SENTENCES = 8

@@ -17,7 +17,7 @@ import numpy as np
 
 from voxport import Voice
 from voxport.audio import write_wav
-from voxport.playback import AudioDeviceError, AudioPlayer
+from voxport.audio.playback import AudioDeviceError, AudioPlayer
 
 REPLY = (
     "Sure! Here is the plan for today. First, we review the draft at ten. "

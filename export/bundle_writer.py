@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from voxport import __version__
-from voxport import contract as c
+from voxport.bundle import contract as c
 from voxport.bundle import describe_graph_file, write_manifest
-from voxport.manifest import GraphEntry, Manifest, unmasked_variant
-from voxport.receptive_field import measure_bundle_reach
+from voxport.bundle.manifest import GraphEntry, Manifest, unmasked_variant
+from voxport.pipeline.reach import measure_bundle_reach
 
 from .onnx_export import export_graph
 from .spec import GraphSpec

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from voxport.mel import db_affine
-from voxport.mel_params import MelNormalization, MelParams
+from voxport.bundle.mel_params import MelNormalization, MelParams
+from voxport.pipeline.mel import db_affine
 
 from .errors import UnsupportedConfigError
 

@@ -1,6 +1,6 @@
 """The four pipeline graphs as GraphSpecs, shared by every model family.
 
-Tensor names, dtypes and axes are the stage contract's (voxport.contract); this module adds what only
+Tensor names, dtypes and axes are the stage contract's (voxport.bundle.contract); this module adds what only
 export needs: the torch wrappers that give each stage a fixed positional signature for tracing, and
 the example inputs validation runs. A family supplies the modules and the sizes.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxport.contract import (
+from voxport.bundle.contract import (
     DECODER,
     DURATION,
     ENCODER,

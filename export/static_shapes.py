@@ -10,9 +10,9 @@ from pathlib import Path
 import onnx
 from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
-from voxport import contract as c
 from voxport.bundle import Bundle, describe_graph_file, write_manifest
-from voxport.manifest import GraphEntry, static_variant
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import GraphEntry, static_variant
 from voxport.runtimes import ShapePlan
 from voxport.runtimes.specs import TensorSpec
 

@@ -182,7 +182,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def default_engine_dir() -> Path:
-    """``<voxport cache>/tensorrt``; the cache root rule of voxport.default_voice.cache_root, repeated
+    """``<voxport cache>/tensorrt``; the cache root rule of voxport.bundle.default_voice.cache_root, repeated
     here because the runtime layer must not import the SDK."""
     if env := os.environ.get("VOXPORT_CACHE_DIR"):
         root = Path(env)

@@ -1,6 +1,6 @@
 """One TensorRT optimization profile per bucket size: the profiles, and which one a call runs on.
 
-The fixed-shape runner (voxport.shaped) pads every call of a stage to one of a few bucket sizes and
+The fixed-shape runner (voxport.pipeline.shaped) pads every call of a stage to one of a few bucket sizes and
 announces them with ``Session.prepare_buckets``.  A single dynamic profile makes TensorRT tune its
 kernels for the profile's ``opt`` shape only; with one profile per bucket (min = opt = max = the bucket
 on the bucket axis, every other axis keeping its range from :func:`derive_profile`) each bucket runs

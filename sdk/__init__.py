@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from voxport import _moved
+
+_moved.install()  # voxport 0.1's flat module names (voxport.engine, ...) still import, with a warning
+
 __version__ = "0.1.0"
 __all__ = ["SynthesisConfig", "Voice", "normalize_text", "__version__"]
 

@@ -47,7 +47,7 @@ class SynthesisConfig:
     multi-speaker voice; `volume` is a fixed gain (audio is never peak-normalized).
 
     Which knobs a voice reads depends on its family. VITS and GlowTTS: the three scales. Tacotron2
-    (autoregressive, voxport.autoregressive) has no duration predictor and no prior noise, so the
+    (autoregressive, voxport.families.tacotron2.loop) has no duration predictor and no prior noise, so the
     scales do nothing there (a voice warns once if they are set); its random draws are the prenet
     dropout masks and WaveGlow's z, both from `seed`. `sigma` scales WaveGlow's z (None: the manifest's
     vocoder_noise.sigma; NVIDIA's scripts use 0.6-0.9); `decoder_steps` runs exactly that many decoder

@@ -14,19 +14,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from voxport import contract as c
 from voxport.audio import apply_volume, silence
-from voxport.autoregressive import DecoderRun, MelUtterance
 from voxport.bundle import Bundle
-from voxport.engine import FRONTEND, Engine, Prepared
-from voxport.frontend import TextFrontend
-from voxport.noise import RandomNoise, SeededDecoderNoise
-from voxport.receptive_field import Reach, measure_reach
-from voxport.runtimes import RuntimeOptions, canonical_runtime
-from voxport.runtimes.errors import RuntimeUnavailableError
-from voxport.shaped import ShapeChoice, fixed_stages, pads
-from voxport.stages import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
-from voxport.streaming import (
+from voxport.bundle import contract as c
+from voxport.families.tacotron2.loop import DecoderRun, MelUtterance
+from voxport.pipeline.engine import FRONTEND, Engine, Prepared
+from voxport.pipeline.noise import RandomNoise, SeededDecoderNoise
+from voxport.pipeline.reach import Reach, measure_reach
+from voxport.pipeline.sessions import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
+from voxport.pipeline.shaped import ShapeChoice, fixed_stages, pads
+from voxport.pipeline.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
     AudioChunk,
@@ -35,8 +32,11 @@ from voxport.streaming import (
     stream_audio,
     stream_decoder,
 )
+from voxport.pipeline.timestamps import SentenceTiming, sentence_timing
+from voxport.runtimes import RuntimeOptions, canonical_runtime
+from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
-from voxport.timestamps import SentenceTiming, sentence_timing
+from voxport.text.frontend import TextFrontend
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Voice:
 
     Every synthesis method takes a `SynthesisConfig` and/or its fields as keywords (`seed=0`,
     `noise_scale=0.5`, ...); a keyword overrides the config, None keeps the voice's default.
-    `text_format="ssml"` reads the text as SSML (voxport.ssml: breaks, prosody rate, say-as, voices...);
+    `text_format="ssml"` reads the text as SSML (voxport.text.ssml: breaks, prosody rate, say-as, voices...);
     the default "text" never parses markup.
     """
 
@@ -120,7 +120,7 @@ class Voice:
         graphs (`voxport build --static`), one per bucket, for devices that compile nothing else.
         """
         if path is None:
-            from voxport.default_voice import ensure_default_bundle
+            from voxport.bundle.default_voice import ensure_default_bundle
 
             path = ensure_default_bundle(progress=progress)
         bundle = Bundle.load(path, verify=verify)
@@ -248,9 +248,9 @@ class Voice:
         self, texts: Iterable[str], config: SynthesisConfig, text_format: str
     ) -> Iterator[tuple[int, str | None, str, list[int], SynthesisConfig]]:
         """(zero samples before, sentence, phonemes, ids, config) per sentence of `texts`; for SSML, a last
-        item with sentence None may carry a trailing pause (voxport.ssml.ssml_sentences)."""
+        item with sentence None may carry a trailing pause (voxport.text.ssml.ssml_sentences)."""
         if text_format == "ssml":
-            from voxport.ssml import ssml_sentences
+            from voxport.text.ssml import ssml_sentences
 
             for text in texts:
                 yield from ssml_sentences(self, text, config)
@@ -311,7 +311,7 @@ class Voice:
         return self.engine.prepare(ids, self.engine.scales(config), noise, self.engine.speaker_id(config.speaker))
 
     def _decoder_timing(self, sentence: str, phonemes: str, run: DecoderRun, offset: int) -> SentenceTiming:
-        from voxport.tacotron2_text import symbol_timing
+        from voxport.families.tacotron2.text import symbol_timing
 
         return symbol_timing(sentence, phonemes, self.frontend.mapper, run.finish().frames,  # type: ignore[arg-type]
                              self.hop_length, self.sample_rate, offset)
@@ -319,7 +319,7 @@ class Voice:
 
 def _unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
     """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
-    graph without frame_mask): voxport.shaped.pads, read from the runtime names; an autoregressive voice
+    graph without frame_mask): voxport.pipeline.shaped.pads, read from the runtime names; an autoregressive voice
     pads at most its vocoder (Voice.__init__)."""
     runtimes = per_stage(runtime, bundle.stages, "runtime")
     unpadded = tuple(s for s in bundle.stages if not pads(shapes, _runtime_name(runtimes[s])))

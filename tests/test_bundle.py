@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from voxport import bundle as bmod
 from voxport.bundle import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -32,6 +31,7 @@ from voxport.bundle import (
     sha256_file,
     write_manifest,
 )
+from voxport.bundle import directory as bmod
 from voxport.runtimes import TensorSpec
 from voxport.synthesis import Scales
 

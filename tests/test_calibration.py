@@ -21,8 +21,8 @@ from voxport.calibration.install import variant_of  # noqa: E402
 from voxport.calibration.quantize_ort import quantize_graph  # noqa: E402
 from voxport.calibration.report import markdown  # noqa: E402
 from voxport.calibration.search import PolicySearch, ladders  # noqa: E402
+from voxport.pipeline.sessions import StageSessions  # noqa: E402
 from voxport.runtimes import RuntimeOptions  # noqa: E402
-from voxport.stages import StageSessions  # noqa: E402
 
 SENTENCES = read_sentences(CORPUS)[:12]
 

@@ -106,8 +106,8 @@ def test_info_shows_calibration_buckets_and_static_graphs(tiny_bundle):
     import dataclasses
 
     from voxport.bundle import Bundle
-    from voxport.cli_info import format_facts, voice_facts
-    from voxport.manifest import CalibrationPolicy
+    from voxport.bundle.manifest import CalibrationPolicy
+    from voxport.cli.info import format_facts, voice_facts
     from voxport.runtimes import ShapePlan
 
     # The manifest as calibrate and build --static leave it, without running either (both take seconds).

@@ -78,7 +78,7 @@ def test_default_voice_is_built_into_the_cache_on_first_use(tmp_path, joe_bundle
 
 
 def test_receptive_field_is_measured_on_the_real_voice(joe_voice):
-    from voxport.receptive_field import measure_reach
+    from voxport.pipeline.reach import measure_reach
 
     reach = measure_reach(joe_voice.engine)
     # 4 coupling layers x 4 WaveNet convolutions of kernel 5 (radius 2) reach exactly 32 frames.

@@ -12,8 +12,8 @@ pytest.importorskip("onnxruntime.quantization", reason="voxport.calibration need
 
 from voxport.calibration.corpus import HELDOUT, read_sentences  # noqa: E402
 from voxport.calibration.gate import Gate, GateThresholds, shifted_eps  # noqa: E402
-from voxport.noise import RandomNoise, RecordedNoise  # noqa: E402
-from voxport.stages import StageSessions  # noqa: E402
+from voxport.pipeline.noise import RandomNoise, RecordedNoise  # noqa: E402
+from voxport.pipeline.sessions import StageSessions  # noqa: E402
 from voxport.tools.quality import dtw_mel_cepstral_distortion_db, dtw_path, mel_cepstral_distortion_db  # noqa: E402
 
 RATE = 16000

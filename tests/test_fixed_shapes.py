@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from voxport import Voice
-from voxport.runtimes import ShapePlan, available_runtimes
-from voxport.windows import (
+from voxport.pipeline.windows import (
     CALL_COST_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
     cheapest_windows,
     plan_windows,
     stream_head_frames,
 )
+from voxport.runtimes import ShapePlan, available_runtimes
 
 TEXTS = ["Hi.", "A somewhat longer sentence, with a comma and several words in it.",
          "Short one. " + "This sentence goes on and on, " * 6 + "until it ends."]
@@ -151,7 +151,7 @@ def test_a_streams_first_chunk_runs_unpadded_at_its_own_prepared_sizes(tiny_bund
 
 
 def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
-    from voxport.shaped import ShapedRunner
+    from voxport.pipeline.shaped import ShapedRunner
 
     with Voice.load(tiny_bundle, shapes="dynamic", threads=1) as voice:
         session, told = voice.sessions["vocoder"], []
@@ -164,7 +164,7 @@ def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
 
 
 def test_without_a_recorded_reach_a_sequence_that_fits_a_bucket_is_never_split(tiny_bundle):
-    from voxport.shaped import ShapedRunner
+    from voxport.pipeline.shaped import ShapedRunner
 
     with Voice.load(tiny_bundle, shapes="fixed", threads=1) as voice:
         session, sizes = voice.sessions["vocoder"], []

@@ -8,9 +8,9 @@ import warnings
 import pytest
 
 from voxport.errors import EspeakUnavailableError, FrontendError, UnknownSymbolWarning
-from voxport.frontend import TextFrontend, strip_unspeakable
-from voxport.phoneme_ids import PhonemeIdMapper
-from voxport.phonemize import EspeakPhonemizer
+from voxport.text.frontend import TextFrontend, strip_unspeakable
+from voxport.text.phoneme_ids import PhonemeIdMapper
+from voxport.text.phonemize import EspeakPhonemizer
 
 # Already-normalized sentences, one sentence each as Piper's espeak sees it.
 PIPER_SENTENCES = [
@@ -208,7 +208,7 @@ def test_nothing_speakable_yields_nothing(frontend):
 
 # --- (g) one espeak backend per frontend ----------------------------------------------------------------
 def test_phonemizer_created_once(monkeypatch, joe_phoneme_map):
-    import voxport.frontend as frontend_module
+    import voxport.text.frontend as frontend_module
 
     created: list[EspeakPhonemizer] = []
 

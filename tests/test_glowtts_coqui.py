@@ -26,9 +26,9 @@ from TTS.vocoder.models import setup_model  # noqa: E402
 
 from voxport import Voice  # noqa: E402
 from voxport.export.glowtts.build import build_from_coqui  # noqa: E402
-from voxport.griffin_lim import GriffinLim  # noqa: E402
-from voxport.phoneme_ids import PhonemeIdMapper  # noqa: E402
+from voxport.pipeline.griffin_lim import GriffinLim  # noqa: E402
 from voxport.synthesis import SynthesisConfig  # noqa: E402
+from voxport.text.phoneme_ids import PhonemeIdMapper  # noqa: E402
 
 IDS = [[3, 10, 20, 5, 30, 40, 7, 9], [0] + [i for p in range(10, 60, 3) for i in (p, 0)], [0, 44, 0]]
 SPEAKERS = ["ana", "ben", "cid"]

@@ -12,9 +12,9 @@ import torch
 
 from voxport import Voice
 from voxport.bundle import Bundle, BundleFormatError, Manifest
-from voxport.griffin_lim import GriffinLim
-from voxport.manifest import DurationRule
-from voxport.regulate import fit_to_multiple, frames_per_phoneme
+from voxport.bundle.manifest import DurationRule
+from voxport.pipeline.griffin_lim import GriffinLim
+from voxport.pipeline.regulate import fit_to_multiple, frames_per_phoneme
 from voxport.runtimes import available_runtimes
 from voxport.synthesis import SynthesisConfig
 

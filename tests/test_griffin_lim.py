@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxport.griffin_lim import _hann, griffin_lim, istft, stft
+from voxport.pipeline.griffin_lim import _hann, griffin_lim, istft, stft
 
 torch = pytest.importorskip("torch", reason="torch's STFT is the independent reference (dev install)")
 

@@ -10,8 +10,8 @@ import pytest
 from test_bundle import edit_manifest, make_bundle
 
 from voxport.bundle import Bundle, BundleFormatError
-from voxport.contract import CONTRACTS, STAGES, pipeline_order
-from voxport.manifest import CalibrationPolicy, Reach
+from voxport.bundle.contract import CONTRACTS, STAGES, pipeline_order
+from voxport.bundle.manifest import CalibrationPolicy, Reach
 
 
 @pytest.fixture

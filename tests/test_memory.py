@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from voxport.errors import EspeakUnavailableError
-from voxport.frontend import TextFrontend
-from voxport.phonemize import EspeakPhonemizer
+from voxport.text.frontend import TextFrontend
+from voxport.text.phonemize import EspeakPhonemizer
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc (Linux)")
 
@@ -37,7 +37,7 @@ def test_phonemizers_of_one_voice_share_one_espeak():
 
 
 def test_an_unknown_voice_reuses_the_copy_it_loaded():
-    import voxport.phonemize as ph
+    import voxport.text.phonemize as ph
 
     for _ in range(3):
         with pytest.raises(EspeakUnavailableError, match="no voice"):

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from voxport.frontend import TextFrontend
 from voxport.text import normalize_text, normalizer_for
+from voxport.text.frontend import TextFrontend
 from voxport.text.languages import LANGUAGES, rules_for
 
 CASES = {

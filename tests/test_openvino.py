@@ -12,6 +12,7 @@ ov = pytest.importorskip("openvino", reason="the openvino extra is not installed
 
 from voxport import Voice  # noqa: E402
 from voxport.bundle import Bundle  # noqa: E402
+from voxport.pipeline.sessions import StageChoice  # noqa: E402
 from voxport.runtimes import (  # noqa: E402
     DevicePrecisionError,
     OpenVINOBackend,
@@ -22,7 +23,6 @@ from voxport.runtimes import (  # noqa: E402
     open_session,
 )
 from voxport.runtimes.openvino_backend import shared_core  # noqa: E402
-from voxport.stages import StageChoice  # noqa: E402
 from voxport.tools.piper_monolith import open_monolith  # noqa: E402
 from voxport.tools.quality import compare  # noqa: E402
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxport.bundle.manifest import Manifest
 from voxport.errors import FrontendError, UnknownSymbolWarning
-from voxport.frontend import CodepointFrontend, TextFrontend
-from voxport.manifest import Manifest
-from voxport.phoneme_ids import unsupported_phoneme_type
+from voxport.text.frontend import CodepointFrontend, TextFrontend
+from voxport.text.phoneme_ids import unsupported_phoneme_type
 
 piper_voice = pytest.importorskip("piper.voice", reason="the reference is piper-tts 1.8 (dev extra)")
 piper_config = pytest.importorskip("piper.config")

@@ -43,7 +43,7 @@ pytest.importorskip("piper.espeakbridge", reason="piper-tts's espeak bridge is t
 from piper.phoneme_ids import DEFAULT_PHONEME_ID_MAP  # noqa: E402
 
 from voxport.errors import UnknownSymbolWarning  # noqa: E402
-from voxport.frontend import TextFrontend  # noqa: E402
+from voxport.text.frontend import TextFrontend  # noqa: E402
 
 DATA_FILE = Path(__file__).parent / "data" / "piper_language_sentences.json"
 SENTENCES: dict[str, list[str]] = {

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from voxport.playback import AudioDeviceError, AudioPlayer, PlaybackQueue, simulate_playback
+from voxport.audio.playback import AudioDeviceError, AudioPlayer, PlaybackQueue, simulate_playback
 
 
 def test_queue_plays_in_order_and_counts_underruns_only_while_more_is_coming():

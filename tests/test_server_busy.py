@@ -23,10 +23,10 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.error import Error  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
+from voxport.pipeline.streaming import AudioChunk  # noqa: E402
 from voxport.server.http import HttpOptions, build_app  # noqa: E402
 from voxport.server.registry import VoiceRegistry, VoiceSpec  # noqa: E402
 from voxport.server.wyoming_server import WyomingOptions, serve_wyoming  # noqa: E402
-from voxport.streaming import AudioChunk  # noqa: E402
 
 TIMEOUT = 30.0
 

@@ -33,9 +33,9 @@ from wyoming.tts import (  # noqa: E402
     SynthesizeVoice,
 )
 
+from voxport.pipeline.streaming import AudioChunk  # noqa: E402
 from voxport.server.app import ServeOptions, serve  # noqa: E402
 from voxport.server.registry import VoiceRegistry, VoiceSpec, pcm16  # noqa: E402
-from voxport.streaming import AudioChunk  # noqa: E402
 
 TIMEOUT = 30.0
 

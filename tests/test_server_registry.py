@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxport.pipeline.streaming import AudioChunk
 from voxport.server.metrics import render
 from voxport.server.registry import Busy, UnknownVoice, VoiceLoadError, VoiceRegistry, VoiceSpec
-from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
 TIMEOUT = 30.0

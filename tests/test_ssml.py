@@ -1,4 +1,4 @@
-"""SSML input (voxport.ssml): every supported tag, exact break lengths, say-as readings, bad documents."""
+"""SSML input (voxport.text.ssml): every supported tag, exact break lengths, say-as readings, bad documents."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from voxport.cli import main
-from voxport.ssml import BREAK_STRENGTHS, RATES, Pause, Speech, SsmlError, SsmlWarning, parse_ssml
+from voxport.text.ssml import BREAK_STRENGTHS, RATES, Pause, Speech, SsmlError, SsmlWarning, parse_ssml
 
 QUIET = {"noise_scale": 0.0, "noise_w": 0.0}  # deterministic audio, so pieces can be compared exactly
 

@@ -7,9 +7,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from voxport.contract import STAGES
-from voxport.receptive_field import measure_reach
-from voxport.streaming import chunk_windows, sentences_from_pieces
+from voxport.bundle.contract import STAGES
+from voxport.pipeline.reach import measure_reach
+from voxport.pipeline.streaming import chunk_windows, sentences_from_pieces
 
 TEXT = "Streaming starts early. The rest of the sentence follows while the first words already play!"
 

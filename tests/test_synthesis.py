@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxport.noise import RandomNoise
+from voxport.pipeline.noise import RandomNoise
 from voxport.synthesis import DEFAULT_SCALES, Scales, SynthesisConfig
 
 

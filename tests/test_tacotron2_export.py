@@ -25,7 +25,7 @@ from support.tiny_tacotron2 import (
     tiny_tacotron2_bundle,
 )
 
-from voxport import contract as c
+from voxport.bundle import contract as c
 from voxport.export.errors import (
     MissingTensorError,
     ModelImportError,

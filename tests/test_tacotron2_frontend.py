@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
-from voxport.frontend import TextFrontend
-from voxport.phoneme_ids import unsupported_phoneme_type
-from voxport.tacotron2_text import Tacotron2TextFrontend, clean_text, symbol_timing, transliterate
+from voxport.families.tacotron2.text import Tacotron2TextFrontend, clean_text, symbol_timing, transliterate
+from voxport.text.frontend import TextFrontend
+from voxport.text.phoneme_ids import unsupported_phoneme_type
 
 # NVIDIA's table (tacotron2/text/symbols.py): pad, "-", punctuation and space, letters, then CMUdict's
 # 84 ARPAbet symbols with "@" in front -- 148 in all.

@@ -31,9 +31,9 @@ nv_denoiser = pytest.importorskip("waveglow.denoiser", reason="NVIDIA's denoiser
 from support.tiny_tacotron2 import GATE_STEP, make_testable  # noqa: E402
 
 from voxport import Voice  # noqa: E402
-from voxport.autoregressive import CAP, GATE, DecoderStepCapWarning  # noqa: E402
 from voxport.export.tacotron2.build import build_from_nvidia  # noqa: E402
-from voxport.noise import SeededDecoderNoise  # noqa: E402
+from voxport.families.tacotron2.loop import CAP, GATE, DecoderStepCapWarning  # noqa: E402
+from voxport.pipeline.noise import SeededDecoderNoise  # noqa: E402
 
 # DLE's default Tacotron2 (28 M parameters) and a WaveGlow of DLE's layout at 256 WN channels (DLE also
 # trains 512; 256 keeps the bias-spectrum computation at import short on 2 cores).

@@ -1,4 +1,4 @@
-"""Tacotron2 in the SDK (voxport.autoregressive): the decoder loop's stop rule, state carried between
+"""Tacotron2 in the SDK (voxport.families.tacotron2.loop): the decoder loop's stop rule, state carried between
 steps, seeded and replayed draws, streaming that follows the decoder, per-step events, Griffin-Lim.
 
 Runs on fake sessions: numpy stand-ins for the four graphs with the contract's tensor names, so the loop
@@ -18,11 +18,11 @@ from support.fake_tacotron2 import HOP, LAYERS, PRENET, SPEED, Z_CHANNELS, Z_STE
 from test_tacotron2_frontend import SYMBOL_MAP
 
 from voxport import Voice
-from voxport import contract as c
-from voxport.autoregressive import CAP, FORCED, GATE, DecoderStepCapWarning
-from voxport.engine import StageEvent, StageTimes
-from voxport.noise import RandomDecoderNoise, SeededDecoderNoise
-from voxport.receptive_field import measure_reach
+from voxport.bundle import contract as c
+from voxport.families.tacotron2.loop import CAP, FORCED, GATE, DecoderStepCapWarning
+from voxport.pipeline.engine import StageEvent, StageTimes
+from voxport.pipeline.noise import RandomDecoderNoise, SeededDecoderNoise
+from voxport.pipeline.reach import measure_reach
 
 TEXT = "Turn left here. Then {HH AW1} again, twice!"
 
@@ -269,7 +269,7 @@ def test_a_waveglow_bundle_vocodes_the_drawn_z_as_the_torch_reference(tiny):
 
 @pytest.mark.parametrize("vocoder", ["hifigan", "waveglow"])
 def test_a_bundle_streams_what_it_synthesizes(tiny, vocoder):
-    from voxport.receptive_field import measure_bundle_reach
+    from voxport.pipeline.reach import measure_bundle_reach
 
     bundle, module = tiny(vocoder)
     reach = measure_bundle_reach(bundle)  # what bundle_writer records at build time
@@ -331,7 +331,7 @@ def test_ssml_speaks_without_warning_about_the_rate_it_cannot_change():
 
 def test_calibration_refuses_an_autoregressive_bundle_and_info_shows_its_loop(tiny):
     from voxport.calibration import calibrate
-    from voxport.cli_info import format_facts, voice_facts
+    from voxport.cli.info import format_facts, voice_facts
 
     bundle, _ = tiny("hifigan")
     with pytest.raises(NotImplementedError, match="tacotron2 bundles"):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from voxport import Voice
-from voxport import contract as c
 from voxport.bundle import Bundle, BundleIntegrityError
-from voxport.manifest import Manifest, unmasked_variant
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import Manifest, unmasked_variant
+from voxport.pipeline.sessions import StageSessions
 from voxport.runtimes import ShapePlan, available_runtimes, open_session
-from voxport.stages import StageSessions
 
 UNMASKED = unmasked_variant("fp32")
 TEXT = "A somewhat longer sentence, with a comma and several words in it."
@@ -165,9 +165,9 @@ def test_exported_copy_equals_the_masked_export(tmp_path, overrides):
 def test_a_copy_whose_inputs_are_not_the_masked_ones_minus_the_mask_is_refused(tmp_path):
     from support.tiny import tiny_model
 
+    from voxport.bundle.manifest import GraphEntry
     from voxport.export.bundle_writer import _unmasked_copy
     from voxport.export.vits.graphs import vits_graph_specs
-    from voxport.manifest import GraphEntry
 
     masked = vits_graph_specs(tiny_model())[c.VOCODER]
     entry = GraphEntry(masked.inputs, masked.outputs, {})

@@ -27,8 +27,7 @@ from support.tiny_waveglow import (  # noqa: E402
 )
 from torch.nn import functional as F  # noqa: E402
 
-from voxport.autoregressive_params import VocoderNoise  # noqa: E402
-from voxport.contract import AUDIO, DENOISER_STRENGTH, LATENT, VOCODER, Z  # noqa: E402
+from voxport.bundle.contract import AUDIO, DENOISER_STRENGTH, LATENT, VOCODER, Z  # noqa: E402
 from voxport.export.errors import (  # noqa: E402
     MissingTensorError,
     TensorShapeError,
@@ -48,6 +47,7 @@ from voxport.export.waveglow import (  # noqa: E402
 )
 from voxport.export.waveglow.denoiser import N_FFT, reflect_indices  # noqa: E402
 from voxport.export.waveglow.reference import reference_bias_spectrum  # noqa: E402
+from voxport.families.tacotron2.params import VocoderNoise  # noqa: E402
 
 HOP, STEPS = 256, TINY.steps_per_frame
 WINDOW_TOL = 1e-6  # float rounding of differently sized convolutions; the tiny model's audio peaks near 0.7

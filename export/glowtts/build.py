@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from voxport.bundle import sha256_file
-from voxport.manifest import DurationRule, Manifest
-from voxport.mel_params import MelParams
+from voxport.bundle.manifest import DurationRule, Manifest
+from voxport.bundle.mel_params import MelParams
 from voxport.synthesis import Scales
 
 from ..bundle_writer import Progress, quiet, write_bundle

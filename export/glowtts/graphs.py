@@ -1,5 +1,5 @@
 """The GlowTTS graphs: encoder, duration predictor, decoder (flows reversed, mel out) and, when a mel
-vocoder comes with it, the vocoder; tensor names are the stage contract's (voxport.contract).
+vocoder comes with it, the vocoder; tensor names are the stage contract's (voxport.bundle.contract).
 
 The decoder's time axis must be a multiple of num_squeeze; the SDK guarantees it from the manifest's
 `frame_multiple`, so the graph has no trimming (and no data-dependent shape) of its own.

@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from voxport import contract as c_
-from voxport.autoregressive_params import DecoderLoop, VocoderNoise
+from voxport.bundle import contract as c_
 from voxport.bundle import sha256_file
-from voxport.manifest import Manifest
-from voxport.mel_params import MelParams
+from voxport.bundle.manifest import Manifest
+from voxport.bundle.mel_params import MelParams
+from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
 
 from ..bundle_writer import Progress, quiet, write_bundle
 from ..errors import UnsupportedConfigError

@@ -1,5 +1,5 @@
 """The Tacotron2 graphs of the autoregressive stage set: encoder, decoder_step and postnet (and the
-vocoder's, given as a spec by whoever imported it); tensor names and axes are voxport.contract's.
+vocoder's, given as a spec by whoever imported it); tensor names and axes are voxport.bundle.contract's.
 
 NVIDIA's TensorRT export splits the model the same way (encoder, decoder_iter, postnet) and loops on the
 host. Unlike theirs, no graph here draws anything: the prenet's dropout multipliers are an input, so the
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxport import contract as c
+from voxport.bundle import contract as c
 
 from ..spec import GraphSpec
 from ..stage_specs import ATOL, Example

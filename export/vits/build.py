@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from voxport.bundle import sha256_file
-from voxport.manifest import Manifest
-from voxport.phoneme_ids import ESPEAK
+from voxport.bundle.manifest import Manifest
 from voxport.synthesis import Scales
+from voxport.text.phoneme_ids import ESPEAK
 
 from ..bundle_writer import Progress, quiet, write_bundle
 from .graphs import vits_graph_specs, vits_unmasked_specs

@@ -1,7 +1,7 @@
 """The four VITS graphs: encoder, duration predictor, decoder (flow reversed) and vocoder.
 
 Noise enters as an input and length regulation happens in the SDK, so no graph holds a random or
-data-dependent op. Tensor names are the stage contract's (voxport.contract, via export/stage_specs.py).
+data-dependent op. Tensor names are the stage contract's (voxport.bundle.contract, via export/stage_specs.py).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from voxport.contract import VOCODER
+from voxport.bundle.contract import VOCODER
 
 from ..spec import GraphSpec
 from ..stage_specs import Speakers, decoder_spec, duration_spec, encoder_spec, vocoder_spec

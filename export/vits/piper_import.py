@@ -21,8 +21,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from voxport.phoneme_ids import ESPEAK, unsupported_phoneme_type
 from voxport.synthesis import Scales
+from voxport.text.phoneme_ids import ESPEAK, unsupported_phoneme_type
 
 from ..errors import MissingTensorError, UnknownTensorError, UnsupportedConfigError
 from .config import VitsConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxport.autoregressive_params import VocoderNoise
-from voxport.contract import DENOISER_STRENGTH, LATENT, VOCODER, Z, waveglow_tensors
+from voxport.bundle.contract import DENOISER_STRENGTH, LATENT, VOCODER, Z, waveglow_tensors
+from voxport.families.tacotron2.params import VocoderNoise
 
 from ..spec import GraphSpec
 from .vocoder import WaveGlowVocoder

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from voxport.pipeline.streaming import AudioChunk
 from voxport.server.metrics import render
 from voxport.server.registry import (
     Busy,
@@ -34,7 +35,6 @@ from voxport.server.registry import (
     VoiceRegistry,
     pcm16,
 )
-from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
 log = logging.getLogger(__name__)

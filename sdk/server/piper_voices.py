@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from voxport.bundle import MANIFEST_NAME, Bundle, BundleError
-from voxport.default_voice import EXPORT_REVISION, build_bundle_in_child, cache_root
+from voxport.bundle.default_voice import EXPORT_REVISION, build_bundle_in_child, cache_root
 
 PIPER_SUFFIX = ".onnx"
 CONFIG_SUFFIX = ".onnx.json"

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from voxport.pipeline.streaming import AudioChunk
 from voxport.server.errors import Busy, Cancelled
 from voxport.server.metrics import PoolStats
-from voxport.streaming import AudioChunk
 from voxport.synthesis import SynthesisConfig
 
 _END = object()  # ends a stream of chunks (worker -> event loop) or of text pieces (event loop -> worker)

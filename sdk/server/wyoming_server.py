@@ -24,6 +24,7 @@ from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsV
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
+from voxport.pipeline.streaming import AudioChunk as VoxChunk
 from voxport.server.registry import (
     Busy,
     ChunkStream,
@@ -34,7 +35,6 @@ from voxport.server.registry import (
     VoiceRegistry,
     pcm16,
 )
-from voxport.streaming import AudioChunk as VoxChunk
 from voxport.synthesis import SynthesisConfig
 
 log = logging.getLogger(__name__)

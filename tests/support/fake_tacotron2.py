@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from voxport import Voice
-from voxport import contract as c
-from voxport.autoregressive_params import DecoderLoop, VocoderNoise
-from voxport.manifest import GraphEntry, GraphVariant, Manifest
-from voxport.mel_params import MelParams
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import GraphEntry, GraphVariant, Manifest
+from voxport.bundle.mel_params import MelParams
+from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
+from voxport.pipeline.sessions import StageSessions
 from voxport.runtimes.base import GraphIO, GraphTensor, RuntimeOptions, Session
-from voxport.stages import StageSessions
 
 N_MEL, LAYERS, PRENET, RNN, CHANNELS, ATTENTION = 8, 2, 16, 12, 10, 6
 HOP, Z_CHANNELS, Z_STEPS = 16, 4, 4

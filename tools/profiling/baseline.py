@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from voxport.engine import FRONTEND
+from voxport.pipeline.engine import FRONTEND
 from voxport.tools.profiling.child import Recorder
 from voxport.tools.profiling.measure import Deadline, Progress, Ticker, TimeLimit, measure_cold, peak_rss_mb, skipped
 from voxport.tools.profiling.plan import MONOLITH_STAGE
@@ -50,7 +50,7 @@ def resolve_piper_file(source: dict[str, Any], explicit: str | Path | None) -> B
                                   f"(source kind {source.get('kind')!r}); pass --piper FILE to compare anyway")
     candidates = [Path(source["origin"])] if source.get("origin") else []
     try:
-        from voxport.default_voice import default_voice_files
+        from voxport.bundle.default_voice import default_voice_files
 
         default = default_voice_files()[0]
         if default.name == source.get("file"):
@@ -83,8 +83,8 @@ class _Baseline:
     def __init__(self, job: dict[str, Any]) -> None:
         from voxport.audio import silence
         from voxport.bundle import Bundle
-        from voxport.frontend import TextFrontend
         from voxport.synthesis import DEFAULT_SENTENCE_SILENCE
+        from voxport.text.frontend import TextFrontend
         from voxport.tools.piper_monolith import PiperMonolith
 
         manifest = Bundle.load(job["bundle"], verify=False).manifest

@@ -186,8 +186,8 @@ def _fresh_sessions(voice: Any) -> dict[str, Any]:
 
 
 def _time_synthesize(voice: Any, text: str, settings: dict[str, Any], index: int) -> Sample:
-    from voxport.contract import DECODER_STEP
-    from voxport.engine import StageTimes
+    from voxport.bundle.contract import DECODER_STEP
+    from voxport.pipeline.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
     steps: list[float] = []  # an autoregressive voice's decoder steps, one by one
@@ -213,7 +213,7 @@ def _time_synthesize(voice: Any, text: str, settings: dict[str, Any], index: int
 
 
 def _time_first_audio(voice: Any, text: str, settings: dict[str, Any], index: int) -> Sample | None:
-    from voxport.engine import StageTimes
+    from voxport.pipeline.engine import StageTimes
 
     sessions = _fresh_sessions(voice)
     chunks = voice.stream(text, **settings)

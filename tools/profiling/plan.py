@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxport import contract as c
-from voxport.engine import FRONTEND, LENGTH_REGULATION
+from voxport.bundle import contract as c
+from voxport.pipeline.engine import FRONTEND, LENGTH_REGULATION
 from voxport.tools.piper_monolith import MONOLITH_RUNTIME
 
 # Pipeline order as the engine reports it (the flow families', then Tacotron2's decoder step and postnet);

@@ -80,7 +80,7 @@ def profile(
     sentence, the stop gate ignored: random weights stop at random points, a benchmark must not.
     """
     from voxport.bundle import Bundle
-    from voxport.default_voice import ensure_default_bundle
+    from voxport.bundle.default_voice import ensure_default_bundle
     from voxport.runtimes import physical_core_count
 
     if decoder_steps is not None and decoder_steps < 1:

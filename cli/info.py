@@ -8,7 +8,7 @@ import json
 import textwrap
 from typing import Any
 
-from voxport.manifest import Manifest
+from voxport.bundle.manifest import Manifest
 
 
 def add_parser(sub: Any) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from voxport.bundle import Bundle
-    from voxport.default_voice import ensure_default_bundle
+    from voxport.bundle.default_voice import ensure_default_bundle
 
     # verify=False: describing a voice needs the manifest, not hashing hundreds of MB of graphs.
     bundle = Bundle.load(args.bundle or ensure_default_bundle(), verify=False)

@@ -2,7 +2,7 @@
 
 The encoder runs once; then the `decoder_step` graph runs once per mel frame, each step's state
 outputs (`next_state(name)`) fed back as the next step's inputs, the frame it made fed back as
-`previous_frame`, and a prenet dropout mask drawn per step from the utterance's seed (voxport.noise).
+`previous_frame`, and a prenet dropout mask drawn per step from the utterance's seed (voxport.pipeline.noise).
 The loop stops after the first frame whose sigmoid(gate_logit) exceeds the manifest's gate threshold
 (that frame is kept), or at the step cap with a warning. Every graph call goes through `Engine._run`,
 so per-stage runtimes and precisions apply and `Engine.watch` sees each step as a `decoder_step` event.
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxport import contract as c
-from voxport.autoregressive_params import DecoderLoop, VocoderNoise
-from voxport.noise import DecoderNoise, RecordedDecoderNoise
+from voxport.bundle import contract as c
+from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
+from voxport.pipeline.noise import DecoderNoise, RecordedDecoderNoise
 
 if TYPE_CHECKING:
-    from voxport.engine import Engine
+    from voxport.pipeline.engine import Engine
 
 __all__ = ["CAP", "FORCED", "GATE", "DecoderRun", "DecoderStepCapWarning", "MelUtterance"]
 

@@ -22,11 +22,11 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
-from voxport.frontend import TextFrontend
+from voxport.pipeline.timestamps import PhonemeTime, SentenceTiming, WordTime
 from voxport.text.common import map_plain, passthrough_spans
+from voxport.text.frontend import TextFrontend
 from voxport.text.normalize import normalize_text
 from voxport.text.sentences import split_sentences
-from voxport.timestamps import PhonemeTime, SentenceTiming, WordTime
 
 __all__ = ["CLEANERS", "Tacotron2SymbolMapper", "Tacotron2TextFrontend", "clean_text", "symbol_timing",
            "transliterate"]
@@ -80,7 +80,7 @@ def clean_text(text: str, cleaners: str = "english_cleaners") -> str:
 
 class Tacotron2SymbolMapper:
     """Symbols of a cleaned sentence ("turn {HH AW1} left") to ids by the manifest's phoneme_id_map: one
-    symbol per character, ARPAbet in braces as '@'-prefixed symbols. Also serves `voxport.timestamps`-style
+    symbol per character, ARPAbet in braces as '@'-prefixed symbols. Also serves `voxport.pipeline.timestamps`-style
     callers: `spans` gives each kept symbol's id range."""
 
     num_marker_ids = 0  # nothing is added around a sentence's ids

@@ -3,7 +3,7 @@
 Every padded position is masked (phoneme_lengths / phoneme_mask / frame_mask), and the graphs compute
 masked positions as if they were absent, so a padded call gives the real positions exactly what the
 unpadded call gives. Frame-level graphs run in windows with their measured reach as context
-(voxport.windows) when longer than the largest bucket, or when two windows cost fewer frames than one
+(voxport.pipeline.windows) when longer than the largest bucket, or when two windows cost fewer frames than one
 padded call; a stream's first chunk has buckets of its own (Engine), so it is never padded.
 """
 
@@ -16,13 +16,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from voxport import contract as c
-from voxport.manifest import Reach
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import Reach
+from voxport.pipeline.windows import cheapest_windows, plan_windows
 from voxport.runtimes import FIXED_SHAPE_RUNTIMES, LATENCY_SPECIALIZED, ShapePlan
 from voxport.runtimes.base import Session
 from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.runtimes.static import StaticSessions
-from voxport.windows import cheapest_windows, plan_windows
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from voxport import contract as c
 from voxport.bundle import Bundle, MissingVariantError
-from voxport.manifest import static_variant, unmasked_variant
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import static_variant, unmasked_variant
 from voxport.runtimes import RuntimeOptions, Session, TensorSpec, canonical_runtime, open_session, variant_for
 from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.runtimes.static import StaticSessions

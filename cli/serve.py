@@ -63,14 +63,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.voice:
         specs = [VoiceSpec.parse(v) for v in args.voice]
     else:
-        from voxport.default_voice import ensure_default_bundle
+        from voxport.bundle.default_voice import ensure_default_bundle
 
         specs = [VoiceSpec("default", Path(ensure_default_bundle(progress=True)))]
     if args.max_loaded is not None and args.max_loaded < 1:
         raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
     if not args.drain_timeout >= 0:  # NaN too
         raise ValueError(f"--drain-timeout must be 0 or more seconds, got {args.drain_timeout:g}")
-    from voxport.cli_checks import stage_option
+    from voxport.cli.checks import stage_option
 
     # Every copy of every voice loads with these; a voice that cannot (no calibrated policy, a runtime
     # missing) fails at start with --preload, else on its first request with the reason.
@@ -118,7 +118,7 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
     if args.voice:
         voices = list(args.voice)
     else:
-        from voxport.default_voice import ensure_default_bundle
+        from voxport.bundle.default_voice import ensure_default_bundle
 
         voices = [f"default={ensure_default_bundle(progress=True)}"]
     options = parse_args({

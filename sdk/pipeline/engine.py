@@ -5,7 +5,7 @@ regulation, noise); `render` turns any window of that latent into audio (decoder
 utterance synthesis renders the full window once, streaming renders overlapping windows — both from
 the same prepared latent, so they draw the same noise and agree sample for sample.
 
-An autoregressive bundle (Tacotron2) replaces `prepare` with `decoder_run` (voxport.autoregressive: the
+An autoregressive bundle (Tacotron2) replaces `prepare` with `decoder_run` (voxport.families.tacotron2.loop: the
 encoder, then one decoder step per frame until the stop gate fires); its `MelUtterance` goes through the
 same `decode` (there the postnet) and `vocode` (fed the window's slice of WaveGlow's z).
 
@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxport import contract as c
-from voxport.autoregressive import DecoderRun, MelUtterance
-from voxport.griffin_lim import GriffinLim
-from voxport.manifest import Manifest
-from voxport.noise import DecoderNoise, Noise, RandomNoise, RecordedNoise
-from voxport.regulate import expand_prior, fit_to_multiple, frames_per_phoneme, shift_prior
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import Manifest
+from voxport.families.tacotron2.loop import DecoderRun, MelUtterance
+from voxport.pipeline.griffin_lim import GriffinLim
+from voxport.pipeline.noise import DecoderNoise, Noise, RandomNoise, RecordedNoise
+from voxport.pipeline.regulate import expand_prior, fit_to_multiple, frames_per_phoneme, shift_prior
+from voxport.pipeline.sessions import StageSessions
+from voxport.pipeline.shaped import ShapedRunner
+from voxport.pipeline.windows import DEFAULT_FIRST_CHUNK_FRAMES, stream_head_frames
 from voxport.runtimes import ShapePlan
-from voxport.shaped import ShapedRunner
-from voxport.stages import StageSessions
 from voxport.synthesis import Scales, SynthesisConfig
-from voxport.windows import DEFAULT_FIRST_CHUNK_FRAMES, stream_head_frames
 
 LENGTH_REGULATION = "length_regulation"  # the numpy step between the duration and decoder graphs
 FRONTEND = "frontend"  # text to phoneme ids, reported by Voice through the same hook

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
-from voxport.phoneme_ids import (
+from voxport.text.languages import normalizer_for
+from voxport.text.phoneme_ids import (
     ESPEAK,
     TACOTRON2_TEXT,
     TEXT,
@@ -20,8 +21,7 @@ from voxport.phoneme_ids import (
     text_phonemes,
     unsupported_phoneme_type,
 )
-from voxport.phonemize import EspeakPhonemizer
-from voxport.text.languages import normalizer_for
+from voxport.text.phonemize import EspeakPhonemizer
 from voxport.text.sentences import split_sentences
 
 __all__ = ["CodepointFrontend", "CodepointPhonemizer", "PiperConfig", "TextFrontend", "strip_unspeakable"]
@@ -42,7 +42,7 @@ class TextFrontend:
 
     The espeak-ng phonemizer is created on first use and then reused for every call. Front-ends are
     cheap to create and drop: every phonemizer of one espeak voice shares the process's one loaded
-    espeak-ng (voxport.phonemize), so none of them holds memory of its own.
+    espeak-ng (voxport.text.phonemize), so none of them holds memory of its own.
     """
 
     def __init__(
@@ -93,7 +93,7 @@ class TextFrontend:
         """
         ph = manifest.phonemizer
         if ph.get("type") == TACOTRON2_TEXT:
-            from voxport.tacotron2_text import Tacotron2TextFrontend
+            from voxport.families.tacotron2.text import Tacotron2TextFrontend
 
             return Tacotron2TextFrontend(manifest.phoneme_id_map, cleaners=ph.get("cleaners", "english_cleaners"))
         # Bundles written before the type was checked all say "espeak"; a missing type means the same.

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voxport import contract as c
-from voxport.autoregressive import GATE, MelUtterance
-from voxport.engine import Engine, Prepared
-from voxport.manifest import Reach
-from voxport.noise import RecordedDecoderNoise
+from voxport.bundle import contract as c
+from voxport.bundle.manifest import Reach
+from voxport.families.tacotron2.loop import GATE, MelUtterance
+from voxport.pipeline.engine import Engine, Prepared
+from voxport.pipeline.noise import RecordedDecoderNoise
 
 __all__ = ["Reach", "measure_reach", "measure_bundle_reach"]
 
@@ -125,7 +125,7 @@ def _measure_autoregressive(engine: Engine, n_frames: int) -> Reach:
 def measure_bundle_reach(bundle_dir: str | Path) -> Reach:
     """Receptive fields of a bundle's graphs as the SDK runs them by default (onnxruntime, fp32)."""
     from voxport.bundle import Bundle
-    from voxport.stages import StageSessions
+    from voxport.pipeline.sessions import StageSessions
 
     bundle = Bundle.load(bundle_dir, verify=False)
     with StageSessions.open(bundle) as sessions:

@@ -13,9 +13,9 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voxport import cli_checks as checks
-from voxport.cli_build import add_build_parser, progress
-from voxport.cli_serve import add_serve_parser
+from voxport.cli import checks
+from voxport.cli.build import add_build_parser, progress
+from voxport.cli.serve import add_serve_parser
 from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
@@ -65,7 +65,7 @@ def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
     """Play while synthesizing; also write the WAV when -o was given explicitly."""
     import numpy as np
 
-    from voxport.playback import AudioDeviceError, AudioPlayer
+    from voxport.audio.playback import AudioDeviceError, AudioPlayer
 
     try:
         player = AudioPlayer(voice.sample_rate)
@@ -94,7 +94,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"voxport calibrate needs the calibration extra: pip install 'voxport[calibration]' ({exc})",
               file=sys.stderr)
         return 2
-    from voxport.default_voice import ensure_default_bundle
+    from voxport.bundle.default_voice import ensure_default_bundle
 
     bundle = args.bundle or ensure_default_bundle()
     try:
@@ -123,8 +123,8 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
 
 def cmd_phonemize(args: argparse.Namespace) -> int:
     from voxport.bundle import Bundle
-    from voxport.default_voice import ensure_default_bundle
-    from voxport.frontend import TextFrontend
+    from voxport.bundle.default_voice import ensure_default_bundle
+    from voxport.text.frontend import TextFrontend
 
     bundle = Bundle.load(args.bundle or ensure_default_bundle(), verify=False)
     frontend = TextFrontend.from_manifest(bundle.manifest)
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_build_parser, _add_speak, _add_calibrate, add_serve_parser, _add_small_commands):
         add(sub)
-    from voxport.cli_info import add_parser as add_info_parser
+    from voxport.cli.info import add_parser as add_info_parser
     from voxport.tools.profiling.cli import add_parser as add_profile_parser
 
     add_info_parser(sub)
@@ -214,8 +214,8 @@ def _add_small_commands(sub) -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a user's mistake raises: bad paths and values, a damaged bundle, a runtime or audio device that
     is not there. Imported only once an error is being handled, so that `--help` stays fast."""
-    from voxport.default_voice import DefaultVoiceError
-    from voxport.playback import AudioDeviceError
+    from voxport.audio.playback import AudioDeviceError
+    from voxport.bundle.default_voice import DefaultVoiceError
     from voxport.runtimes.errors import VoxportRuntimeError
 
     # BundleError, FrontendError and the importers' ModelImportError are ValueErrors.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from voxport.manifest_fields import JsonObject, ManifestPath, fail
+from voxport.bundle.fields import JsonObject, ManifestPath, fail
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from voxport.phoneme_ids import PhonemeIdMapper
+from voxport.text.phoneme_ids import PhonemeIdMapper
 
 
 @dataclass(frozen=True)

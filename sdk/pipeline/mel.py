@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxport.mel_params import MelNormalization, MelParams
+from voxport.bundle.mel_params import MelNormalization, MelParams
 
 __all__ = ["db_affine", "denormalize", "mel_filterbank", "mel_to_magnitude", "normalize"]
 

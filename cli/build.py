@@ -47,7 +47,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"voxport build needs the export extra (torch, onnx): pip install 'voxport[export]' ({exc})",
               file=sys.stderr)
         return 2
-    from voxport.default_voice import VOICE_LICENSE, VOICE_PACKAGE, default_bundle_dir, default_voice_files
+    from voxport.bundle.default_voice import VOICE_LICENSE, VOICE_PACKAGE, default_bundle_dir, default_voice_files
 
     say = progress(args.quiet)
     if args.tacotron2:

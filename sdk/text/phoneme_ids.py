@@ -34,7 +34,7 @@ __all__ = [
 ESPEAK = "espeak"  # espeak-ng IPA; also what a config or manifest that names no type means
 TEXT = "text"  # no phonemizer: the code points of the text are the symbols
 SUPPORTED_PHONEME_TYPES = (ESPEAK, TEXT)
-# Not a Piper type: NVIDIA Tacotron2's cleaned characters and ARPAbet (voxport.tacotron2_text). Only a
+# Not a Piper type: NVIDIA Tacotron2's cleaned characters and ARPAbet (voxport.families.tacotron2.text). Only a
 # bundle's manifest names it, so Piper configs are still checked against the Piper types alone.
 TACOTRON2_TEXT = "tacotron2_text"
 # The other types piper-tts 1.8 knows (piper.config.PhonemeType), with what phonemizes them there:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxport.mel import mel_to_magnitude
-from voxport.mel_params import MelParams
+from voxport.bundle.mel_params import MelParams
+from voxport.pipeline.mel import mel_to_magnitude
 
 __all__ = ["GriffinLim", "griffin_lim", "istft", "stft"]
 

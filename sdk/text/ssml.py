@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from voxport.ssml_sayas import SsmlWarning, say_as
 from voxport.synthesis import SynthesisConfig
+from voxport.text.ssml_sayas import SsmlWarning, say_as
 
 if TYPE_CHECKING:
     from voxport.voice import Voice

@@ -1,5 +1,5 @@
 """The bundle manifest: the dataclasses it parses into, validated field by field and against the
-stage contract (voxport.contract), so a damaged or hand-edited manifest fails at load with the field
+stage contract (voxport.bundle.contract), so a damaged or hand-edited manifest fails at load with the field
 named, never in the middle of synthesis.
 """
 
@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from voxport.autoregressive_params import DecoderLoop, VocoderNoise
-from voxport.contract import AUTOREGRESSIVE_FAMILIES, STAGES, contracts_for, pipeline_order, stages_for
-from voxport.manifest_errors import BundleVersionError, MissingVariantError
-from voxport.manifest_fields import JsonObject, ManifestPath, check_int, fail
-from voxport.mel_params import MelParams
+from voxport.bundle.contract import AUTOREGRESSIVE_FAMILIES, STAGES, contracts_for, pipeline_order, stages_for
+from voxport.bundle.errors import BundleVersionError, MissingVariantError
+from voxport.bundle.fields import JsonObject, ManifestPath, check_int, fail
+from voxport.bundle.mel_params import MelParams
+from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
 from voxport.runtimes.base import TensorSpec
 from voxport.runtimes.shapes import ShapePlan
 from voxport.synthesis import Scales
@@ -115,7 +115,7 @@ class DurationRule:
 @dataclass(frozen=True)
 class Reach:
     """Frames of context each streamed window needs on each side, per graph (measured at build time by
-    voxport.receptive_field); vocoder None: not local in time (Griffin-Lim), so windows cannot be cut."""
+    voxport.pipeline.reach); vocoder None: not local in time (Griffin-Lim), so windows cannot be cut."""
 
     decoder: int
     vocoder: int | None
@@ -176,7 +176,7 @@ def unmasked_variant(precision: str) -> str:
     shapes compute exactly; a call that is never padded feeds all ones, and those multiplications are
     pure cost (they also keep onnxruntime from fusing Conv + Add). The copy has the same weights and
     the entry's inputs minus frame_mask; the SDK opens it only for stages it will never pad
-    (voxport.stages). Bundles without it run the masked graph, as before.
+    (voxport.pipeline.sessions). Bundles without it run the masked graph, as before.
     """
     return f"{precision}:{UNMASKED}"
 

@@ -20,8 +20,7 @@ __all__ = [
     "sha256_file", "write_manifest", "describe_graph_file",
 ]
 
-from voxport.manifest import FORMAT_VERSION, MANIFEST_NAME, GraphEntry, GraphVariant, Manifest
-from voxport.manifest_errors import (
+from voxport.bundle.errors import (
     BundleError,
     BundleFormatError,
     BundleIntegrityError,
@@ -31,6 +30,7 @@ from voxport.manifest_errors import (
     MissingStageError,
     MissingVariantError,
 )
+from voxport.bundle.manifest import FORMAT_VERSION, MANIFEST_NAME, GraphEntry, GraphVariant, Manifest
 
 # --------------------------------------------------------------------------- files
 

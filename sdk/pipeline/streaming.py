@@ -6,7 +6,7 @@ makes their frames, with the postnet in the decoder's place.)
 Per sentence the encoder and duration predictor run once. The decoder then runs twice: a short head
 covering the first chunk, then the rest of the sentence. The vocoder runs over growing frame windows,
 each widened by a context margin on both sides that is cut away afterwards. Margins are the measured
-receptive fields of the two graphs (voxport.receptive_field), so the chunks join into exactly the
+receptive fields of the two graphs (voxport.pipeline.reach), so the chunks join into exactly the
 audio of a whole-sentence render. Windows grow geometrically: the first is small for a fast first
 sound; later ones are large because every window pays for its margins again.
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxport.autoregressive import DecoderRun
-from voxport.engine import Engine, Prepared
-from voxport.manifest import Reach
+from voxport.bundle.manifest import Reach
+from voxport.families.tacotron2.loop import DecoderRun
+from voxport.pipeline.engine import Engine, Prepared
+from voxport.pipeline.timestamps import SentenceTiming
+from voxport.pipeline.windows import DEFAULT_CHUNK_FRAMES, DEFAULT_FIRST_CHUNK_FRAMES
 from voxport.text.sentences import split_sentences
-from voxport.timestamps import SentenceTiming
-from voxport.windows import DEFAULT_CHUNK_FRAMES, DEFAULT_FIRST_CHUNK_FRAMES
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "DEFAULT_FIRST_CHUNK_FRAMES", "AudioChunk", "LazyTiming", "chunk_windows",
            "sentences_from_pieces", "stream_audio", "stream_decoder"]

@@ -59,7 +59,7 @@ def plan_windows(n: int, buckets: tuple[int, ...], reach: int, multiple: int = 1
 
 def stream_head_frames(first: int, reach_decoder: int, reach_vocoder: int, multiple: int = 1) -> tuple[int, int]:
     """Frames of the decoder and of the vocoder call that make a stream's first chunk of `first` frames
-    (voxport.streaming), for a sentence longer than that: the vocoder needs its reach after the chunk,
+    (voxport.pipeline.streaming), for a sentence longer than that: the vocoder needs its reach after the chunk,
     the decoder its own reach after that, on the decoder's frame multiple. Knowing them at load lets a
     fixed-shape voice prepare exactly these shapes, so the first chunk is never padded to a bucket."""
     vocoder = first + reach_vocoder

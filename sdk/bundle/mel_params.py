@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from voxport.manifest_fields import JsonObject, ManifestPath, fail
+from voxport.bundle.fields import JsonObject, ManifestPath, fail
 
 
 @dataclass(frozen=True)

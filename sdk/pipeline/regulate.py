@@ -75,5 +75,5 @@ def expand_prior(
 
 
 def shift_prior(mean: np.ndarray, log_std: np.ndarray, eps: np.ndarray, noise_scale: float) -> np.ndarray:
-    """z_p = m + eps * exp(logs) * noise_scale, with eps from voxport.noise."""
+    """z_p = m + eps * exp(logs) * noise_scale, with eps from voxport.pipeline.noise."""
     return (mean + eps * np.exp(log_std) * np.float32(noise_scale)).astype(np.float32)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from voxport.manifest_errors import BundleFormatError
+from voxport.bundle.errors import BundleFormatError
 
 ManifestPath = str | Path | None  # the manifest path, used only to make error messages actionable
 

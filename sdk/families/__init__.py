@@ -1,0 +1,1 @@
+"""Model families, registered by name (filled in by the family-plugin change)."""
