@@ -76,10 +76,10 @@ def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_senten
 
 
 def _check_voice(voice: Voice) -> None:
-    if voice.manifest.autoregressive:
-        # Capture, the candidates and the gate replay the duration stage set's draws and frame counts.
-        raise NotImplementedError(f"calibration of {voice.manifest.family} bundles (autoregressive) is not supported "
-                                  "yet; run them at fp32, or at bf16 on OpenVINO (precision='bf16')")
+    if voice.family.calibration_refusal:
+        # Capture, the candidates and the gate replay the parallel stage set's draws and frame counts.
+        raise NotImplementedError(f"{voice.family.calibration_refusal}; run it at fp32, or at bf16 on OpenVINO "
+                                  "(precision='bf16')")
     if voice.manifest.num_speakers > 1:
         # Ranges captured and a gate run on one speaker would say nothing about the others.
         raise NotImplementedError("calibration of multi-speaker voices is not supported yet")

@@ -67,7 +67,7 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
     with engine.watch(record):
         for text in sentences:
             for _, _, ids in voice.frontend.text_to_ids(text):
-                engine.render(engine.prepare(ids, scales, noise, sid))
+                voice.pipeline.render(voice.pipeline.prepare(ids, scales, noise, sid))
     return captured
 
 

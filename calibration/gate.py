@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
-from voxport.pipeline.engine import Engine, Prepared
+from voxport.families.parallel import ParallelPipeline, Prepared
+from voxport.pipeline.engine import Engine
 from voxport.pipeline.noise import RandomNoise, RecordedNoise
 from voxport.pipeline.sessions import StageSessions
 from voxport.tools.quality import compare, dtw_mel_cepstral_distortion_db
@@ -126,15 +127,15 @@ class Gate:
     def __init__(self, voice: Voice, sentences: Sequence[str], seed: int, thresholds: GateThresholds,
                  recognizer: Recognizer | None) -> None:
         self.voice, self.seed, self.thresholds, self.recognizer = voice, seed, thresholds, recognizer
-        engine = voice.engine
+        engine, pipeline = voice.engine, voice.pipeline
         self.scales, self.sid = engine.scales(), engine.speaker_id(None)
         self.references: list[Reference] = []
         for i, sentence in enumerate(sentences):
             for text, _, ids in voice.frontend.text_to_ids(sentence):
                 # Seeded per held-out line, so a sentence's reference does not depend on which
                 # sentences precede it (a shorter held-out set judges the same audio).
-                prepared = engine.prepare(ids, self.scales, RandomNoise(np.random.default_rng(seed + i)), self.sid)
-                self.references.append(Reference(text, ids, prepared, engine.render(prepared)))
+                prepared = pipeline.prepare(ids, self.scales, RandomNoise(np.random.default_rng(seed + i)), self.sid)
+                self.references.append(Reference(text, ids, prepared, pipeline.render(prepared)))
         self._ref_words = (None if recognizer is None else [
             word_errors(r.text, recognizer.transcribe(r.audio, voice.sample_rate)) for r in self.references])
 
@@ -181,21 +182,21 @@ class Gate:
         """The candidate's audio per reference from the reference's draws, and how far its own duration
         predictor moved the frames. The own-duration audio is rendered only when it is judged (duration
         shift) and differs (some duration moved): otherwise it is the forced audio."""
-        engine = Engine(self.voice.manifest, sessions)
+        pipeline = ParallelPipeline(Engine(self.voice.manifest, sessions))
         out = Rendered()
         for index, ref in enumerate(self.references):
-            prepared = engine.prepare(ref.ids, self.scales, ref.prepared.replay(), self.sid,
-                                      frames=ref.prepared.frames)
+            prepared = pipeline.prepare(ref.ids, self.scales, ref.prepared.replay(), self.sid,
+                                        frames=ref.prepared.frames)
             own = prepared.predicted_frames
             moved = int(np.sum(own != ref.prepared.frames))
             out.moved += moved
             out.phonemes += own.size
             out.own_frames.append(int(own.sum()))
-            out.forced.append(engine.render(prepared))
+            out.forced.append(pipeline.render(prepared))
             if self.thresholds.allow_duration_shift and moved:
                 eps = shifted_eps(ref.prepared.eps, ref.prepared.frames, own, (self.seed, index))
                 noise = RecordedNoise(ref.prepared.duration_noise, eps)
-                out.own.append(engine.render(engine.prepare(ref.ids, self.scales, noise, self.sid, frames=own)))
+                out.own.append(pipeline.render(pipeline.prepare(ref.ids, self.scales, noise, self.sid, frames=own)))
             else:
                 out.own.append(out.forced[-1])
         return out

@@ -14,20 +14,16 @@ if TYPE_CHECKING:
 def speaker(voice: Voice, speaker: str | None) -> int | str | None:
     """--speaker as the voice knows it: a speaker name, else digits as an id. Checked now, so that a wrong
     speaker is reported before any synthesis (and even for text that has nothing to speak)."""
+    from voxport.pipeline.speakers import parse_speaker, speaker_id
+
     if speaker is None:
         return None
     m = voice.manifest
-    chosen: int | str = int(speaker) if speaker not in m.speaker_id_map and speaker.isdigit() else speaker
+    chosen = parse_speaker(m, speaker)
     if m.num_speakers <= 1 and chosen != 0:
         # The engine ignores the speaker of a single-speaker voice; a user who asked for one should know.
         raise ValueError(f"voice {m.name!r} has a single speaker; --speaker selects one of a multi-speaker voice")
-    try:
-        voice.engine.speaker_id(chosen)  # raises ValueError naming the known speakers
-    except ValueError as exc:
-        if isinstance(chosen, int) and m.speaker_id_map:  # its message gives the id range; add the names
-            names = ", ".join(f"{name} ({i})" for name, i in sorted(m.speaker_id_map.items(), key=lambda kv: kv[1]))
-            raise ValueError(f"{exc}; known: {names}") from exc
-        raise
+    speaker_id(m, chosen)  # raises ValueError naming the known speakers
     return chosen
 
 

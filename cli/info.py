@@ -9,6 +9,8 @@ import textwrap
 from typing import Any
 
 from voxport.bundle.manifest import Manifest
+from voxport.families import family_named
+from voxport.pipeline.speakers import by_id
 
 
 def add_parser(sub: Any) -> None:
@@ -50,16 +52,10 @@ def voice_facts(m: Manifest) -> dict[str, Any]:
         "sample_rate": m.sample_rate,
         "quality": _quality(m),
         "num_speakers": m.num_speakers,
-        "speakers": dict(sorted(m.speaker_id_map.items(), key=lambda kv: kv[1])),
+        "speakers": by_id(m),
         "license": m.source.get("license"),
         "source": m.source.get("origin") or m.source.get("file") or m.source.get("kind"),
-        # An autoregressive voice reads no scales: its loop's stop rule and its vocoder's noise instead.
-        "scales": ({"length_scale": m.inference.length_scale, "noise_scale": m.inference.noise_scale,
-                    "noise_w": m.inference.noise_w} if not m.autoregressive else
-                   {**({"gate_threshold": m.decoder_loop.gate_threshold, "max_steps": m.decoder_loop.max_steps}
-                       if m.decoder_loop else {}),
-                    **({"sigma": m.vocoder_noise.sigma, "denoiser_strength": m.vocoder_noise.denoiser_strength}
-                       if m.vocoder_noise else {})}),
+        "scales": family_named(m.family).settings(m),  # the knobs its family reads, at the voice's values
         # "fp32@128" keys are static-shape copies (build --static): listed apart from the precisions.
         "precisions": {s: sorted(k for k in g.variants if "@" not in k) for s, g in m.graphs.items()},
         "calibrated": {r: dict(p.precisions) for r, p in m.calibration.items()},

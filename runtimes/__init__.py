@@ -23,13 +23,11 @@ from .registry import (
     registered_backends,
     variant_for,
 )
-from .shapes import DEFAULT_SPECIALIZED, FIXED_SHAPE_RUNTIMES, LATENCY_SPECIALIZED, ShapePlan
+from .shapes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from .tensorrt_backend import TensorRTBackend, TensorRTSession
 
 __all__ = [
-    "DEFAULT_SPECIALIZED",
     "FIXED_SHAPE_RUNTIMES",
-    "LATENCY_SPECIALIZED",
     "KNOWN_RUNTIMES",
     "Backend",
     "CallStats",

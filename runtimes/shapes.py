@@ -14,16 +14,8 @@ from dataclasses import dataclass
 # runs any shape at the same cost, so padding would only add work there.
 FIXED_SHAPE_RUNTIMES = ("openvino", "tensorrt")
 
-# Stages whose buckets are compiled one graph each where the runtime has that choice (OpenVINO; see
-# runtimes/openvino_buckets.py). The default, the vocoder: synthesis took 0.81x the time (bf16; 0.88x
-# fp32; 24 unseen sentences, 2-core AMD EPYC) for ~1 s more load. Adding the encoder and duration
-# predictor: another 0.95x and time to first audio 19 instead of 25.5 ms (calibrated policy), but
-# ~+380 MB and ~+6 s of load (their weights are copied per bucket), so that is a choice, not the
-# default. Copies of the decoder gained nothing for +430 MB.
-DEFAULT_SPECIALIZED = ("vocoder",)
-LATENCY_SPECIALIZED = ("encoder", "duration", "vocoder")
 # What `Voice.load(shapes=...)` and the CLI's --shapes take besides a plan: "latency" is "fixed" with
-# LATENCY_SPECIALIZED.
+# more graphs compiled per bucket (the model family says which).
 SHAPE_CHOICES = ("fixed", "dynamic", "latency")
 
 
@@ -37,8 +29,10 @@ class ShapePlan:
     # powers of two, OpenVINO bf16, 2-core AMD EPYC, AVX-512 BF16).
     phoneme_buckets: tuple[int, ...] = (32, 48, 64, 96, 128, 192, 256, 384, 512)
     frame_buckets: tuple[int, ...] = (32, 48, 64, 96, 128, 192, 256, 384)
-    # A load-time choice, not part of a bundle: `to_dict` leaves it out.
-    specialize: tuple[str, ...] = DEFAULT_SPECIALIZED
+    # Graphs compiled one copy per bucket where the runtime offers it (OpenVINO; runtimes/openvino_buckets.py).
+    # None: the model family's choice (voxport.families). A load-time choice, not part of a bundle:
+    # `to_dict` leaves it out.
+    specialize: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("phoneme_buckets", "frame_buckets"):
@@ -46,8 +40,10 @@ class ShapePlan:
             if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
                 raise ValueError(f"ShapePlan.{name} must be a non-empty list of ints >= 1, got {sizes!r}")
             object.__setattr__(self, name, sizes)
+        if self.specialize is None:
+            return
         if isinstance(self.specialize, str) or not all(isinstance(s, str) for s in self.specialize):
-            raise ValueError(f"ShapePlan.specialize must be a tuple of stage names, got {self.specialize!r}")
+            raise ValueError(f"ShapePlan.specialize must be a tuple of graph names, got {self.specialize!r}")
         object.__setattr__(self, "specialize", tuple(self.specialize))
 
     def bucket(self, n: int, axis: str) -> int | None:

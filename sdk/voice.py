@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,27 +14,22 @@ import numpy as np
 
 from voxport.audio import apply_volume, silence
 from voxport.bundle import Bundle
-from voxport.bundle import contract as c
-from voxport.families.tacotron2.loop import DecoderRun, MelUtterance
-from voxport.pipeline.engine import FRONTEND, Engine, Prepared
-from voxport.pipeline.noise import RandomNoise, SeededDecoderNoise
-from voxport.pipeline.reach import Reach, measure_reach
+from voxport.families import Family, Pipeline, family_of
+from voxport.pipeline.engine import FRONTEND, Engine
+from voxport.pipeline.memory import release_freed_memory
+from voxport.pipeline.reach import Reach
 from voxport.pipeline.sessions import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
-from voxport.pipeline.shaped import ShapeChoice, fixed_stages, pads
+from voxport.pipeline.shaped import ShapeChoice, fixed_stages, will_pad
 from voxport.pipeline.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
     AudioChunk,
     LazyTiming,
     sentences_from_pieces,
-    stream_audio,
-    stream_decoder,
 )
-from voxport.pipeline.timestamps import SentenceTiming, sentence_timing
 from voxport.runtimes import RuntimeOptions, canonical_runtime
 from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
-from voxport.text.frontend import TextFrontend
 
 
 @dataclass(frozen=True)
@@ -73,16 +66,14 @@ class Voice:
         self.bundle = bundle
         self.manifest = m
         self.sessions = sessions
+        self.family: Family = family_of(m)
         # First: a voice the front-end cannot speak (an unsupported phoneme type) fails before the warm-up.
-        self.frontend = TextFrontend.from_manifest(m)
-        plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes)
-        if m.autoregressive:
-            # Padding would change the encoder's LSTMs, the decoder step's attention and the postnet (no
-            # masks): only a vocoder that masks padded frames may run on buckets.
-            fixed = tuple(s for s in fixed if s == c.VOCODER)
-            plan = plan if fixed else None
-        self.engine = Engine(m, sessions, plan, fixed)
-        if c.ENCODER in self.engine.runners and plan is not None:
+        self.frontend = self.family.frontend(m)
+        plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes, self.family)
+        self.engine = Engine(m, sessions, plan, fixed, self.family)
+        self.pipeline: Pipeline = self.family.pipeline(self.engine)
+        phoneme_level = [s for s in fixed if self.engine.runners[s].axis == "phonemes"]
+        if phoneme_level and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up()
@@ -115,7 +106,7 @@ class Voice:
         them), "dynamic" runs each utterance at its own shape, None does what each stage's runtime is
         measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes);
         "latency" is "fixed" with the encoder and duration predictor also compiled per bucket (OpenVINO:
-        faster first audio for more memory, `LATENCY_SPECIALIZED`).
+        faster first audio for more memory: the family's `latency_specialize`).
         The buckets default to the bundle's (`manifest.shapes`). `static` runs the bundle's static-shape
         graphs (`voxport build --static`), one per bucket, for devices that compile nothing else.
         """
@@ -155,12 +146,12 @@ class Voice:
     ) -> Iterator[SentenceAudio]:
         """Synthesize sentence by sentence, lazily: memory stays flat however long the text is."""
         config = SynthesisConfig.of(config, **settings)
-        noise = self._noise(config)
+        draws = self._draws(config)
         for before, sentence, phonemes, ids, sub in self._utterances([text], config, text_format):
             if sentence is None:
                 yield SentenceAudio("", "", [], np.zeros(0, np.int64), np.zeros(0, np.float32), before)
                 continue
-            audio, frames = self._synthesize(ids, sub, noise)
+            audio, frames = self._synthesize(ids, sub, draws)
             yield SentenceAudio(sentence, phonemes, ids, frames, apply_volume(audio, sub.volume), before)
 
     def synthesize_ids(
@@ -168,7 +159,7 @@ class Voice:
     ) -> np.ndarray:
         """Speak one utterance given as phoneme ids (BOS/EOS/pads included, as Piper's graph takes them)."""
         config = SynthesisConfig.of(config, **settings)
-        audio, _ = self._synthesize(list(phoneme_ids), config, self._noise(config))
+        audio, _ = self._synthesize(list(phoneme_ids), config, self._draws(config))
         return apply_volume(audio, config.volume)
 
     def stream(
@@ -189,7 +180,7 @@ class Voice:
         its breaks are silence chunks (sentence index -1) and count in the offsets.
         """
         config = SynthesisConfig.of(config, **settings)
-        noise = self._noise(config)
+        draws = self._draws(config)
         self.engine.scales(config), self.engine.speaker_id(config.speaker)  # a bad setting fails before any audio
         reach = self.reach
         if text_format == "ssml" and not isinstance(text, str):
@@ -202,20 +193,11 @@ class Voice:
                 offset += before
             if sentence is None:
                 continue
-            if isinstance(noise, SeededDecoderNoise):
-                self._check_knobs(sub)
-                run = self.engine.decoder_run(ids, noise.next_utterance(), steps=sub.decoder_steps, sigma=sub.sigma)
-                # Word times need the attention of every step: reading them finishes the loop first.
-                timing = LazyTiming(partial(self._decoder_timing, sentence, phonemes, run, offset))
-                windows = stream_decoder(self.engine, run, reach, first_chunk_frames, chunk_frames)
-            else:
-                prepared = self._prepare(ids, sub, noise)
-                timing = LazyTiming(partial(
-                    sentence_timing, sentence, phonemes, self.frontend.mapper, prepared.frames, self.hop_length,
-                    self.sample_rate, offset, phonemize_word=self.frontend.phonemizer.phonemize,
-                ))
-                windows = stream_audio(self.engine, prepared, reach, first_chunk_frames, chunk_frames)
-            for audio, last in windows:
+            self._check_knobs(sub)  # SSML gives each sentence its own config
+            utterance = self.pipeline.utterance(ids, sub, draws)
+            # Computed on first access: aligning words (or finishing a decoder loop) must not delay the first sound.
+            timing = LazyTiming(partial(self.pipeline.timing, sentence, phonemes, utterance, self.frontend, offset))
+            for audio, last in self.pipeline.stream(utterance, reach, first_chunk_frames, chunk_frames):
                 audio = apply_volume(audio, sub.volume)
                 yield AudioChunk(audio, offset, index, last, timing)
                 offset += audio.size
@@ -225,7 +207,7 @@ class Voice:
     def reach(self) -> Reach:
         """Context frames each streamed window needs per graph: from the manifest, else measured once."""
         if self._reach is None:
-            self._reach = measure_reach(self.engine)
+            self._reach = self.pipeline.measure_reach()
         return self._reach
 
     def phonemize(self, text: str) -> list[str]:
@@ -235,7 +217,7 @@ class Voice:
     def close(self) -> None:
         """Release the graph sessions, and hand the memory they freed back to the system."""
         self.sessions.close()
-        _release_freed_memory()
+        release_freed_memory()
 
     def __enter__(self) -> Voice:
         return self
@@ -275,57 +257,37 @@ class Voice:
                 return
             yield item
 
-    def _synthesize(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise | SeededDecoderNoise
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def _synthesize(self, ids: list[int], config: SynthesisConfig, draws: Any) -> tuple[np.ndarray, np.ndarray]:
         if not ids:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        prepared = self._prepare(ids, config, noise)
-        return self.engine.render(prepared), prepared.frames
+        self._check_knobs(config)  # SSML gives each sentence its own config
+        utterance = self.pipeline.utterance(ids, config, draws)
+        audio = self.pipeline.render(utterance)
+        return audio, self.pipeline.frames(utterance)
 
-    def _noise(self, config: SynthesisConfig) -> RandomNoise | SeededDecoderNoise:
-        """One synthesis call's source of draws."""
+    def _draws(self, config: SynthesisConfig) -> Any:
+        """One synthesis call's source of draws (the family's: noise, dropout masks...)."""
         self._check_knobs(config)
-        if self.manifest.autoregressive:
-            return SeededDecoderNoise(config.seed)
-        return RandomNoise(np.random.default_rng(config.seed))
+        return self.pipeline.draws(config)
 
     def _check_knobs(self, config: SynthesisConfig) -> None:
         """Warn once per knob that the voice's family does not read."""
-        # A scale equal to the voice's own is no request (SSML fills length_scale in at rate 1).
+        # A value equal to the voice's own is no request (SSML fills length_scale in at rate 1).
         defaults = self.manifest.inference.to_dict()
-        ignored = (("length_scale", "noise_scale", "noise_w") if self.manifest.autoregressive
-                   else ("sigma", "decoder_steps"))
-        for knob in ignored:
+        for knob in sorted(self.family.ignored_knobs()):
             value = getattr(config, knob)
             if value is not None and value != defaults.get(knob) and knob not in self._warned_knobs:
                 self._warned_knobs.add(knob)
                 warnings.warn(f"{knob} has no effect on a {self.manifest.family} voice (see SynthesisConfig)",
                               UserWarning, stacklevel=4)
 
-    def _prepare(self, ids: list[int], config: SynthesisConfig, noise: RandomNoise | SeededDecoderNoise
-                 ) -> Prepared | MelUtterance:
-        self._check_knobs(config)  # SSML gives each sentence its own config
-        if isinstance(noise, SeededDecoderNoise):
-            run = self.engine.decoder_run(ids, noise.next_utterance(), steps=config.decoder_steps, sigma=config.sigma)
-            return run.finish()
-        return self.engine.prepare(ids, self.engine.scales(config), noise, self.engine.speaker_id(config.speaker))
-
-    def _decoder_timing(self, sentence: str, phonemes: str, run: DecoderRun, offset: int) -> SentenceTiming:
-        from voxport.families.tacotron2.text import symbol_timing
-
-        return symbol_timing(sentence, phonemes, self.frontend.mapper, run.finish().frames,  # type: ignore[arg-type]
-                             self.hop_length, self.sample_rate, offset)
-
 
 def _unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
     """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
-    graph without frame_mask): voxport.pipeline.shaped.pads, read from the runtime names; an autoregressive voice
-    pads at most its vocoder (Voice.__init__)."""
+    graph without frame_mask): voxport.pipeline.shaped.will_pad, read from the runtime names."""
+    family = family_of(bundle.manifest)
     runtimes = per_stage(runtime, bundle.stages, "runtime")
-    unpadded = tuple(s for s in bundle.stages if not pads(shapes, _runtime_name(runtimes[s])))
-    if bundle.manifest.autoregressive:
-        unpadded += tuple(s for s in bundle.stages if s != c.VOCODER and s not in unpadded)
-    return unpadded
+    return tuple(s for s in bundle.stages if not will_pad(family, s, shapes, _runtime_name(runtimes[s])))
 
 
 def _runtime_name(name: str) -> str | None:
@@ -333,32 +295,3 @@ def _runtime_name(name: str) -> str | None:
         return canonical_runtime(name)
     except RuntimeUnavailableError:  # an unknown name: opening its session reports it
         return None
-
-
-# --- memory ---------------------------------------------------------------------------------------------
-# Closing a voice frees its graph sessions (tens of MB of weights and buffers), but glibc's malloc keeps
-# much of it: after a large mmap'd block is freed it raises its mmap threshold (up to 32 MB), so the next
-# voice's buffers come from the heap, and freed heap pages stay in the process while anything above them
-# is in use. RSS then grew 0.1-0.4 MB per load/close cycle, in steps, with nothing leaked (measured on
-# onnxruntime: benchmarks/load_close_memory.py). malloc_trim(0) gives every free page back (~5 ms).
-_malloc_trim: Any = None
-_malloc_trim_looked_up = False
-
-
-def _release_freed_memory() -> bool:
-    """Return freed heap pages to the system (glibc's ``malloc_trim``); False where there is none.
-
-    Thread-safe (glibc locks each arena); does nothing on other C libraries (musl, macOS, Windows).
-    """
-    global _malloc_trim, _malloc_trim_looked_up
-    if not _malloc_trim_looked_up:
-        if sys.platform.startswith("linux"):
-            try:
-                _malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-            except OSError:
-                _malloc_trim = None
-        _malloc_trim_looked_up = True
-    if _malloc_trim is None:
-        return False
-    _malloc_trim(0)
-    return True

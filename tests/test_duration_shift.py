@@ -182,12 +182,12 @@ def test_per_phoneme_noise_judges_the_move_not_a_new_noise_sample(tiny_voice):
     at the new length changes the noise everywhere, and the DTW-MCD then measures the voice's own
     randomness — as much as fresh noise at unchanged frames."""
     gate = Gate(tiny_voice, HELD_OUT[:1], 0, GateThresholds(allow_duration_shift=True), recognizer=None)
-    ref, engine = gate.references[0], tiny_voice.engine
+    ref, pipeline = gate.references[0], tiny_voice.pipeline
     own = ref.prepared.frames.copy()
     own[own.size // 2] += 1
 
     def dtw_mcd(noise) -> float:
-        audio = engine.render(engine.prepare(ref.ids, gate.scales, noise, gate.sid, frames=own))
+        audio = pipeline.render(pipeline.prepare(ref.ids, gate.scales, noise, gate.sid, frames=own))
         return dtw_mel_cepstral_distortion_db(ref.audio, audio, tiny_voice.sample_rate)
 
     kept = dtw_mcd(RecordedNoise(ref.prepared.duration_noise, shifted_eps(ref.prepared.eps, ref.prepared.frames,

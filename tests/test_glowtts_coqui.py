@@ -95,13 +95,13 @@ def test_voxport_reproduces_coquis_glowtts_and_hifigan(tmp_path, phonemes, multi
         for ids in IDS:
             for noise_scale in (0.0, 0.667):
                 ours = voice.synthesize_ids(ids, noise_scale=noise_scale, seed=7, speaker="ben" if sid else None)
-                prepared = voice.engine.prepare(ids, voice.engine.scales(SynthesisConfig(noise_scale=noise_scale)),
+                prepared = voice.pipeline.prepare(ids, voice.engine.scales(SynthesisConfig(noise_scale=noise_scale)),
                                                 np.random.default_rng(7), voice.engine.speaker_id(sid))
                 rng = np.random.default_rng(7)
                 rng.standard_normal((1, 2, len(ids)), dtype=np.float32)
                 eps = rng.standard_normal((1, 16, prepared.n_frames), dtype=np.float32)
                 mel = coqui_inference(model, ids, eps, noise_scale, sid)
-                np.testing.assert_allclose(voice.engine.decode(prepared), mel.numpy(), atol=1e-4)
+                np.testing.assert_allclose(voice.pipeline.decode(prepared), mel.numpy(), atol=1e-4)
                 # Coqui's Synthesizer._run_vocoder: renormalize for the vocoder, then its inference().
                 x = ap_vocoder.normalize(ap_model.denormalize(mel[0].numpy()))
                 with torch.no_grad():

@@ -74,7 +74,7 @@ def test_voice_frames_follow_coquis_durations(glow_voice, coqui):
     ids = IDS[1]
     _, mel, coqui_frames = reference(coqui, ids, 0, 0.0)
     scales = glow_voice.engine.scales(SynthesisConfig(noise_scale=0.0))
-    prepared = glow_voice.engine.prepare(ids, scales, np.random.default_rng(0), None)
+    prepared = glow_voice.pipeline.prepare(ids, scales, np.random.default_rng(0), None)
     assert prepared.frames.min() >= 0 and prepared.n_frames == prepared.frames.sum() == mel.shape[1]
     assert prepared.n_frames % 2 == 0
     # Only the tail of the last phonemes may have been cut to the multiple, by less than one multiple.
@@ -91,11 +91,11 @@ def test_frame_multiple_trims_the_tail_or_fills_up():
 
 
 def test_decoder_windows_must_lie_on_the_frame_multiple(glow_voice):
-    prepared = glow_voice.engine.prepare(IDS[1], glow_voice.engine.scales(),
+    prepared = glow_voice.pipeline.prepare(IDS[1], glow_voice.engine.scales(),
                                          np.random.default_rng(0), None)
     with pytest.raises(ValueError, match="multiples of 2"):
-        glow_voice.engine.decode(prepared, 1, 9)
-    assert glow_voice.engine.decode(prepared, 2, 10).shape == (1, 16, 8)
+        glow_voice.pipeline.decode(prepared, 1, 9)
+    assert glow_voice.pipeline.decode(prepared, 2, 10).shape == (1, 16, 8)
 
 
 @pytest.mark.parametrize("first,size", [(1, 1), (3, 17), (8, 512), (10_000, 10_000)])
@@ -117,12 +117,12 @@ def test_reach_is_measured_on_the_frame_multiple(glow_voice):
 def test_griffin_lim_bundle_gives_audio_of_the_right_length(griffin_lim_bundle, glow_voice):
     with Voice.load(griffin_lim_bundle, threads=1) as voice:
         assert "vocoder" not in voice.bundle.stages and voice.manifest.mel.griffin_lim_iters == 10
-        prepared = voice.engine.prepare(IDS[1], voice.engine.scales(), np.random.default_rng(2), None)
+        prepared = voice.pipeline.prepare(IDS[1], voice.engine.scales(), np.random.default_rng(2), None)
         audio = voice.synthesize_ids(IDS[1], seed=2)
         assert audio.dtype == np.float32 and audio.shape == (prepared.n_frames * voice.hop_length,)
         assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= 1.0 and audio.std() > 0
-        mel = voice.engine.decode(prepared)  # the same mel the HiFi-GAN bundle would vocode
-        np.testing.assert_array_equal(mel, glow_voice.engine.decode(prepared))
+        mel = voice.pipeline.decode(prepared)  # the same mel the HiFi-GAN bundle would vocode
+        np.testing.assert_array_equal(mel, glow_voice.pipeline.decode(prepared))
         expected = GriffinLim(voice.manifest.mel, voice.sample_rate, voice.hop_length)(mel)
         np.testing.assert_array_equal(audio, expected)
         # Not local in time: each sentence streams as one chunk, equal to synthesize.
@@ -145,8 +145,8 @@ def test_every_stage_on_openvino_matches_onnxruntime(request, bundle):
             assert got.shape == want.shape
             # Griffin-Lim iterates on the mel: compare the decoder's output for that bundle.
             if bundle == "griffin_lim_bundle":
-                prep = cpu.engine.prepare(ids, cpu.engine.scales(), np.random.default_rng(5), None)
-                want, got = cpu.engine.decode(prep), ov.engine.decode(prep)
+                prep = cpu.pipeline.prepare(ids, cpu.engine.scales(), np.random.default_rng(5), None)
+                want, got = cpu.pipeline.decode(prep), ov.pipeline.decode(prep)
             assert float(np.max(np.abs(got - want))) <= 1e-3
 
 

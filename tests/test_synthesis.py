@@ -51,15 +51,15 @@ def test_a_config_object_equals_the_same_keywords_everywhere(tiny_voice) -> None
 
 
 def test_replayed_draws_and_forced_frames_reproduce_an_utterance(tiny_voice) -> None:
-    engine = tiny_voice.engine
+    pipeline = tiny_voice.pipeline
     ids = next(tiny_voice.iter_sentences("Replay me.")).phoneme_ids
-    scales = engine.scales()
-    first = engine.prepare(ids, scales, RandomNoise(np.random.default_rng(4)))
-    again = engine.prepare(ids, scales, first.replay(), frames=first.frames)
+    scales = tiny_voice.engine.scales()
+    first = pipeline.prepare(ids, scales, RandomNoise(np.random.default_rng(4)))
+    again = pipeline.prepare(ids, scales, first.replay(), frames=first.frames)
     np.testing.assert_array_equal(again.prior_latent, first.prior_latent)
     longer = first.frames + 1
-    stretched = engine.prepare(ids, scales, RandomNoise(np.random.default_rng(4)), frames=longer)
+    stretched = pipeline.prepare(ids, scales, RandomNoise(np.random.default_rng(4)), frames=longer)
     assert stretched.n_frames == int(longer.sum())
     np.testing.assert_array_equal(stretched.predicted_frames, first.frames)
     with pytest.raises(ValueError, match="replay with the recorded frames"):
-        engine.prepare(ids, scales, first.replay(), frames=longer)
+        pipeline.prepare(ids, scales, first.replay(), frames=longer)

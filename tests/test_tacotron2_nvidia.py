@@ -33,7 +33,7 @@ from support.tiny_tacotron2 import GATE_STEP, make_testable  # noqa: E402
 from voxport import Voice  # noqa: E402
 from voxport.export.tacotron2.build import build_from_nvidia  # noqa: E402
 from voxport.families.tacotron2.loop import CAP, GATE, DecoderStepCapWarning  # noqa: E402
-from voxport.pipeline.noise import SeededDecoderNoise  # noqa: E402
+from voxport.families.tacotron2.noise import SeededDecoderNoise  # noqa: E402
 
 # DLE's default Tacotron2 (28 M parameters) and a WaveGlow of DLE's layout at 256 WN channels (DLE also
 # trains 512; 256 keeps the bias-spectrum computation at import short on 2 cores).
@@ -121,9 +121,9 @@ def test_voxport_reproduces_nvidia_inference_with_the_same_masks_and_z(built, re
     with Voice.load(bundle, threads=2) as voice, warnings.catch_warnings():
         warnings.simplefilter("ignore", DecoderStepCapWarning)
         ids = next(voice.frontend.text_to_ids(TEXT))[2]
-        utterance = voice.engine.decoder_run(ids, SeededDecoderNoise(SEED).next_utterance()).finish()
-        latent = voice.engine.decode(utterance)
-        audio = voice.engine.vocode(utterance, latent)
+        utterance = voice.pipeline.decoder_run(ids, SeededDecoderNoise(SEED).next_utterance()).finish()
+        latent = voice.pipeline.decode(utterance)
+        audio = voice.pipeline.vocode(utterance, latent)
         assert np.array_equal(voice.synthesize(TEXT, seed=SEED), audio)  # the same path as Voice
         noise = voice.manifest.vocoder_noise
     assert (utterance.n_frames, utterance.stopped_by) == ((GATE_STEP, GATE) if stop == "gate" else (CAP_STEPS, CAP))

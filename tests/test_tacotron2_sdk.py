@@ -20,8 +20,8 @@ from test_tacotron2_frontend import SYMBOL_MAP
 from voxport import Voice
 from voxport.bundle import contract as c
 from voxport.families.tacotron2.loop import CAP, FORCED, GATE, DecoderStepCapWarning
+from voxport.families.tacotron2.noise import RandomDecoderNoise, SeededDecoderNoise
 from voxport.pipeline.engine import StageEvent, StageTimes
-from voxport.pipeline.noise import RandomDecoderNoise, SeededDecoderNoise
 from voxport.pipeline.reach import measure_reach
 
 TEXT = "Turn left here. Then {HH AW1} again, twice!"
@@ -42,7 +42,7 @@ def ids_of(voice: Voice, text: str = "Turn left here.") -> list[int]:
 
 def run(voice: Voice, ids: list[int], seed: int = 0, **kw):
     """The loop as the voice runs a call's first sentence with `seed`."""
-    return voice.engine.decoder_run(ids, SeededDecoderNoise(seed).next_utterance(), **kw).finish()
+    return voice.pipeline.decoder_run(ids, SeededDecoderNoise(seed).next_utterance(), **kw).finish()
 
 
 # --- the loop --------------------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def test_forced_steps_ignore_the_gate_and_do_not_warn(voice):
         assert voice.synthesize_ids(ids, seed=0, decoder_steps=60).size == 60 * HOP
     assert utterance.n_frames == 60 and utterance.stopped_by == FORCED
     with pytest.warns(DecoderStepCapWarning):
-        capped = fake_voice(max_steps=5, gate=False).engine.decoder_run(ids, RandomDecoderNoise(0)).finish()
+        capped = fake_voice(max_steps=5, gate=False).pipeline.decoder_run(ids, RandomDecoderNoise(0)).finish()
     assert capped.stopped_by == CAP
 
 
@@ -120,14 +120,14 @@ def test_masks_do_not_depend_on_how_much_audio_was_rendered():
 def test_replayed_draws_give_the_same_audio(voice):
     ids = ids_of(voice)
     utterance = run(voice, ids, seed=3)
-    reference = voice.engine.render(utterance)
-    replayed = voice.engine.decoder_run(ids, utterance.replay(), steps=utterance.n_frames).finish()
-    assert np.array_equal(voice.engine.render(replayed), reference)
+    reference = voice.pipeline.render(utterance)
+    replayed = voice.pipeline.decoder_run(ids, utterance.replay(), steps=utterance.n_frames).finish()
+    assert np.array_equal(voice.pipeline.render(replayed), reference)
     assert np.array_equal(utterance.z, replayed.z)
     assert utterance.z.shape == (1, Z_CHANNELS, utterance.n_frames * Z_STEPS)
-    assert not np.array_equal(voice.engine.render(run(voice, ids, seed=4)), reference)
+    assert not np.array_equal(voice.pipeline.render(run(voice, ids, seed=4)), reference)
     with pytest.raises(ValueError, match="prenet masks"):  # one step more than was recorded
-        voice.engine.decoder_run(ids, utterance.replay(), steps=utterance.n_frames + 1).finish()
+        voice.pipeline.decoder_run(ids, utterance.replay(), steps=utterance.n_frames + 1).finish()
 
 
 def test_sigma_scales_z_and_the_denoiser_strength_is_fed(voice):
@@ -211,7 +211,7 @@ def test_without_a_vocoder_the_mel_is_inverted_by_griffin_lim():
     audio = gl.synthesize_ids(ids, seed=0)
     utterance = run(gl, ids)
     assert audio.size == utterance.n_frames * HOP and np.abs(audio).max() > 0
-    assert np.array_equal(audio, gl.engine.griffin_lim(gl.engine.decode(utterance)))
+    assert np.array_equal(audio, gl.engine.griffin_lim(gl.pipeline.decode(utterance)))
     chunks = list(gl.stream("Turn left here.", seed=0))
     assert len(chunks) == 1 and np.array_equal(chunks[0].audio, audio)  # not local in time: one chunk
 
@@ -240,7 +240,7 @@ def test_a_bundle_decodes_as_the_torch_model_with_the_same_masks(tiny):
     with Voice.load(bundle, threads=1) as loaded:
         ids = ids_of(loaded)
         utterance = run(loaded, ids, seed=3)
-        latent = loaded.engine.decode(utterance)
+        latent = loaded.pipeline.decode(utterance)
     mel, postnet, gates = module.tiny_tacotron2(stop="gate").infer(
         torch.tensor([ids]), torch.from_numpy(utterance.prenet_masks)[:, None])
     assert utterance.n_frames == mel.shape[2] == module.GATE_STEP and utterance.stopped_by == GATE
@@ -257,8 +257,8 @@ def test_a_waveglow_bundle_vocodes_the_drawn_z_as_the_torch_reference(tiny):
     bundle, _ = tiny("waveglow")
     with Voice.load(bundle, threads=1) as loaded:
         utterance = run(loaded, ids_of(loaded), seed=2)
-        latent = loaded.engine.decode(utterance)
-        audio = loaded.engine.vocode(utterance, latent)
+        latent = loaded.pipeline.decode(utterance)
+        audio = loaded.pipeline.vocode(utterance, latent)
         noise = loaded.manifest.vocoder_noise
         assert loaded.synthesize("Turn left here.", seed=2).tolist() == audio.tolist()
     assert utterance.z.shape == (1, noise.z_channels, utterance.n_frames * noise.steps_per_frame)

@@ -10,7 +10,7 @@ so every side shares one definition instead of retyping tensor names.
     decoder   prior_latent, frame_mask[, speaker_embedding]      -> latent (VITS latent, GlowTTS mel)
     vocoder   latent[, frame_mask][, z, denoiser_strength][, speaker_embedding] -> audio
 
-An autoregressive family (Tacotron2) has a second stage set, chosen by the manifest's family:
+An autoregressive family (Tacotron2) has a second stage set (its family, voxport.families, says which):
 
     encoder       phoneme_ids, phoneme_lengths            -> memory, processed_memory
     decoder_step  previous_frame, prenet_dropout, the step state, memory, processed_memory, memory_mask
@@ -50,7 +50,6 @@ AUDIO = "audio"
 # Autoregressive (Tacotron2) stage names and tensors.
 DECODER_STEP, POSTNET = "decoder_step", "postnet"
 AUTOREGRESSIVE_STAGES: tuple[str, ...] = (ENCODER, DECODER_STEP, POSTNET, VOCODER)  # pipeline order
-AUTOREGRESSIVE_FAMILIES: tuple[str, ...] = ("tacotron2",)
 MEMORY = "memory"  # encoder outputs [B, PHONEMES, C]
 PROCESSED_MEMORY = "processed_memory"  # memory through the attention's memory layer [B, PHONEMES, A]
 MEMORY_MASK = "memory_mask"  # float [B, PHONEMES]: 1 for real phonemes, 0 for padding
@@ -120,18 +119,10 @@ AUTOREGRESSIVE_CONTRACTS: dict[str, StageContract] = {
 }
 
 
-def contracts_for(family: str) -> dict[str, StageContract]:
-    """The stage set a model family's bundle has, in pipeline order."""
-    return AUTOREGRESSIVE_CONTRACTS if family in AUTOREGRESSIVE_FAMILIES else CONTRACTS
-
-
-def stages_for(family: str) -> tuple[str, ...]:
-    return tuple(contracts_for(family))
-
-
-def pipeline_order(stages: object, family: str = "") -> tuple[str, ...]:
-    """Known stage names sorted into pipeline order (a manifest's JSON order carries no meaning)."""
-    return tuple(s for s in stages_for(family) if s in stages)  # type: ignore[operator]
+def pipeline_order(stages: object, contracts: dict[str, StageContract] | None = None) -> tuple[str, ...]:
+    """Known stage names sorted into the pipeline order of `contracts` (default: the parallel stage set);
+    a manifest's JSON order carries no meaning."""
+    return tuple(s for s in (contracts or CONTRACTS) if s in stages)  # type: ignore[operator]
 
 
 # --------------------------------------------------------------------------- tensor specs per stage

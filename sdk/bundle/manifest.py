@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from voxport.bundle.contract import AUTOREGRESSIVE_FAMILIES, STAGES, contracts_for, pipeline_order, stages_for
+from voxport.bundle.contract import STAGES, StageContract, pipeline_order
 from voxport.bundle.errors import BundleVersionError, MissingVariantError
 from voxport.bundle.fields import JsonObject, ManifestPath, check_int, fail
 from voxport.bundle.mel_params import MelParams
@@ -194,7 +194,7 @@ def _shape_plan(o: JsonObject) -> ShapePlan | None:
 # Optional fields written only when they differ from these defaults, so manifests stay short.
 _OPTIONAL_DEFAULTS: dict[str, Any] = {"durations": DurationRule(), "frame_multiple": 1, "mel": None,
                                       "streaming": None, "calibration": {}, "shapes": None,
-                                      "decoder_loop": None, "vocoder_noise": None}
+                                      "decoder_loop": None, "vocoder_noise": None, "params": {}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,16 +224,14 @@ class Manifest:
     shapes: ShapePlan | None = None  # the buckets fixed-shape runs use (and static graphs were written for)
     decoder_loop: DecoderLoop | None = None  # autoregressive families: the decoder step's loop on the host
     vocoder_noise: VocoderNoise | None = None  # a vocoder that samples (WaveGlow's z)
+    # A family's own fields (voice packs, codec settings...), checked by its `Family.check_params` at load,
+    # so a new family needs no new field here.
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        order = pipeline_order(self.graphs, self.family)
+        order = pipeline_order(self.graphs, _contracts(self.family))
         object.__setattr__(self, "graphs", {s: self.graphs[s] for s in order}
                            | {s: g for s, g in self.graphs.items() if s not in order})
-
-    @property
-    def autoregressive(self) -> bool:
-        """Whether the bundle has the autoregressive stage set (encoder, decoder_step, postnet, vocoder)."""
-        return self.family in AUTOREGRESSIVE_FAMILIES
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -294,25 +292,51 @@ class Manifest:
                           else DecoderLoop.from_dict(o.d["decoder_loop"], o.mp)),
             vocoder_noise=(None if o.get("vocoder_noise", None) is None
                            else VocoderNoise.from_dict(o.d["vocoder_noise"], o.mp)),
+            params=_params(o),
         )
+
+
+def _contracts(family: str, o: JsonObject | None = None) -> dict[str, StageContract]:
+    """The stage set of `family`, from its registration (voxport.families); an unknown family fails naming it."""
+    from voxport.families import UnknownFamilyError, family_named  # families import the manifest: not at load
+
+    try:
+        return dict(family_named(family).contracts)
+    except UnknownFamilyError as exc:
+        if o is None:
+            raise
+        fail(o.mp, "family", str(exc))
 
 
 def _graphs(o: JsonObject, family: str) -> dict[str, GraphEntry]:
     """The graphs, each checked against its stage's contract (the family's stage set), in pipeline order."""
     graphs = o.obj("graphs")
-    contracts = contracts_for(family)
+    contracts = _contracts(family, o)
     for stage in graphs.d:
         if stage not in contracts:
-            fail(o.mp, graphs.name(stage), f"is not a pipeline stage of {family} (known: {list(stages_for(family))})")
+            fail(o.mp, graphs.name(stage), f"is not a pipeline stage of {family} (known: {list(contracts)})")
     for stage, contract in contracts.items():
         if contract.required and stage not in graphs.d:
             fail(o.mp, graphs.name(stage), "is required but missing")
-    entries = {s: GraphEntry.from_dict(graphs.d[s], o.mp, graphs.name(s)) for s in pipeline_order(graphs.d, family)}
+    entries = {s: GraphEntry.from_dict(graphs.d[s], o.mp, graphs.name(s))
+               for s in pipeline_order(graphs.d, contracts)}
     for stage, entry in entries.items():
         problems = contracts[stage].problems(tuple(t.name for t in entry.inputs), tuple(t.name for t in entry.outputs))
         if problems:
             fail(o.mp, graphs.name(stage), "; ".join(problems))
     return entries
+
+
+def _params(o: JsonObject) -> dict[str, Any]:
+    from voxport.families import family_named
+
+    params = copy.deepcopy(o.obj("params", default={}).d)
+    check = family_named(o.string("family")).check_params  # the family is known: _graphs checked it
+    if check is not None:
+        check(params, o.mp)
+    elif params:
+        fail(o.mp, "params", f"family {o.string('family')!r} reads no params")
+    return params
 
 
 def _id_map(o: JsonObject) -> dict[str, list[int]]:

@@ -13,16 +13,19 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voxport.bundle import contract as c
-from voxport.bundle.manifest import Reach
 from voxport.pipeline.windows import cheapest_windows, plan_windows
-from voxport.runtimes import FIXED_SHAPE_RUNTIMES, LATENCY_SPECIALIZED, ShapePlan
+from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from voxport.runtimes.base import Session
 from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.runtimes.static import StaticSessions
+
+if TYPE_CHECKING:
+    from voxport.families.base import Family
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +40,24 @@ def _pad_last(x: np.ndarray, size: int) -> np.ndarray:
     return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, size - x.shape[-1])])
 
 
-def can_pad(stage: str, session: Session) -> bool:
-    """Whether the stage's graph masks padded positions: the vocoder only when it takes frame_mask."""
-    return stage != c.VOCODER or c.FRAME_MASK in {t.name for t in session.inputs}
+# The inputs through which a graph learns which positions are padding, per time axis.
+_MASKS = {c.PHONEMES: (c.PHONEME_LENGTHS, c.PHONEME_MASK), c.FRAMES: (c.FRAME_MASK,)}
 
 
-# "fixed", "dynamic", "latency" (fixed, with the phoneme-level stages compiled per bucket too:
-# LATENCY_SPECIALIZED), a plan (fixed), None: each runtime's default.
+def time_axis_of(session: Session) -> str:
+    """The axis a stage's calls vary along: phonemes if any input has one, else frames."""
+    return c.PHONEMES if any(c.PHONEMES in t.shape for t in session.inputs) else c.FRAMES
+
+
+def can_pad(session: Session) -> bool:
+    """Whether the graph masks padded positions: it takes a mask (or lengths) for its time axis, so padded
+    positions are computed as if absent (a vocoder's unmasked copy cannot be padded)."""
+    names = {t.name for t in session.inputs}
+    return any(mask in names for mask in _MASKS[time_axis_of(session)])
+
+
+# "fixed", "dynamic", "latency" (fixed, with the family's `latency_specialize` stages compiled per bucket
+# too), a plan (fixed), None: each runtime's default.
 ShapeChoice = ShapePlan | str | None
 
 
@@ -53,35 +67,49 @@ def pads(choice: ShapeChoice, runtime: str | None) -> bool:
     return choice != "dynamic" and (choice is not None or runtime in FIXED_SHAPE_RUNTIMES)
 
 
-def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None
-                 ) -> tuple[ShapePlan | None, tuple[str, ...]]:
-    """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it:
-    by default those on a runtime that compiles per shape. A stage whose graph cannot mask padding (a
-    vocoder without frame_mask) stays dynamic."""
+def will_pad(family: Family, stage: str, choice: ShapeChoice, runtime: str | None) -> bool:
+    """The one rule for which stages run on buckets: those the family lets pad, on a runtime `choice`
+    pads (`pads`); a graph that cannot mask padding (`can_pad`) stays dynamic all the same."""
+    return family.may_pad(stage) and pads(choice, runtime)
+
+
+def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None,
+                 family: Family | None = None) -> tuple[ShapePlan | None, tuple[str, ...]]:
+    """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it
+    (`will_pad` and `can_pad`). The plan's copies per bucket are the family's `specialize` stages unless
+    the plan names its own ("latency": the family's `latency_specialize`)."""
     if choice is not None and choice not in SHAPE_CHOICES and not isinstance(choice, ShapePlan):
         raise ValueError(f"shapes must be one of {list(SHAPE_CHOICES)}, a ShapePlan or None, not {choice!r}")
     if choice == "dynamic":
         return None, ()
+    if family is None:
+        from voxport.families import family_named
+
+        family = family_named("vits")  # callers without a bundle: the parallel stage set
     plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
     if choice == "latency":
-        plan = replace(plan, specialize=LATENCY_SPECIALIZED)
-    wanted = [s for s, session in sessions.items() if pads(choice, session.runtime) and can_pad(s, session)]
+        plan = replace(plan, specialize=family.latency_specialize)
+    elif plan.specialize is None:
+        plan = replace(plan, specialize=family.specialize)
+    wanted = [s for s, session in sessions.items() if will_pad(family, s, choice, session.runtime) and can_pad(session)]
     return (plan, tuple(wanted)) if wanted else (None, ())
 
 
 class ShapedRunner:
     """Runs one stage's session on the plan's buckets; `run` takes and returns unpadded tensors."""
 
-    def __init__(self, stage: str, session: Session, plan: ShapePlan, *, hop_length: int, frame_multiple: int,
-                 reach: Reach | None, exact: tuple[int, ...] = ()) -> None:
-        """`exact`: frame counts this stage is often called with (a stream's first chunk), prepared as
-        buckets of their own so those calls are not padded; sizes above the plan's largest are ignored."""
+    def __init__(self, stage: str, session: Session, plan: ShapePlan, *, hop_length: int, frame_multiple: int = 1,
+                 context: int | None = None, exact: tuple[int, ...] = ()) -> None:
+        """`frame_multiple`: window edges lie on it; `context`: frames of context a window needs on each
+        side (None: long calls run whole at their own shape); `exact`: frame counts this stage is often
+        called with (a stream's first chunk), prepared as buckets of their own so those calls are not
+        padded (sizes above the plan's largest are ignored)."""
         self.stage, self.session, self.plan = stage, session, plan
         self.hop_length = hop_length
-        self.multiple = frame_multiple if stage == c.DECODER else 1
-        self.reach = None if reach is None else (reach.decoder if stage == c.DECODER else reach.vocoder)
+        self.axis = time_axis_of(session)
+        self.multiple = frame_multiple if self.axis == c.FRAMES else 1
+        self.reach = context
         self._axes = {t.name: _time_axis(t.shape) for t in (*session.inputs, *session.outputs)}
-        self.axis = c.PHONEMES if stage in (c.ENCODER, c.DURATION) else c.FRAMES
         largest = plan.frame_buckets[-1]
         if isinstance(session, StaticSessions):
             exact = ()  # a static copy exists for the plan's buckets only (voxport build --static)
@@ -128,7 +156,7 @@ class ShapedRunner:
         # Static copies (voxport.runtimes.static) are one graph per bucket already and have no such hook.
         prepare = getattr(self.session, "prepare_buckets", None)
         if prepare is not None:
-            prepare(self.axis, sizes, specialize=self.stage in self.plan.specialize)
+            prepare(self.axis, sizes, specialize=self.stage in (self.plan.specialize or ()))
         spent = {}
         for size in sizes:
             feeds = {t.name: self._zeros(t.name, t.dtype, t.shape, size) for t in self.session.inputs}

@@ -1,8 +1,5 @@
 """Streaming synthesis: audio leaves in small chunks while the rest of the sentence is still decoding.
 
-(An autoregressive voice, Tacotron2, streams with `stream_decoder`: windows leave as its decoder loop
-makes their frames, with the postnet in the decoder's place.)
-
 Per sentence the encoder and duration predictor run once. The decoder then runs twice: a short head
 covering the first chunk, then the rest of the sentence. The vocoder runs over growing frame windows,
 each widened by a context margin on both sides that is cut away afterwards. Margins are the measured
@@ -19,14 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxport.bundle.manifest import Reach
-from voxport.families.tacotron2.loop import DecoderRun
-from voxport.pipeline.engine import Engine, Prepared
 from voxport.pipeline.timestamps import SentenceTiming
 from voxport.pipeline.windows import DEFAULT_CHUNK_FRAMES, DEFAULT_FIRST_CHUNK_FRAMES
 from voxport.text.sentences import split_sentences
 
 __all__ = ["DEFAULT_CHUNK_FRAMES", "DEFAULT_FIRST_CHUNK_FRAMES", "AudioChunk", "LazyTiming", "chunk_windows",
-           "sentences_from_pieces", "stream_audio", "stream_decoder"]
+           "sentences_from_pieces", "stream_windows"]
 
 # Each window may be this many times the audio already out: with RTF well below 1/8 the next window is
 # ready before the audio before it has played, and few windows keep the margin overhead small.
@@ -73,19 +68,17 @@ def chunk_windows(n_frames: int, first: int, size: int, growth: int = GROWTH) ->
     return windows
 
 
-def stream_audio(
-    engine: Engine, prepared: Prepared, reach: Reach, first: int, size: int, growth: int = GROWTH
+def stream_windows(
+    decode: Callable[[int, int], np.ndarray], vocode: Callable[[np.ndarray], np.ndarray], n: int, reach: Reach, *,
+    hop: int, multiple: int = 1, first: int, size: int, growth: int = GROWTH,
 ) -> Iterator[tuple[np.ndarray, bool]]:
-    """Yield (audio, is_last) window by window; the audio joined equals `engine.render(prepared)`.
+    """Yield (audio, is_last) window by window over `n` frames decoded by `decode(lo, hi)` (frames
+    [lo, hi) of the decoder's output, on its frame `multiple`) and vocoded by `vocode(latent)`; the audio
+    joined equals vocode(decode(0, n)) when `reach` holds both graphs' receptive fields.
 
     Whether a window is the last is known from the plan, not by computing the next one first: a
     look-ahead would decode the whole sentence before the first chunk could leave.
-    A vocoder that is not local in time (Griffin-Lim, `reach.vocoder` None) gives the sentence as one chunk.
     """
-    if reach.vocoder is None or not engine.vocoder_is_local:
-        yield engine.render(prepared), True
-        return
-    n, hop, multiple = prepared.n_frames, engine.hop_length, engine.frame_multiple
     windows = chunk_windows(n, first, size, growth)
     latent: np.ndarray | None = None
     valid = 0  # decoded latent is exact on frames [0, valid)
@@ -95,7 +88,7 @@ def stream_audio(
         # Decoder windows lie on the frame multiple (n is one), so the decoder groups frames as in a full render.
         lo = max(0, valid - reach.decoder) // multiple * multiple
         hi = min(n, -(-(stop + reach.decoder) // multiple) * multiple)
-        part = engine.decode(prepared, lo, hi)[:, :, valid - lo : stop - lo]
+        part = decode(lo, hi)[:, :, valid - lo : stop - lo]
         latent = part if latent is None else np.concatenate([latent, part], axis=2)
         valid = stop
 
@@ -105,49 +98,8 @@ def stream_audio(
             # The head covers just the first window; after it, decode the rest in one call.
             decode_until(need if i == 0 else n)
         lo, hi = max(0, start - reach.vocoder), need
-        audio = engine.vocode(prepared, latent[:, :, lo:hi])
+        audio = vocode(latent[:, :, lo:hi])
         yield audio[(start - lo) * hop : (stop - lo) * hop], i == len(windows) - 1
-
-
-def stream_decoder(
-    engine: Engine, run: DecoderRun, reach: Reach, first: int, size: int, growth: int = GROWTH
-) -> Iterator[tuple[np.ndarray, bool]]:
-    """An autoregressive utterance's audio, window by window, while its decoder loop still runs.
-
-    A window [start, stop) leaves as soon as the decoder has made its frames and the reach of the
-    postnet (`reach.decoder`) and of the vocoder after them, or has stopped; the audio joined equals
-    `engine.render(run.finish())`. Whether a window is the last is known when it leaves: either the loop
-    has stopped and the window ends at its last frame, or frames after the window already exist.
-    """
-    if first < 1 or size < 1 or growth < 1:
-        raise ValueError(f"chunk sizes must be >= 1 frame, got first={first}, size={size}, growth={growth}")
-    if reach.vocoder is None or not engine.vocoder_is_local:
-        yield engine.render(run.finish()), True
-        return
-    post, voc, hop = reach.decoder, reach.vocoder, engine.hop_length
-    latent = np.zeros((1, 0, 0), np.float32)
-    valid = 0  # postnet latent exact on frames [0, valid)
-    start, step = 0, first
-    while True:
-        stop = start + step
-        have = run.advance(stop + voc + post)
-        utterance = run.view()
-        if run.finished:
-            stop = min(stop, have)
-        need = min(have, stop + voc)  # latent frames this window's audio depends on
-        if need > valid:
-            lo = max(0, valid - post)
-            hi = min(have, need + post)  # the loop has stopped, or `have` already reaches need + post
-            part = engine.decode(utterance, lo, hi)[:, :, valid - lo : need - lo]
-            latent = part if not latent.size else np.concatenate([latent, part], axis=2)
-            valid = need
-        lo = max(0, start - voc)
-        audio = engine.vocode(utterance, latent[:, :, lo:need], lo)
-        last = run.finished and stop == have
-        yield audio[(start - lo) * hop : (stop - lo) * hop], last
-        if last:
-            return
-        start, step = stop, min(size, step * growth)
 
 
 def sentences_from_pieces(pieces: Iterable[str], max_chars: int = 400) -> Iterator[str]:

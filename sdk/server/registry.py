@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voxport.pipeline.speakers import by_id
 from voxport.server.errors import Busy, Cancelled, ShuttingDown, UnknownVoice, VoiceLoadError
 from voxport.server.loading import Changes, LoadedVoices, VoiceSlot
 from voxport.server.piper_voices import PIPER_SUFFIX, ensure_piper_bundle, is_piper_voice
@@ -241,7 +242,7 @@ def voice_facts(slot: VoiceSlot) -> dict[str, Any]:
         "name": slot.name,
         "model": m.name,
         "languages": [language],
-        "speakers": [k for k, _ in sorted(m.speaker_id_map.items(), key=lambda kv: kv[1])],
+        "speakers": list(by_id(m)),
         "num_speakers": m.num_speakers,
         "sample_rate": slot.sample_rate,
         "license": m.source.get("license"),

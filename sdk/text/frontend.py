@@ -15,7 +15,6 @@ from voxport.errors import FrontendError, UnknownSymbolWarning
 from voxport.text.languages import normalizer_for
 from voxport.text.phoneme_ids import (
     ESPEAK,
-    TACOTRON2_TEXT,
     TEXT,
     PhonemeIdMapper,
     text_phonemes,
@@ -92,10 +91,6 @@ class TextFrontend:
         A type voxport cannot phonemize raises :class:`FrontendError` naming it (never espeak English).
         """
         ph = manifest.phonemizer
-        if ph.get("type") == TACOTRON2_TEXT:
-            from voxport.families.tacotron2.text import Tacotron2TextFrontend
-
-            return Tacotron2TextFrontend(manifest.phoneme_id_map, cleaners=ph.get("cleaners", "english_cleaners"))
         # Bundles written before the type was checked all say "espeak"; a missing type means the same.
         frontend_cls = cls._for_phoneme_type(ph.get("type", ESPEAK))
         markers = {k: ph[k] for k in ("pad", "bos", "eos", "pad_after_bos") if k in ph}

@@ -299,16 +299,16 @@ def ssml_sentences(voice: Voice, ssml: str, config: SynthesisConfig) -> Iterator
 
 def _speaker(voice: Voice, name: str) -> int | str | None:
     """A ``<voice name>`` as the voice knows it: a speaker name, else digits as an id."""
+    from voxport.pipeline.speakers import parse_speaker, speaker_id
+
     m = voice.manifest
-    chosen: int | str = int(name) if name not in m.speaker_id_map and name.strip().isdigit() else name
+    chosen = parse_speaker(m, name)
     if m.num_speakers <= 1:
         if name in (m.name, "0", "default"):
             return None
         raise SsmlError(f'<voice name="{name}">: voice {m.name!r} has a single speaker')
     try:
-        voice.engine.speaker_id(chosen)
+        speaker_id(m, chosen)
     except ValueError as exc:
-        names = ", ".join(f"{n} ({i})" for n, i in sorted(m.speaker_id_map.items(), key=lambda kv: kv[1]))
-        raise SsmlError(f'<voice name="{name}">: {exc}' + (f"; known: {names}" if isinstance(chosen, int) and names
-                                                          else "")) from None
+        raise SsmlError(f'<voice name="{name}">: {exc}') from None
     return chosen

@@ -4,7 +4,7 @@ The encoder runs once; then the `decoder_step` graph runs once per mel frame, ea
 outputs (`next_state(name)`) fed back as the next step's inputs, the frame it made fed back as
 `previous_frame`, and a prenet dropout mask drawn per step from the utterance's seed (voxport.pipeline.noise).
 The loop stops after the first frame whose sigmoid(gate_logit) exceeds the manifest's gate threshold
-(that frame is kept), or at the step cap with a warning. Every graph call goes through `Engine._run`,
+(that frame is kept), or at the step cap with a warning. Every graph call goes through `Engine.run`,
 so per-stage runtimes and precisions apply and `Engine.watch` sees each step as a `decoder_step` event.
 
 The result, a `MelUtterance`, is what `Engine.decode` (the postnet) and `Engine.vocode` (the vocoder,
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voxport.bundle import contract as c
+from voxport.families.tacotron2.noise import DecoderNoise, RecordedDecoderNoise
 from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
-from voxport.pipeline.noise import DecoderNoise, RecordedDecoderNoise
 
 if TYPE_CHECKING:
     from voxport.pipeline.engine import Engine
@@ -91,7 +91,7 @@ class MelUtterance:
 
     def replay(self) -> RecordedDecoderNoise:
         """This utterance's masks and (unscaled) z, to run it again elsewhere with the same draws: pass it
-        to `Engine.decoder_run` with `steps=n_frames`, since another runtime's gate may fire elsewhere."""
+        to `the pipeline's decoder_run` with `steps=n_frames`, since another runtime's gate may fire elsewhere."""
         v = self.vocoder_noise
         z = (self.draws.z(0, self.n_frames, v.z_channels, v.steps_per_frame) if v is not None
              else np.zeros((0, 0), np.float32))
@@ -120,7 +120,7 @@ class DecoderRun:
         self.vocoder_noise = m.vocoder_noise
         self.sigma = float(sigma if sigma is not None else (m.vocoder_noise.sigma if m.vocoder_noise else 0.0))
         self.n_ids = len(ids)
-        encoded = engine._run(c.ENCODER, {c.PHONEME_IDS: np.asarray([ids], np.int64),
+        encoded = engine.run(c.ENCODER, {c.PHONEME_IDS: np.asarray([ids], np.int64),
                                           c.PHONEME_LENGTHS: np.asarray([len(ids)], np.int64)})
         specs = {t.name: t for t in engine.sessions[c.DECODER_STEP].inputs}
         sizes = {c.BATCH: 1, c.PHONEMES: len(ids)}
@@ -153,7 +153,7 @@ class DecoderRun:
             raise RuntimeError("the decoder loop has already stopped")
         k = self.n
         mask = self.draws.prenet_mask(k, self.mask_shape, self.loop.prenet_dropout)
-        out = self.engine._run(c.DECODER_STEP, {c.PREVIOUS_FRAME: self._previous, c.PRENET_DROPOUT: mask[None],
+        out = self.engine.run(c.DECODER_STEP, {c.PREVIOUS_FRAME: self._previous, c.PRENET_DROPOUT: mask[None],
                                                 **self._state, **self._constant})
         self._state = {name: out[c.next_state(name)] for name in c.STEP_STATE}
         self._previous = out[c.FRAME]
