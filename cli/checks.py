@@ -54,15 +54,3 @@ def write_wav(path: str | Path, audio: Any, sample_rate: int) -> Path:
         return write(path, audio, sample_rate)
     except (TypeError, sf.SoundFileError) as exc:
         raise OSError(f"cannot write the WAV to {path}: {exc}") from exc
-
-
-def stage_option(value: str, option: str) -> str | dict[str, str]:
-    """`onnxruntime` or `decoder=openvino,vocoder=openvino,default=onnxruntime`; anything else is a
-    ValueError saying what was expected (dict() would only say 'sequence element #1 has length 1')."""
-    if "=" not in value:
-        return value
-    pairs = [part.split("=", 1) for part in value.split(",")]
-    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
-        raise ValueError(f"{option} {value!r}: expected one name, or STAGE=NAME pairs separated by commas "
-                         "(e.g. decoder=openvino,default=onnxruntime)")
-    return {stage.strip(): name.strip() for stage, name in pairs}

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from voxport.cli import checks
 from voxport.cli.build import add_build_parser, progress
+from voxport.cli.options import add_runtime_options, stage_choice
 from voxport.cli.serve import add_serve_parser
-from voxport.runtimes.shapes import SHAPE_CHOICES
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from voxport.voice import Voice
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    runtime = checks.stage_option(args.runtime, "--runtime")
-    precision = checks.stage_option(args.precision, "--precision")
+    runtime = stage_choice(args.runtime, "--runtime")
+    precision = stage_choice(args.precision, "--precision")
     if args.output_given or not args.play:
         checks.check_writable(Path(args.output))  # before the load and synthesis that a bad path would waste
     t0 = time.perf_counter()
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (add_build_parser, _add_speak, _add_calibrate, add_serve_parser, _add_small_commands):
         add(sub)
     from voxport.cli.info import add_parser as add_info_parser
-    from voxport.tools.profiling.cli import add_parser as add_profile_parser
+    from voxport.cli.profile import add_parser as add_profile_parser
 
     add_info_parser(sub)
     add_profile_parser(sub)
@@ -164,15 +164,7 @@ def _add_speak(sub) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--speaker", metavar="NAME|ID",
                    help="a speaker of a multi-speaker voice, by name or id (voxport info lists them)")
-    s.add_argument("--runtime", default="onnxruntime", help="runtime, or stage=runtime,...,default=runtime")
-    s.add_argument("--precision", default="fp32",
-                   help="precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` "
-                        "installed for the runtime, also called int8), or stage=precision,...")
-    s.add_argument("--threads", type=int)
-    s.add_argument("--shapes", choices=SHAPE_CHOICES,
-                   help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per runtime); "
-                        "latency: fixed, with the encoder and duration predictor compiled per bucket too "
-                        "(OpenVINO: faster first audio, ~+460 MB)")
+    add_runtime_options(s)
     s.add_argument("--static", action="store_true", help="run the bundle's static-shape graphs (build --static)")
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
                    help="seconds between sentences")
@@ -196,7 +188,7 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--allow-duration-shift", action="store_true",
                    help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
                         "pass and the length moves by <= 2%% (default: no moved duration)")
-    c.add_argument("--threads", type=int)
+    c.add_argument("--threads", type=int, help="runtime threads")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_calibrate)
 

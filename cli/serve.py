@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voxport.runtimes.shapes import SHAPE_CHOICES
+from voxport.cli.options import add_runtime_options, stage_choice
 
 
 def add_serve_parser(sub) -> None:
@@ -21,14 +21,7 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--workers", type=int,
                    help="workers (loaded copies) per voice (default: cores / voices loaded at once, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
-    s.add_argument("--threads", type=int, default=1, help="runtime threads per worker (default 1)")
-    s.add_argument("--runtime", default="onnxruntime",
-                   help="runtime of every loaded copy, or stage=runtime,...,default=runtime (as voxport speak)")
-    s.add_argument("--precision", default="fp32",
-                   help="precision (fp32, bf16, calibrated, ...), or stage=precision,... (as voxport speak)")
-    s.add_argument("--shapes", choices=SHAPE_CHOICES,
-                   help="bucket shapes or each sentence's own (default: what each stage's runtime is faster with); "
-                        "latency: fixed, the encoder and duration predictor compiled per bucket too (as voxport speak)")
+    add_runtime_options(s, threads_default=1)  # --threads: per worker
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
@@ -70,12 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
     if not args.drain_timeout >= 0:  # NaN too
         raise ValueError(f"--drain-timeout must be 0 or more seconds, got {args.drain_timeout:g}")
-    from voxport.cli.checks import stage_option
-
     # Every copy of every voice loads with these; a voice that cannot (no calibrated policy, a runtime
     # missing) fails at start with --preload, else on its first request with the reason.
-    load_options = {"runtime": stage_option(args.runtime, "--runtime"),
-                    "precision": stage_option(args.precision, "--precision"), "shapes": args.shapes}
+    load_options = {"runtime": stage_choice(args.runtime, "--runtime"),
+                    "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes}
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
                                   preload=args.preload, max_loaded=args.max_loaded, progress=True, **load_options)
     options = ServeOptions(

@@ -17,11 +17,11 @@ from .registry import (
     KNOWN_RUNTIMES,
     available_runtimes,
     canonical_runtime,
+    compiles_precision,
     get_backend,
     open_session,
     register_backend,
     registered_backends,
-    variant_for,
 )
 from .shapes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from .tensorrt_backend import TensorRTBackend, TensorRTSession
@@ -55,5 +55,5 @@ __all__ = [
     "physical_core_count",
     "register_backend",
     "registered_backends",
-    "variant_for",
+    "compiles_precision",
 ]

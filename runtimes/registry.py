@@ -8,7 +8,7 @@ or test backends can call :func:`register_backend` instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 from .base import Backend, RuntimeOptions, Session, TensorSpec
 from .errors import RuntimeUnavailableError
@@ -24,7 +24,7 @@ __all__ = [
     "open_session",
     "register_backend",
     "registered_backends",
-    "variant_for",
+    "compiles_precision",
 ]
 
 # Every runtime voxport knows, by canonical name -> the pip extra that installs it ("" = core
@@ -126,28 +126,13 @@ def open_session(
     return get_backend(runtime).open(model_path, inputs, outputs, precision, options, name)
 
 
-# Precisions that run another precision's graph file with a different float remainder.
-GRAPH_OF_PRECISION = {"int8-bf16": "int8"}
-
-
-def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
-    """Which of a graph's file variants to open so that ``runtime`` runs it at ``precision``.
-
-    OpenVINO and TensorRT lower an fp32 graph to bf16/fp16 while compiling it, so for those
-    precisions they take the fp32 file when the bundle has no file of that precision; onnxruntime
-    needs a file per precision.  Returns ``precision`` itself whenever there is no better answer, so
-    a missing variant is still reported by the bundle, naming the precision the caller asked for.
-    """
-    precision = str(precision).strip().lower()
-    precision = GRAPH_OF_PRECISION.get(precision, precision)
-    if precision in variants:
-        return precision
-    # An unknown name is not this function's to report: the caller opens the session next, and
-    # that names the runtimes there are.
+def compiles_precision(runtime: str, precision: str) -> bool:
+    """Whether `runtime` lowers an fp32 graph to `precision` while compiling it (OpenVINO: bf16, fp16;
+    TensorRT: fp16), so that no file of that precision is needed. False for an unknown runtime name (the
+    caller opens the session next, and that names the runtimes there are)."""
     cls = _backends.get(_aliases.get(str(runtime).strip().lower(), ""))
     # Not on Backend itself (base.py): a class attribute of the backends that compile precisions.
-    compiled = getattr(cls, "compiled_precisions", ())
-    return "fp32" if precision in compiled and "fp32" in variants else precision
+    return str(precision).strip().lower() in getattr(cls, "compiled_precisions", ())
 
 
 for _cls in _BUILTIN_BACKENDS:

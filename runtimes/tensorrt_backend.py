@@ -349,7 +349,7 @@ class TensorRTBackend(Backend):
     extra = "tensorrt"
     module = "tensorrt"
     precisions = ("fp32", "fp16")
-    compiled_precisions = ("fp16",)  # built from the fp32 graph file (see registry.variant_for)
+    compiled_precisions = ("fp16",)  # built from the fp32 graph file (see registry.compiles_precision)
     extra_keys = ("profiles", "fp32_ops", "workspace_bytes", "rebuild")
     session_class = TensorRTSession
 

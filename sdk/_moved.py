@@ -20,6 +20,7 @@ MOVED: dict[str, str] = {
     "voxport.cli_checks": "voxport.cli.checks",
     "voxport.cli_info": "voxport.cli.info",
     "voxport.cli_serve": "voxport.cli.serve",
+    "voxport.tools.profiling.cli": "voxport.cli.profile",
     "voxport.contract": "voxport.bundle.contract",
     "voxport.default_voice": "voxport.bundle.default_voice",
     "voxport.engine": "voxport.pipeline.engine",

@@ -156,8 +156,9 @@ def test_warm_up_tells_the_session_its_buckets_before_running_them(tiny_bundle):
     with Voice.load(tiny_bundle, shapes="dynamic", threads=1) as voice:
         session, told = voice.sessions["vocoder"], []
         session.prepare_buckets = lambda axis, sizes, specialize: told.append((axis, list(sizes), specialize))
-        runner = ShapedRunner("vocoder", session, ShapePlan(frame_buckets=(24, 40)), hop_length=voice.hop_length,
-                              frame_multiple=1, reach=voice.manifest.streaming, exact=(19,))
+        plan = ShapePlan(frame_buckets=(24, 40), specialize=("vocoder",))
+        runner = ShapedRunner("vocoder", session, plan, hop_length=voice.hop_length, frame_multiple=1,
+                              context=voice.manifest.streaming.vocoder, exact=(19,))
         spent = runner.warm_up()
     # The vocoder asks for a compiled copy per bucket (ShapePlan.specialize), where a runtime can make one.
     assert told == [("frames", [19, 24, 40], True)] and list(spent) == [19, 24, 40]
@@ -176,8 +177,8 @@ def test_without_a_recorded_reach_a_sequence_that_fits_a_bucket_is_never_split(t
         reach = voice.manifest.streaming
         windowed = [w.size for w in cheapest_windows(300, plan.frame_buckets, reach.vocoder)]
         assert len(windowed) == 2  # with its reach, 300 frames cost less as two windows than padded to 384
-        for given, calls in ((None, [384]), (reach, windowed)):
+        for given, calls in ((None, [384]), (reach.vocoder, windowed)):
             sizes.clear()
             ShapedRunner("vocoder", session, plan, hop_length=voice.hop_length, frame_multiple=1,
-                         reach=given).run(feeds)
+                         context=given).run(feeds)
             assert sizes == calls

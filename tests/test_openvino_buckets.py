@@ -7,8 +7,8 @@ import pytest
 
 from voxport import Voice
 from voxport.bundle import Bundle
+from voxport.families.vits import FAMILY as VITS
 from voxport.runtimes import (
-    LATENCY_SPECIALIZED,
     RuntimeOptions,
     ShapePlan,
     TensorSpec,
@@ -65,7 +65,7 @@ def test_a_fixed_shape_voice_compiles_a_copy_per_vocoder_bucket_only(tiny_bundle
 
 
 @needs_openvino
-@pytest.mark.parametrize("plan", [ShapePlan(specialize=LATENCY_SPECIALIZED), "latency"], ids=["plan", "string"])
+@pytest.mark.parametrize("plan", [ShapePlan(specialize=VITS.latency_specialize), "latency"], ids=["plan", "string"])
 def test_a_latency_plan_also_copies_the_phoneme_stages_and_speaks_the_same(tiny_bundle, plan):
     with Voice.load(tiny_bundle, runtime="openvino", shapes=plan, threads=1) as voice, \
             Voice.load(tiny_bundle, shapes="dynamic", threads=1) as dynamic:
@@ -76,9 +76,11 @@ def test_a_latency_plan_also_copies_the_phoneme_stages_and_speaks_the_same(tiny_
         np.testing.assert_allclose(voice.synthesize(text, seed=2), dynamic.synthesize(text, seed=2), atol=1e-4)
 
 
-def test_shape_plan_specialize_takes_stage_names_and_stays_out_of_the_bundle():
-    assert ShapePlan().specialize == ("vocoder",)
-    assert "specialize" not in ShapePlan(specialize=LATENCY_SPECIALIZED).to_dict()
+def test_shape_plan_specialize_takes_graph_names_and_stays_out_of_the_bundle(tiny_bundle):
+    assert ShapePlan().specialize is None  # the family's choice, filled in when a voice loads
+    with Voice.load(tiny_bundle, shapes="fixed", threads=1) as voice:
+        assert voice.engine.runners["vocoder"].plan.specialize == VITS.specialize == ("vocoder",)
+    assert "specialize" not in ShapePlan(specialize=VITS.latency_specialize).to_dict()
     with pytest.raises(ValueError, match="specialize"):
         ShapePlan(specialize="vocoder")
 

@@ -360,7 +360,7 @@ def test_progress_line_prints_one_line_per_step_off_a_terminal():
 
 
 def test_plot_without_matplotlib_says_what_to_install(tiny_bundle, monkeypatch, capsys, tmp_path):
-    import voxport.tools.profiling.cli as profile_cli
+    import voxport.cli.profile as profile_cli
 
     monkeypatch.setattr(profile_cli, "find_spec", lambda name: None)
     assert main(["profile", "--bundle", str(tiny_bundle), "--plot", str(tmp_path / "x.png")]) == 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxport.pipeline.precision import variant_for
 from voxport.runtimes import (
     KNOWN_RUNTIMES,
     Backend,
@@ -35,7 +36,6 @@ from voxport.runtimes import (
     open_session,
     physical_core_count,
     register_backend,
-    variant_for,
 )
 from voxport.runtimes import registry as registry_module
 

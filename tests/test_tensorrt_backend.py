@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voxport import Voice
+from voxport.pipeline.precision import variant_for
 from voxport.runtimes import (
     RuntimeOptions,
     RuntimeUnavailableError,
@@ -20,7 +21,6 @@ from voxport.runtimes import (
     VoxportRuntimeError,
     available_runtimes,
     get_backend,
-    variant_for,
 )
 from voxport.runtimes.tensorrt_backend import _device_index, cuda_gpu_name
 from voxport.runtimes.tensorrt_build import (

@@ -5,7 +5,7 @@ memory and size per runtime × precision × threads, against the original Piper 
     report = profile("path/to/bundle", threads=[1, 2])     # a JSON-ready dict
     print(to_markdown(report))
 
-The command line is `voxport profile` (voxport.tools.profiling.cli).
+The command line is `voxport profile` (voxport.cli.profile).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 from voxport.bundle import contract as c
 from voxport.pipeline.engine import FRONTEND, LENGTH_REGULATION
+from voxport.pipeline.sessions import parse_stage_choice
 from voxport.tools.piper_monolith import MONOLITH_RUNTIME
 
 # Pipeline order as the engine reports it (the flow families', then Tacotron2's decoder step and postnet);
@@ -46,13 +47,9 @@ class Configuration:
 
 
 def parse_choice(item: str) -> Choice:
-    """`onnxruntime`, or a per-stage mapping written `encoder=onnxruntime;default=openvino` (commas separate matrix
-    items on the command line, so the pairs of one mapping are joined with `;`)."""
-    item = item.strip()
-    if "=" not in item:
-        return item
-    pairs = [p.split("=", 1) for p in item.split(";") if p.strip()]
-    return {stage.strip(): name.strip() for stage, name in pairs}
+    """One configuration's runtime or precision: voxport.pipeline.sessions.parse_stage_choice, the grammar
+    every command shares (pairs of one mapping joined with `;` here, since commas separate configurations)."""
+    return parse_stage_choice(item, "--runtime/--precision")
 
 
 def format_choice(choice: Choice) -> str:

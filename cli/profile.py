@@ -7,6 +7,8 @@ import argparse
 import sys
 from importlib.util import find_spec
 
+from voxport.cli.options import add_runtime_options
+
 USAGE = """examples:
   voxport profile --threads 1,2 --json a.json --markdown a.md --plot a.png
   voxport profile --bundle DIR --runtime onnxruntime,openvino --precision fp32,bf16 --runs 10
@@ -19,11 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="latency per stage, TTFA, RTF, load time and memory per configuration",
                        epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    p.add_argument("--runtime", default="onnxruntime",
-                   help="runtimes to compare, comma-separated (default: onnxruntime; 'cpu' is its alias); "
-                   "one item may choose per stage: 'encoder=onnxruntime;default=openvino'")
-    p.add_argument("--precision", default="fp32", help="precisions to compare, comma-separated (default: fp32)")
-    p.add_argument("--threads", help="thread counts, comma-separated (default: the usable physical cores)")
+    add_runtime_options(p, matrix=True, shapes=False)
     p.add_argument("--texts", metavar="FILE", help="texts to speak, one per line (default: four built-in texts)")
     p.add_argument("--runs", type=int, default=5, help="timed rounds over the texts per pass (default: 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds before them (default: 1)")

@@ -1,0 +1,43 @@
+"""The options every command that loads a voice shares (--runtime, --precision, --threads, --shapes), defined
+once; their values are read with the one stage-option grammar (voxport.pipeline.sessions.parse_stage_choice)."""
+
+from __future__ import annotations
+
+import argparse
+
+from voxport.pipeline.sessions import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice, parse_stage_choice
+from voxport.runtimes.shapes import SHAPE_CHOICES
+
+__all__ = ["add_runtime_options", "stage_choice"]
+
+_PRECISIONS = ("precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` installed for "
+               "the runtime, also called int8)")
+
+
+def add_runtime_options(parser: argparse.ArgumentParser, *, matrix: bool = False, shapes: bool = True,
+                        threads_default: int | None = None) -> None:
+    """--runtime, --precision, --threads and (with `shapes`) --shapes. `matrix` (voxport profile): each
+    takes a comma-separated list of configurations to compare, a per-stage mapping written with `;`."""
+    if matrix:
+        parser.add_argument("--runtime", default=DEFAULT_RUNTIME,
+                            help=f"runtimes to compare, comma-separated (default: {DEFAULT_RUNTIME}; 'cpu' is its "
+                            "alias); one item may choose per stage: 'encoder=onnxruntime;default=openvino'")
+        parser.add_argument("--precision", default=DEFAULT_PRECISION,
+                            help=f"precisions to compare, comma-separated (default: {DEFAULT_PRECISION})")
+        parser.add_argument("--threads", help="thread counts, comma-separated (default: the usable physical cores)")
+    else:
+        parser.add_argument("--runtime", default=DEFAULT_RUNTIME,
+                            help="runtime, or STAGE=RUNTIME,...,default=RUNTIME")
+        parser.add_argument("--precision", default=DEFAULT_PRECISION, help=f"{_PRECISIONS}, or STAGE=PRECISION,...")
+        parser.add_argument("--threads", type=int, default=threads_default,
+                            help="runtime threads" + (f" (default {threads_default})" if threads_default else ""))
+    if shapes:
+        parser.add_argument("--shapes", choices=SHAPE_CHOICES,
+                            help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per "
+                            "runtime); latency: fixed, with more graphs compiled per bucket (OpenVINO: faster first "
+                            "audio, ~+460 MB)")
+
+
+def stage_choice(value: str, option: str) -> StageChoice:
+    """An option's value read with the shared grammar; a ValueError that main() prints as one line."""
+    return parse_stage_choice(value, option)
