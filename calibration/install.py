@@ -26,10 +26,10 @@ def _install_graph(bundle: Bundle, stage: str, source: Path | None, precision: s
     entry = bundle.graph(stage)
     variants = {k: v for k, v in entry.variants.items() if k not in CALIBRATED_VARIANTS}
     if source is None:
-        return GraphEntry(entry.inputs, entry.outputs, variants)
+        return replace(entry, variants=variants)
     variant = variant_of(precision)
     if variant == "fp32":
-        return GraphEntry(entry.inputs, entry.outputs, variants)
+        return replace(entry, variants=variants)
     if source.resolve() == bundle.graph_path(stage, "fp32").resolve():
         # The candidate was the fp32 file itself, compiled at `precision`: run it as it was timed, from
         # the fp32 file the runtime falls back to, not from a rewrite the build left under this name.
@@ -40,7 +40,7 @@ def _install_graph(bundle: Bundle, stage: str, source: Path | None, precision: s
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(source, target)
         variants[variant] = describe_graph_file(bundle.root, relative)
-    return GraphEntry(entry.inputs, entry.outputs, variants)
+    return replace(entry, variants=variants)
 
 
 def install(bundle_dir: Path, runtime: str, files: Mapping[str, Path], precisions: Mapping[str, str], *,

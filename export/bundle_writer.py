@@ -85,7 +85,7 @@ def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Man
             path = work / f"{stage}.onnx"
             validation[stage] = export_graph(spec, path)
             graphs[stage] = GraphEntry(inputs=spec.inputs, outputs=spec.outputs,
-                                       variants={"fp32": describe_graph_file(work, path.name)})
+                                       variants={"fp32": describe_graph_file(work, path.name)}, hints=dict(spec.hints))
         for stage, spec in (unmasked or {}).items():
             say(f"exporting and validating the {stage}'s unmasked copy")
             graphs[stage], validation[f"{stage}:unmasked"] = _unmasked_copy(work, stage, spec, graphs[stage])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ class GraphSpec:
     example: ExampleFn
     atol: float
     example_lengths: tuple[int, ...] = (17, 5)
+    # Recorded in the manifest (GraphEntry.hints) for runtimes: {"keep_fp32_ops": True} for graphs whose
+    # exp/log/softplus overflow in fp16 (flows, stochastic duration predictors).
+    hints: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dynamic_axes(self) -> dict[str, dict[int, str]]:

@@ -38,6 +38,9 @@ from .spec import GraphSpec
 
 Example = dict[str, np.ndarray]
 ATOL = 1e-3  # |onnx - torch| every stage of both families stays within in fp32
+# The flow and the duration predictors compute exp/log/softplus that overflow in fp16 (NaNs are a known
+# failure of fp16 flows): runtimes that lower precision keep those ops in fp32 (TensorRT).
+FP16_SENSITIVE = {"keep_fp32_ops": True}
 
 
 class EncoderStage(nn.Module):
@@ -106,7 +109,8 @@ def duration_spec(module: nn.Module, *, hidden: int, speakers: Speakers, noise_c
         return {**feeds, **speakers.example(rng)}
 
     inputs, outputs = duration_tensors(hidden, noise_channels, speakers.embedding)
-    return GraphSpec(name=DURATION, module=module, inputs=inputs, outputs=outputs, example=example, atol=ATOL)
+    return GraphSpec(name=DURATION, module=module, inputs=inputs, outputs=outputs, example=example, atol=ATOL,
+                     hints=dict(FP16_SENSITIVE))
 
 
 def decoder_spec(
@@ -118,7 +122,7 @@ def decoder_spec(
 
     inputs, outputs = decoder_tensors(channels, embedding=speakers.embedding)
     return GraphSpec(name=DECODER, module=DecoderStage(model), inputs=inputs, outputs=outputs, example=example,
-                     atol=ATOL, example_lengths=example_lengths)
+                     atol=ATOL, example_lengths=example_lengths, hints=dict(FP16_SENSITIVE))
 
 
 def vocoder_spec(module: nn.Module, *, channels: int, speakers: Speakers, masked: bool = False) -> GraphSpec:

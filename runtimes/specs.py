@@ -85,6 +85,9 @@ class RuntimeOptions:
     device: str | None = None  # None: the backend's default device
     cache_dir: str | None = None  # where a backend may keep compiled engines / blobs
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the exporter recorded about the graph being opened (the manifest's GraphEntry.hints), e.g.
+    # {"keep_fp32_ops": True}: layers that overflow in fp16 stay fp32 (TensorRT). Set per graph by the SDK.
+    hints: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.threads is not None and (

@@ -153,7 +153,9 @@ class TensorRTSession(Session):
             raise VoxportRuntimeError(f"graph {self.name!r}: {exc}") from exc
         self._gpu = gpu
         self._graph_sha256 = sha256_file(self.model_path)
-        self._fp32_ops = tuple(self.options.extra.get("fp32_ops", FP32_OPS)) if self.precision == "fp16" else ()
+        # The exporter's hint says which graphs hold ops that overflow in fp16 (flows, duration predictors).
+        pinned = FP32_OPS if self.options.hints.get("keep_fp32_ops") else ()
+        self._fp32_ops = tuple(self.options.extra.get("fp32_ops", pinned)) if self.precision == "fp16" else ()
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._trt_runtime = trt.Runtime(self._logger)
         engine, self._engine_path, self._from_cache = self._cached_engine(trt, self._profile)

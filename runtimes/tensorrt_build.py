@@ -31,7 +31,6 @@ __all__ = [
     "AxisRange",
     "DEFAULT_AXIS_RANGES",
     "EngineCache",
-    "FP32_GRAPHS",
     "FP32_OPS",
     "LayerInfo",
     "Profile",
@@ -56,10 +55,10 @@ DEFAULT_AXIS_RANGES: dict[str, AxisRange] = {
     "frames": (1, 256, 4096),
 }
 
-# fp16 overflows and underflows in exp/log/softplus/pow/div of the flow (the decoder graph) and of the
-# stochastic duration predictor; NaNs from fp16 flows are a known failure.  Those layers stay fp32
-# there, everything else (the convolutions, where the time goes) runs fp16.
-FP32_GRAPHS: tuple[str, ...] = ("decoder", "duration")
+# fp16 overflows and underflows in exp/log/softplus/pow/div of flows and of stochastic duration predictors;
+# NaNs from fp16 flows are a known failure.  In a graph whose exporter hinted `keep_fp32_ops` (the manifest's
+# GraphEntry.hints, reaching the session as RuntimeOptions.hints) those layers stay fp32; everything else
+# (the convolutions, where the time goes) runs fp16.
 FP32_OPS: frozenset[str] = frozenset({"exp", "log", "softplus", "pow", "div"})
 
 
@@ -131,15 +130,15 @@ class LayerInfo:
     floating: bool = True
 
 
-def keeps_fp32(graph: str, layer: LayerInfo, ops: Iterable[str] = FP32_OPS) -> bool:
-    """Whether ``layer`` of ``graph`` (a stage name) is pinned to fp32 in an fp16 build."""
-    return graph in FP32_GRAPHS and layer.floating and layer.op.lower() in {op.lower() for op in ops}
+def keeps_fp32(layer: LayerInfo, ops: Iterable[str] = FP32_OPS) -> bool:
+    """Whether ``layer`` is pinned to fp32 in an fp16 build that pins ``ops``."""
+    return layer.floating and layer.op.lower() in {op.lower() for op in ops}
 
 
-def fp32_layer_names(graph: str, layers: Iterable[LayerInfo], ops: Iterable[str] = FP32_OPS) -> list[str]:
-    """Names of the layers of ``graph`` to pin to fp32 in an fp16 build, in network order."""
+def fp32_layer_names(layers: Iterable[LayerInfo], ops: Iterable[str] = FP32_OPS) -> list[str]:
+    """Names of the layers to pin to fp32 in an fp16 build that pins ``ops``, in network order."""
     ops = tuple(ops)
-    return [layer.name for layer in layers if keeps_fp32(graph, layer, ops)]
+    return [layer.name for layer in layers if keeps_fp32(layer, ops)]
 
 
 def engine_cache_key(
@@ -278,7 +277,7 @@ def build_serialized_engine(
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         fp32_ops = tuple(fp32_ops)
         for info, layer in _network_layers(trt, network):
-            if not keeps_fp32(graph, info, fp32_ops):
+            if not keeps_fp32(info, fp32_ops):
                 continue
             layer.precision = trt.float32
             for i in range(layer.num_outputs):

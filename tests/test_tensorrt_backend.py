@@ -157,19 +157,13 @@ LAYERS = [
 ]
 
 
-@pytest.mark.parametrize("graph", ["decoder", "duration"])
-def test_flow_and_duration_keep_exp_log_softplus_pow_div_in_fp32(graph):
-    assert fp32_layer_names(graph, LAYERS) == ["/flow/Exp", "/dp/Log", "/dp/Softplus", "/dp/Pow", "/dp/Div"]
-
-
-@pytest.mark.parametrize("graph", ["encoder", "vocoder"])
-def test_other_graphs_run_entirely_in_fp16(graph):
-    assert fp32_layer_names(graph, LAYERS) == []
+def test_a_hinted_graph_keeps_exp_log_softplus_pow_div_in_fp32():
+    assert fp32_layer_names(LAYERS) == ["/flow/Exp", "/dp/Log", "/dp/Softplus", "/dp/Pow", "/dp/Div"]
 
 
 def test_the_pinned_ops_can_be_changed():
-    assert fp32_layer_names("duration", LAYERS, ops=("SQRT",)) == ["/dp/Sqrt"]
-    assert fp32_layer_names("duration", LAYERS, ops=()) == []
+    assert fp32_layer_names(LAYERS, ops=("SQRT",)) == ["/dp/Sqrt"]
+    assert fp32_layer_names(LAYERS, ops=()) == []
 
 
 # --- registry, errors, options -------------------------------------------------------------------------

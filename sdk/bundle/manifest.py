@@ -64,6 +64,9 @@ class GraphEntry:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     variants: dict[str, GraphVariant]
+    # What the exporter knows about this graph that a runtime may use, e.g. {"keep_fp32_ops": true}: it
+    # holds ops that overflow in fp16 (a flow), which TensorRT then keeps in fp32.
+    hints: dict[str, Any] = field(default_factory=dict)
 
     def static_sizes(self, precision: str = "fp32") -> list[int]:
         """Sizes of the static-shape copies of this graph at `precision` (see static_variant)."""
@@ -77,22 +80,24 @@ class GraphEntry:
             raise MissingVariantError(precision, list(self.variants), stage) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "inputs": [t.to_dict() for t in self.inputs],
             "outputs": [t.to_dict() for t in self.outputs],
             "variants": {p: v.to_dict() for p, v in self.variants.items()},
         }
+        return {**d, "hints": copy.deepcopy(self.hints)} if self.hints else d
 
     @classmethod
     def from_dict(cls, d: Any, manifest_path: ManifestPath = None, field: str = "graph") -> GraphEntry:
-        o = JsonObject(d, field, manifest_path, {"inputs", "outputs", "variants"})
+        o = JsonObject(d, field, manifest_path, {"inputs", "outputs", "variants", "hints"})
         io = {key: tuple(_tensor_from_dict(t, o.mp, f"{o.name(key)}[{i}]")
                          for i, t in enumerate(o.array(key))) for key in ("inputs", "outputs")}
         variants = o.obj("variants")
         if not variants.d:
             fail(o.mp, variants.fld, "must list at least one precision")
         return cls(inputs=io["inputs"], outputs=io["outputs"], variants={
-            p: GraphVariant.from_dict(v, o.mp, variants.name(p)) for p, v in variants.d.items()})
+            p: GraphVariant.from_dict(v, o.mp, variants.name(p)) for p, v in variants.d.items()},
+            hints=copy.deepcopy(o.obj("hints", default={}).d))
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ class Family:
     importers: tuple[str, ...] = ()
     # Why `voxport calibrate` cannot judge this family yet (one line), or None if it can.
     calibration_refusal: str | None = None
+    # Hints for graphs of bundles written before the exporter recorded them (GraphEntry.hints).
+    graph_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The family's own manifest fields (`params`): a checker that raises BundleFormatError naming the
     # field, or None for a family that has none.
     check_params: Callable[[Mapping[str, Any], ManifestPath], None] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from voxport.families.base import Family
 from voxport.families.parallel import PARALLEL_CONTRACTS, ParallelPipeline
-from voxport.families.vits import LATENCY_SPECIALIZE, SPECIALIZE, scales
+from voxport.families.vits import FLOW_HINTS, LATENCY_SPECIALIZE, SPECIALIZE, scales
 from voxport.text.frontend import TextFrontend
 
 FAMILY = Family(
@@ -17,6 +17,7 @@ FAMILY = Family(
     knobs=frozenset({"length_scale", "noise_scale"}),  # its duration predictor draws no noise
     specialize=SPECIALIZE,
     latency_specialize=LATENCY_SPECIALIZE,
+    graph_hints=FLOW_HINTS,
     importers=("voxport.export.glowtts.importer:COQUI",),
     settings=lambda m: {k: v for k, v in scales(m).items() if k != "noise_w"},
 )

@@ -136,11 +136,12 @@ class ParallelPipeline(Pipeline):
         e = self.engine
         multiple = e.manifest.frame_multiple
         n_frames = -(-n_frames // multiple) * multiple
-        decoder_inputs = {t.name: t for t in e.sessions[c.DECODER].inputs}
-        channels = int(decoder_inputs[c.PRIOR_LATENT].shape[1])
+        # The latent is what the encoder's prior describes; its speaker embedding conditions what follows.
+        encoded = {t.name: t for t in e.sessions[c.ENCODER].outputs}
+        channels = int(encoded[c.PRIOR_MEAN].shape[1])
         cond = {}
-        if c.SPEAKER_EMBEDDING in decoder_inputs:  # any fixed speaker shows the same temporal reach
-            width = int(decoder_inputs[c.SPEAKER_EMBEDDING].shape[1])
+        if c.SPEAKER_EMBEDDING in encoded:  # any fixed speaker shows the same temporal reach
+            width = int(encoded[c.SPEAKER_EMBEDDING].shape[1])
             cond[c.SPEAKER_EMBEDDING] = np.zeros((1, width, 1), np.float32)
 
         def probe(latent: np.ndarray) -> Prepared:

@@ -17,6 +17,9 @@ SCALES = frozenset({"length_scale", "noise_scale", "noise_w"})
 # (first audio 19 instead of 25.5 ms, ~+380 MB, ~+6 s load). Decoder copies gained nothing for +430 MB.
 SPECIALIZE = (c.VOCODER,)
 LATENCY_SPECIALIZE = (c.ENCODER, c.DURATION, c.VOCODER)
+# The flow (decoder) and the duration predictor hold exp/log/softplus that overflow in fp16: bundles built
+# before the exporter recorded it per graph get this.
+FLOW_HINTS = {c.DECODER: {"keep_fp32_ops": True}, c.DURATION: {"keep_fp32_ops": True}}
 
 
 def scales(m: Manifest) -> dict[str, Any]:
@@ -32,6 +35,7 @@ FAMILY = Family(
     knobs=SCALES,
     specialize=SPECIALIZE,
     latency_specialize=LATENCY_SPECIALIZE,
+    graph_hints=FLOW_HINTS,
     importers=("voxport.export.vits.importer:PIPER",),
     settings=scales,
 )

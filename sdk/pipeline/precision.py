@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from voxport.bundle import Bundle, MissingVariantError
 from voxport.bundle import contract as c
@@ -46,6 +47,7 @@ class StagePlan:
     file: Path | None
     inputs: tuple[TensorSpec, ...]
     static_sizes: tuple[int, ...] = ()  # sizes of the static-shape copies to open instead (static=True)
+    hints: Mapping[str, Any] = field(default_factory=dict)  # the exporter's, for the runtime (GraphEntry.hints)
 
     def path(self, bundle: Bundle) -> Path:
         return self.file if self.file is not None else bundle.graph_path(self.stage, self.variant)
@@ -101,20 +103,32 @@ def resolve(bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: S
     stages = bundle.stages
     runtimes = per_stage(runtime, stages, "runtime")
     asked = {s: str(p).strip().lower() for s, p in per_stage(precision, stages, "precision").items()}
+    hints = _hints(bundle)
     plans = {}
     for stage in stages:
         entry, rt, prec = bundle.graph(stage), runtimes[stage], asked[stage]
         if stage in (files or {}):
-            plans[stage] = StagePlan(stage, rt, prec, None, Path(files[stage]), entry.inputs)
+            plans[stage] = StagePlan(stage, rt, prec, None, Path(files[stage]), entry.inputs, hints=hints[stage])
             continue
         if prec in CALIBRATED:
             prec = calibrated_precision(bundle, rt, stage, prec)
         if static and entry.static_sizes():
-            plans[stage] = _static_plan(stage, entry, rt, prec)
+            plans[stage] = replace(_static_plan(stage, entry, rt, prec), hints=hints[stage])
         else:
             variant, inputs = _variant(stage, entry, rt, prec, stage in unpadded)
-            plans[stage] = StagePlan(stage, rt, prec, variant, None, inputs)
+            plans[stage] = StagePlan(stage, rt, prec, variant, None, inputs, hints=hints[stage])
     return plans
+
+
+def _hints(bundle: Bundle) -> dict[str, Mapping[str, Any]]:
+    """Each graph's hints; a bundle written before graphs carried any gets its family's (Family.graph_hints)."""
+    graphs = bundle.manifest.graphs
+    if any(entry.hints for entry in graphs.values()):
+        return {stage: entry.hints for stage, entry in graphs.items()}
+    from voxport.families import family_of
+
+    legacy = family_of(bundle.manifest).graph_hints
+    return {stage: legacy.get(stage, {}) for stage in graphs}
 
 
 def _variant(stage: str, entry: GraphEntry, runtime: str, precision: str, unpadded: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voxport.bundle import Bundle
 from voxport.bundle.manifest import static_variant
@@ -36,6 +36,11 @@ def parse_stage_choice(value: str, option: str = "a stage option") -> StageChoic
     return {stage.strip(): name.strip() for stage, name in pairs}
 
 
+def _with_hints(options: RuntimeOptions | None, plan: StagePlan) -> RuntimeOptions:
+    """The voice's options with this graph's hints (RuntimeOptions.hints): the runtime reads them per graph."""
+    return replace(options or RuntimeOptions(), hints=dict(plan.hints))
+
+
 def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions | None) -> StaticSessions:
     """A stage's static copies, one session per bucket size."""
     entry = bundle.graph(plan.stage)
@@ -44,7 +49,7 @@ def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions | None
         for size in plan.static_sizes:
             path = bundle.graph_path(plan.stage, static_variant(DEFAULT_PRECISION, size))
             opened[size] = open_session(plan.runtime, path, entry.inputs, entry.outputs, precision=plan.precision,
-                                        options=options, name=f"{plan.stage}@{size}")
+                                        options=_with_hints(options, plan), name=f"{plan.stage}@{size}")
     except BaseException:
         for session in opened.values():
             session.close()
@@ -77,7 +82,7 @@ class StageSessions:
                     opened[stage] = _open_static(bundle, plan, options)
                     continue
                 opened[stage] = open_session(plan.runtime, plan.path(bundle), plan.inputs, bundle.graph(stage).outputs,
-                                             precision=plan.precision, options=options, name=stage)
+                                             precision=plan.precision, options=_with_hints(options, plan), name=stage)
         except BaseException:
             for session in opened.values():
                 session.close()
