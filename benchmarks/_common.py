@@ -1,5 +1,6 @@
-"""What the benchmarks share: the sentences (warm and cold), a timing loop, one child process per
-configuration under a time limit, and the original Piper graph as a baseline.
+"""What the benchmarks share: the sentences (warm and cold), the timing loops (voxport.tools.timing, the
+harness the profiler and calibration use too), one child process per configuration under a time limit,
+and the original Piper graph as a baseline.
 
 Each configuration runs in its own child process: onnxruntime's idle threads busy-wait, and a pool left
 spinning by one configuration would slow down whichever ran next in the same process.  Configurations
@@ -34,6 +35,7 @@ import numpy as np
 from voxport.synthesis import Scales, SynthesisConfig
 from voxport.tools.profiling.child import ChildOutcome, Recorder, run_child
 from voxport.tools.profiling.cold import draw_cold_sets, draw_cold_texts
+from voxport.tools.timing import cold_then_warm, each, timed
 
 SENTENCES = [
     "Hello world.",
@@ -86,22 +88,18 @@ def time_ids(run: Synthesize, warm: Sequence[list[int]], cold: Sequence[list[int
     """
     rec.set(planned={"cold": len(cold), "cold_warm": len(cold), "warm": len(warm)})
     run(warm[0])
-    for key in ("cold", "cold_warm"):
-        for ids in cold:
-            start = time.perf_counter()
-            audio = run(ids)
-            elapsed = time.perf_counter() - start
-            rec.add(key, {"ids": len(ids), "s": elapsed, "samples": int(audio.size), **(probe() if probe else {})})
+
+    def once(_: int, ids: list[int]) -> dict[str, Any]:
+        audio, seconds = timed(lambda: run(ids))
+        return {"ids": len(ids), "s": seconds, "samples": int(audio.size), **(probe() if probe else {})}
+
+    cold_then_warm(cold, once, rec.add)
     for ids in warm:
         audio = run(ids)  # warm-up: arenas, kernel selection, shape-specialised compilation
-        times, extra = [], []
-        for _ in range(runs):
-            start = time.perf_counter()
-            run(ids)
-            times.append(time.perf_counter() - start)
-            extra.append(probe() if probe else {})
-        medians = {k: statistics.median(e[k] for e in extra) for k in extra[0]}
-        rec.add("warm", {"ids": len(ids), "s": statistics.median(times), "samples": int(audio.size),
+        calls: list[dict[str, Any]] = []
+        each([ids] * runs, once, calls.append)
+        medians = {k: statistics.median(c[k] for c in calls) for k in calls[0] if k not in ("ids", "samples")}
+        rec.add("warm", {"ids": len(ids), "s": medians.pop("s"), "samples": int(audio.size),
                          "check": audio[:: max(1, audio.size // 512)].tolist(), **medians})
 
 
@@ -253,10 +251,6 @@ def rtf_ratio(a: Summary, key_a: str, b: Summary, key_b: str | None = None) -> f
 
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if len(values) else None
 
 
 def cell(value: float | None, digits: int = 3, width: int = 0) -> str:

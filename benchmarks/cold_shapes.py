@@ -35,7 +35,6 @@ from _common import (
     load_or_skip,
     machine_lines,
     parse_worker_args,
-    percentile,
     ratio,
     rtf_ratio,
     run_configurations,
@@ -46,6 +45,7 @@ from _common import (
 )
 
 from voxport.tools.profiling.child import Recorder
+from voxport.tools.timing import percentile
 
 PIPER = "piper-tts"
 DEC_VOC_BF16 = {"decoder": "bf16", "vocoder": "bf16", "default": "fp32"}

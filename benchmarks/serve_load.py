@@ -47,8 +47,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import percentile
 from _serve_clients import ServerProcess, free_port, print_targets, save_json, synthesize, unseen_sentences
+
+from voxport.tools.timing import percentile
 
 DEFAULT_VOXPORT_ARGS = ["--workers 2 --threads 1 --queue 32", "--workers 16 --threads 1 --queue 16"]
 WP_VOICE = "en_US-joe-medium"

@@ -31,7 +31,6 @@ from _common import (
     load_or_skip,
     machine_lines,
     parse_worker_args,
-    percentile,
     ratio,
     run_configurations,
     summarize,
@@ -41,6 +40,7 @@ from _common import (
 )
 
 from voxport.tools.profiling.child import Recorder
+from voxport.tools.timing import percentile
 
 SENTENCES = [
     "Hello there.",

@@ -29,6 +29,7 @@ from voxport.calibration.search import precision_of
 from voxport.pipeline.shaped import ShapedRunner, fixed_stages
 from voxport.runtimes import Session
 from voxport.runtimes.errors import UnsupportedPrecisionError
+from voxport.tools.timing import Deadline, timed_pass
 from voxport.voice import Voice
 
 TIMED_SENTENCES = 8
@@ -90,28 +91,23 @@ def _prepare(stage: str, session: Session, manifest: Manifest) -> tuple[Callable
 
 def time_session(open_session: Callable[[], Session], stage: str, feeds: Sequence[Feeds], manifest: Manifest,
                  limit_s: float | None = None) -> Timing:
-    """Open, prepare and time one stage session: feeds[0] primes it, feeds[1:] are timed cold then warm."""
+    """Open, prepare and time one stage session: feeds[0] primes it, feeds[1:] are timed cold then warm.
+
+    `limit_s` bounds the cold pass (voxport.tools.timing.Deadline, read after each sentence): past it
+    the session is reported as stopped, with the mean of the sentences it did time, and no warm figure.
+    """
     start = time.perf_counter()
     with open_session() as session:
         run, shapes = _prepare(stage, session, manifest)
         load_s = time.perf_counter() - start
         run(feeds[0])  # the session's first call: allocations and lazy set-up, a load cost
-
-        def one_pass() -> list[float]:
-            spent = []
-            for f in feeds[1:]:
-                t0 = time.perf_counter()
-                run(f)
-                spent.append(time.perf_counter() - t0)
-                if limit_s is not None and sum(spent) > limit_s:
-                    break
-            return spent
-
-        cold = one_pass()
-        if len(cold) < len(feeds) - 1:
+        limit = None if limit_s is None else Deadline(limit_s, clock=time.perf_counter, between="sentences")
+        cold, over = timed_pass(feeds[1:], run, deadline=limit)
+        if over is not None and len(cold) < len(feeds) - 1:  # past the limit on the last one: complete
             stopped = f"stopped after {len(cold)} sentences: {sum(cold):.1f} s > {SLOW_LIMIT:g}x fp32's cold pass"
             return Timing(1000 * float(np.mean(cold)), float("nan"), load_s, shapes, stopped)
-        warm = [float(np.mean(one_pass())) for _ in range(WARM_PASSES)]
+        # The same sentences again: each pass's mean per sentence, the median over passes.
+        warm = [float(np.mean(timed_pass(feeds[1:], run)[0])) for _ in range(WARM_PASSES)]
     return Timing(1000 * float(np.mean(cold)), 1000 * statistics.median(warm), load_s, shapes)
 
 

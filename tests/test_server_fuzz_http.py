@@ -20,10 +20,9 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("starlette")
 
 from test_server_fuzz import (  # noqa: E402
-    COUNTS,
     MAX_CHARS,
     TIMEOUT,
-    case_rng,
+    draw,
     junk_string,
     junk_value,
     wait_idle,
@@ -200,8 +199,7 @@ def run_http_cases(app, kind: str, make: Callable[[random.Random], HttpCase],
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a bug is then a 500, as served
         failures = []
         async with httpx.AsyncClient(transport=transport, base_url="http://fuzz", timeout=TIMEOUT) as client:
-            for index in range(COUNTS[kind]):
-                case = make(case_rng(kind, index))
+            for index, case in enumerate(draw(kind, make)):
                 if keep(case):
                     response = await send_http(client, case)
                     failures += [f"{kind}[{index}] {p} <- {case.show()}" for p in http_problems(case, response)]
@@ -286,7 +284,7 @@ def test_http(app, registry, kind):
 def test_http_former_bugs(app, registry, bug):
     """Each fixed bug's pattern is still drawn by the fuzz, and every case of it is answered properly."""
     check = FORMER_HTTP_BUGS[bug][0]
-    drawn = sum(check(make(case_rng(kind, i))) for kind, make in HTTP_KINDS.items() for i in range(COUNTS[kind]))
+    drawn = sum(check(case) for kind, make in HTTP_KINDS.items() for case in draw(kind, make))
     assert drawn, f"the fuzz drew no {bug} case"
     failures = [f for kind, make in HTTP_KINDS.items() for f in run_http_cases(app, kind, make, keep=check)]
     assert wait_idle(registry) == {"tiny": 0}

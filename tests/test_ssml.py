@@ -328,9 +328,29 @@ def test_cli_bad_ssml_is_one_line(tiny_bundle, tmp_path: Path, capsys):
 
 
 def test_no_warnings_for_supported_markup(tiny_voice):
+    """Every tag in SSML is supported: none warns, and each does what it says in the audio."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", SsmlWarning)
-        tiny_voice.synthesize(SSML, text_format="ssml", **QUIET)
+        pieces = list(tiny_voice.iter_sentences(SSML, text_format="ssml", **QUIET))
+        audio = tiny_voice.synthesize(SSML, text_format="ssml", **QUIET)
+    rate, gap = tiny_voice.sample_rate, round(tiny_voice.sentence_silence * tiny_voice.sample_rate)
+    # <p>, <s> and <prosody>: the pieces and sentences; <break time="300ms">: exactly 300 ms of silence
+    # before the second paragraph in place of the sentence silence; the sentence after it keeps that silence.
+    assert [(p.text, p.silence_before) for p in pieces] == [
+        ("Streaming", 0), ("works", 0), ("with SSML.", 0), ("It has twelve words.", round(0.3 * rate)),
+        ("The end!", gap)]
+    # <prosody rate="slow">: that word alone at the voice's length scale over the "slow" rate.
+    slow = next(tiny_voice.iter_sentences("works", length_scale=tiny_voice.engine.scales().length_scale
+                                          / RATES["slow"], **QUIET))
+    assert pieces[1].phoneme_ids == slow.phoneme_ids
+    np.testing.assert_array_equal(pieces[1].audio, slow.audio)
+    # <say-as interpret-as="cardinal">: the number spoken as the word.
+    [words] = tiny_voice.iter_sentences("It has twelve words.", **QUIET)
+    assert pieces[3].phoneme_ids == words.phoneme_ids
+    np.testing.assert_array_equal(pieces[3].audio, words.audio)
+    # synthesize() is those pieces with their silences, nothing else.
+    np.testing.assert_array_equal(audio, np.concatenate(
+        [part for p in pieces for part in (np.zeros(p.silence_before, np.float32), p.audio)]))
 
 
 def test_namespaced_document_with_declaration():

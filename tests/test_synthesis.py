@@ -3,9 +3,12 @@ synthesis method; and the engine's replayable draws."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from voxport.bundle.manifest import Manifest
 from voxport.pipeline.noise import RandomNoise
 from voxport.synthesis import DEFAULT_SCALES, Scales, SynthesisConfig
 
@@ -14,7 +17,23 @@ def test_none_falls_back_to_the_voice_defaults() -> None:
     voice_defaults = Scales(length_scale=1.2, noise_scale=0.5, noise_w=0.6)
     assert SynthesisConfig().scales(voice_defaults) == voice_defaults
     assert SynthesisConfig(noise_scale=0.0).scales(voice_defaults) == Scales(1.2, 0.0, 0.6)
-    assert Scales(1.0, 0.667, 0.8) == DEFAULT_SCALES
+
+
+def test_default_scales_stand_in_only_where_the_manifest_records_none(tiny_voice, monkeypatch) -> None:
+    """What None means is the voice's own scales (its manifest's "inference"); DEFAULT_SCALES fills in
+    a scale only where the manifest records none."""
+    data = tiny_voice.bundle.manifest.to_dict()
+    data["inference"] = {"length_scale": 1.3, "noise_scale": 0.2, "noise_w": 0.4}
+    own = Manifest.from_dict(data)
+    assert own.inference == Scales(1.3, 0.2, 0.4)  # recorded: the defaults play no part
+    data["inference"] = {"noise_w": 0.4}
+    assert Manifest.from_dict(data).inference == replace(DEFAULT_SCALES, noise_w=0.4)
+    del data["inference"]
+    assert Manifest.from_dict(data).inference == DEFAULT_SCALES
+    # The engine a voice runs: a scale left None is the recorded one, one given wins.
+    monkeypatch.setattr(tiny_voice.engine, "manifest", own)
+    assert tiny_voice.engine.scales(SynthesisConfig()) == Scales(1.3, 0.2, 0.4)
+    assert tiny_voice.engine.scales(SynthesisConfig(noise_scale=0.0)) == Scales(1.3, 0.0, 0.4)
 
 
 def test_keywords_override_a_config_and_none_keeps_it() -> None:

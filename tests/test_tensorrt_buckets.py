@@ -19,7 +19,7 @@ import pytest
 
 from voxport.runtimes import InputMismatchError, RuntimeOptions, TensorSpec, VoxportRuntimeError
 from voxport.runtimes import tensorrt_backend as backend_module
-from voxport.runtimes.base import GraphIO, Session
+from voxport.runtimes.base import GraphIO, GraphTensor, Session
 from voxport.runtimes.tensorrt_backend import TensorRTSession
 from voxport.runtimes.tensorrt_build import build_serialized_engine, derive_profile, engine_cache_key
 from voxport.runtimes.tensorrt_profiles import bucket_profiles, bucket_sizes, call_size
@@ -351,16 +351,35 @@ def test_close_releases_the_bucket_engine(fake_trt, tmp_path):
     assert session._bucket_contexts == [] and session._bucket_engine is None and session._engine is None
 
 
-def test_the_base_hook_does_nothing():
+def test_the_base_hook_prepares_nothing_and_changes_no_call(tmp_path):
+    """A runtime that does not override prepare_buckets: the hook runs nothing, loads nothing, keeps no
+    state, and calls at the announced sizes (and others) reach the runtime and come back as before."""
     class Plain(Session):
+        runtime = "plain"
+
         def _load(self):
-            pass
+            self.loads = getattr(self, "loads", 0) + 1
+            self.calls: list[dict[str, tuple[int, ...]]] = []
 
         def _graph_io(self):
-            return GraphIO((), ())
+            return GraphIO(tuple(GraphTensor(s.name, s.dtype, s.shape) for s in DECODER_INPUTS),
+                           tuple(GraphTensor(s.name, s.dtype, s.shape) for s in DECODER_OUTPUTS))
 
         def _run(self, feeds):
-            return {}
+            self.calls.append({name: value.shape for name, value in feeds.items()})
+            return {"latent": feeds["prior_latent"] + feeds["frame_mask"]}
 
-    session = Plain.__new__(Plain)
-    assert session.prepare_buckets("frames", [32, 64]) is None
+    session = Plain(tmp_path / "decoder.onnx", DECODER_INPUTS, DECODER_OUTPUTS, "fp32", RuntimeOptions(), "decoder")
+    sizes = (32, 64, 40)  # the two announced sizes and one that is not
+    before = [session.run(_feeds(frames))["latent"] for frames in sizes]
+    state = dict(vars(session))
+    runtime_calls = list(session.calls)
+
+    assert session.prepare_buckets("frames", [32, 64], specialize=True) is None
+    assert vars(session) == state and all(vars(session)[k] is v for k, v in state.items())  # nothing recorded
+    assert session.calls == runtime_calls and session.stats.count == len(sizes) and session.loads == 1
+
+    after = [session.run(_feeds(frames))["latent"] for frames in sizes]
+    assert session.calls == runtime_calls * 2  # the same calls, at the same shapes, reach the runtime
+    for old, new in zip(before, after, strict=True):
+        np.testing.assert_array_equal(new, old)

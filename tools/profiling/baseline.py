@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from voxport.pipeline.engine import FRONTEND
+from voxport.tools import timing
 from voxport.tools.profiling.child import Recorder
-from voxport.tools.profiling.measure import Deadline, Progress, Ticker, TimeLimit, measure_cold, peak_rss_mb, skipped
+from voxport.tools.profiling.measure import measure_phases, peak_rss_mb, planned_calls, skipped
 from voxport.tools.profiling.plan import MONOLITH_STAGE
+from voxport.tools.timing import Deadline, Progress, Ticker
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,9 @@ class _Baseline:
         self.scales = manifest.inference  # the voice's defaults, as Voice uses them without a config
         self.gap = silence(DEFAULT_SENTENCE_SILENCE, manifest.sample_rate)
         self.frontend = TextFrontend.from_manifest(manifest)
-        start = time.perf_counter()
-        self.monolith = PiperMonolith.open(job["piper"], threads=job["threads"],
-                                           multi_speaker=manifest.num_speakers > 1)
-        self.load_ms = 1000 * (time.perf_counter() - start)
+        self.monolith, load_s = timing.timed(lambda: PiperMonolith.open(
+            job["piper"], threads=job["threads"], multi_speaker=manifest.num_speakers > 1))
+        self.load_ms = 1000 * load_s
         self.last_first_audio: dict[str, Any] | None = None
 
     def sample(self, text: str, index: int) -> dict[str, Any]:
@@ -147,44 +148,26 @@ class _Baseline:
 def measure_baseline(job: dict[str, Any], recorder: Recorder | None = None,
                      progress: Progress | None = None, deadline: Deadline | None = None) -> dict[str, Any]:
     """The baseline's samples into `recorder`, in the order measure.measure_split takes them (and,
-    like it, stopped between texts once `deadline` has passed)."""
+    like it, stopped between texts once `deadline` has passed): both run measure.measure_phases."""
     rec = recorder or Recorder()
-    texts = job["texts"]
     try:
         baseline = _Baseline(job)
     except Exception as exc:
         rec.set(**skipped(exc))
         return rec.result
     rec.set(load_ms=baseline.load_ms, bundle_bytes=Path(job["piper"]).stat().st_size)
-    tick = Ticker(job, progress, deadline=deadline)
     with baseline.monolith:
         try:
-            start = time.perf_counter()
-            baseline.synthesize(texts[0])
-            rec.set(first_call_ms=1000 * (time.perf_counter() - start))
+            _, first_call_s = timing.timed(lambda: baseline.synthesize(job["texts"][0]))
+            rec.set(first_call_ms=1000 * first_call_s)
         except Exception as exc:
             rec.set(**skipped(exc))
             return rec.result
-        try:
-            tick.deadline.check()
-            measure_cold(job, rec, baseline.sample, baseline.first_audio, tick)
-            for _ in range(job["warmup"]):
-                for text in texts:
-                    baseline.synthesize(text)
-                    tick()
-            for _ in range(job["runs"]):
-                for index, text in enumerate(texts):
-                    rec.add("samples", baseline.sample(text, index))
-                    # For a monolith the first audio is the whole first sentence: read from the same call.
-                    first = baseline.last_first_audio
-                    if first is not None:
-                        rec.add("ttfa", first)
-                    tick()
-        except TimeLimit as exc:
-            rec.set(**exc.result())
-            return rec.result
-        except Exception as exc:
-            rec.set(**skipped(exc, "failed"))
+        # For a monolith the first audio is the whole first sentence: in the timed rounds it is read
+        # from the sample's own call instead of synthesizing the text a second time.
+        if not measure_phases(job, rec, Ticker(planned_calls(job), progress, deadline), baseline.sample,
+                              baseline.first_audio, baseline.synthesize,
+                              first_audio_of_sample=lambda text, index: baseline.last_first_audio):
             return rec.result
     rec.set(peak_rss_mb=peak_rss_mb(), status="ok", error=None)
     return rec.result

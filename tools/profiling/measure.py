@@ -14,6 +14,8 @@ time limit still reports what it measured.
 In its own process a job is stopped at its limit from outside (child.run_child). In-process nothing
 can stop a call from outside, so `measure_job(timeout=...)` checks the clock between measured calls
 instead: past the limit it times no further text and ends with status "timeout", keeping what it had.
+The loops, the clock and the limit are voxport.tools.timing's, shared with the benchmarks and
+calibration; what is measured around each call (stage timers, graph statistics) is this module's.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from __future__ import annotations
 import gc
 import resource
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from voxport.tools import timing
 from voxport.tools.profiling.child import Recorder
+from voxport.tools.timing import Deadline, Progress, Ticker, TimeLimit
 
-Progress = Callable[[int, int], None]  # (done, total) measured calls
+__all__ = ["Deadline", "Progress", "TimeLimit", "measure_cold", "measure_job", "measure_phases", "measure_split",
+           "peak_rss_mb", "planned_calls", "skipped"]
+
 Sample = dict[str, Any]
+TimedText = Callable[[str, int], Sample]  # (text, its index) -> one timed sample
+FirstAudio = Callable[[str, int], Sample | None]  # (text, its index) -> time to first audio, if any came
 
 
 def peak_rss_mb() -> float:
@@ -41,47 +48,11 @@ def skipped(exc: BaseException, status: str = "skipped") -> dict[str, Any]:
     return {"status": status, "error": f"{type(exc).__name__}: {exc}"}
 
 
-class TimeLimit(Exception):
-    """An in-process job passed its time limit; what it measured before is kept (status "timeout")."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(f"stopped at the time limit ({timeout:g} s), checked between texts in-process; "
-                         "the results it measured before then are kept")
-
-    def result(self) -> dict[str, Any]:
-        return {"status": "timeout", "error": str(self)}
-
-
-class Deadline:
-    """`timeout` seconds from now (None: never); `check` raises TimeLimit once they have passed."""
-
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
-        self.at = None if timeout is None else time.monotonic() + timeout
-
-    def check(self) -> None:
-        if self.at is not None and time.monotonic() >= self.at:
-            raise TimeLimit(self.timeout)
-
-
-class Ticker:
-    """Counts measured calls against the job's plan and reports them to `progress`; after each it
-    checks the `deadline`, so an in-process job stops between texts, not in the middle of one."""
-
-    def __init__(self, job: dict[str, Any], progress: Progress | None, per_text: int = 1,
-                 deadline: Deadline | None = None) -> None:
-        cold = job.get("cold") or {}
-        self.total = (job["warmup"] + job["runs"]) * len(job["texts"]) * per_text
-        self.total += 2 * len(cold.get("texts", [])) + len(cold.get("short", []))
-        self.done = 0
-        self.progress = progress
-        self.deadline = deadline or Deadline(None)
-
-    def __call__(self) -> None:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
-        self.deadline.check()
+def planned_calls(job: dict[str, Any]) -> int:
+    """The measured calls a job makes (warm-up rounds, timed rounds, the cold phase): progress's total."""
+    cold = job.get("cold") or {}
+    total = (job["warmup"] + job["runs"]) * len(job["texts"])
+    return total + 2 * len(cold.get("texts", [])) + len(cold.get("short", []))
 
 
 def measure_job(job: dict[str, Any], recorder: Recorder | None = None,
@@ -89,7 +60,7 @@ def measure_job(job: dict[str, Any], recorder: Recorder | None = None,
     """Measure one job (plan.split_job / plan.baseline_job) into `recorder`; returns its result.
     Errors come back as a status ("skipped": could not start, "failed": broke while measuring,
     "timeout": `timeout` seconds, counted from here, load included, passed between two texts)."""
-    deadline = Deadline(timeout)
+    deadline = Deadline(timeout, between="texts")
     if job["kind"] == "baseline":
         from voxport.tools.profiling.baseline import measure_baseline
 
@@ -103,17 +74,46 @@ def measure_cold(job: dict[str, Any], rec: Recorder, synthesize: Callable[[str, 
     cold sentences again ("cold_warm"): the warm figure on exactly the same sentences, so cold/warm
     compares shapes seen once against shapes seen before, not one text against another."""
     cold = job.get("cold") or {}
-    for index, text in enumerate(cold.get("texts", [])):
-        rec.add("cold", synthesize(text, index))
-        tick()
-    for index, text in enumerate(cold.get("short", [])):
-        first = first_audio(text, index)
+
+    def short() -> None:  # still never-seen sentences: before anything is repeated
+        timing.each(cold.get("short", []), lambda i, text: first_audio(text, i),
+                    lambda first: rec.add("cold_ttfa", first), tick)
+
+    timing.cold_then_warm(cold.get("texts", []), lambda i, text: synthesize(text, i), rec.add, tick, between=short)
+
+
+def measure_phases(job: dict[str, Any], rec: Recorder, tick: Ticker, synthesize: TimedText,
+                   first_audio: FirstAudio, warm_up: Callable[[str], object],
+                   first_audio_of_sample: FirstAudio | None = None) -> bool:
+    """Everything after a job's first call, in the order every profiled row (split or baseline) shares:
+    the cold phase, `job["warmup"]` rounds of `warm_up`, then `job["runs"]` timed rounds over the texts,
+    each a sample ("samples") and its time to first audio ("ttfa"): `first_audio` timed on its own call,
+    or `first_audio_of_sample` when it is read from the sample's own call (a monolith's first sentence).
+
+    True when it ran to the end. Otherwise the status is set on `rec` and what was recorded stays:
+    "timeout" when `tick`'s deadline passed (checked here first: load and the first call may already
+    have used it up, then after every measured call), "failed" on any other error.
+    """
+    ttfa = first_audio_of_sample or first_audio
+
+    def timed_text(index: int, text: str) -> None:
+        rec.add("samples", synthesize(text, index))
+        first = ttfa(text, index)
         if first is not None:
-            rec.add("cold_ttfa", first)
-        tick()
-    for index, text in enumerate(cold.get("texts", [])):
-        rec.add("cold_warm", synthesize(text, index))
-        tick()
+            rec.add("ttfa", first)
+
+    try:
+        tick.deadline.check()
+        measure_cold(job, rec, synthesize, first_audio, tick)
+        timing.rounds(job["warmup"], job["texts"], lambda _, text: warm_up(text), after=tick)
+        timing.rounds(job["runs"], job["texts"], timed_text, after=tick)
+    except TimeLimit as exc:
+        rec.set(**exc.result())
+        return False
+    except Exception as exc:
+        rec.set(**skipped(exc, "failed"))
+        return False
+    return True
 
 
 def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
@@ -127,49 +127,33 @@ def measure_split(job: dict[str, Any], recorder: Recorder | None = None,
     if job.get("decoder_steps"):
         settings["decoder_steps"] = job["decoder_steps"]
     try:
-        start = time.perf_counter()
-        voice = Voice.load(job["bundle"], runtime=job["runtime"], precision=job["precision"],
-                           threads=job["threads"], progress=False)
-        load_ms = 1000 * (time.perf_counter() - start)
+        voice, load_s = timing.timed(lambda: Voice.load(job["bundle"], runtime=job["runtime"],
+                                                       precision=job["precision"], threads=job["threads"],
+                                                       progress=False))
     except Exception as exc:  # a runtime, precision or file this configuration cannot have
         rec.set(**skipped(exc))
         return rec.result
     with voice:
         sessions = voice.sessions.sessions
         size = sum(s.model_path.stat().st_size for s in sessions.values()) + voice.bundle.manifest_path.stat().st_size
-        rec.set(load_ms=load_ms, bundle_bytes=size)
-        tick = Ticker(job, progress, deadline=deadline)
+        rec.set(load_ms=1000 * load_s, bundle_bytes=size)
         try:
             # The first call pays for lazy work (espeak start-up, kernel selection, compilation on
             # compiling backends, the streaming reach): reported on its own, never in the percentiles.
-            start = time.perf_counter()
-            voice.synthesize(texts[0], **settings)
-            rec.set(first_call_ms=1000 * (time.perf_counter() - start))
+            _, first_call_s = timing.timed(lambda: voice.synthesize(texts[0], **settings))
+            rec.set(first_call_ms=1000 * first_call_s)
             _consume(voice.stream(texts[0], **settings))
         except Exception as exc:
             rec.set(**skipped(exc))
             return rec.result
-        try:
-            tick.deadline.check()  # load and the first call may already have used it up
-            measure_cold(job, rec, lambda text, i: _time_synthesize(voice, text, settings, i),
-                         lambda text, i: _time_first_audio(voice, text, settings, i), tick)
-            for _ in range(job["warmup"]):
-                for text in texts:
-                    voice.synthesize(text, **settings)
-                    _consume(voice.stream(text, **settings))
-                    tick()
-            for _ in range(job["runs"]):
-                for index, text in enumerate(texts):
-                    rec.add("samples", _time_synthesize(voice, text, settings, index))
-                    first = _time_first_audio(voice, text, settings, index)
-                    if first is not None:
-                        rec.add("ttfa", first)
-                    tick()
-        except TimeLimit as exc:
-            rec.set(**exc.result())
-            return rec.result
-        except Exception as exc:
-            rec.set(**skipped(exc, "failed"))
+
+        def warm_up(text: str) -> None:
+            voice.synthesize(text, **settings)
+            _consume(voice.stream(text, **settings))
+
+        if not measure_phases(job, rec, Ticker(planned_calls(job), progress, deadline),
+                              lambda text, i: _time_synthesize(voice, text, settings, i),
+                              lambda text, i: _time_first_audio(voice, text, settings, i), warm_up):
             return rec.result
     rec.set(peak_rss_mb=peak_rss_mb(), status="ok", error=None)
     return rec.result
@@ -197,9 +181,7 @@ def _time_synthesize(voice: Any, text: str, settings: dict[str, Any], index: int
             steps.append(event.seconds)
 
     with voice.engine.watch(StageTimes()) as times, voice.engine.watch(step):
-        start = time.perf_counter()
-        audio = voice.synthesize(text, **settings)
-        elapsed = time.perf_counter() - start
+        audio, elapsed = timing.timed(lambda: voice.synthesize(text, **settings))
     per_step = {"step_ms": [round(1000 * s, 4) for s in steps]} if steps else {}
     return {
         **per_step,
@@ -218,9 +200,7 @@ def _time_first_audio(voice: Any, text: str, settings: dict[str, Any], index: in
     sessions = _fresh_sessions(voice)
     chunks = voice.stream(text, **settings)
     with voice.engine.watch(StageTimes()) as times:
-        start = time.perf_counter()
-        first = next(chunks, None)
-        elapsed = time.perf_counter() - start
+        first, elapsed = timing.timed(lambda: next(chunks, None))
     # Where the wait went: the stages run before the first chunk (the rest is word timestamps etc.),
     # read before the rest of the stream runs (outside the watch, so it adds nothing to them).
     before_first = {stage: 1000 * s for stage, s in times.totals.items()}

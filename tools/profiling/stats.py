@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 
 from voxport.tools.profiling.plan import stage_order
+from voxport.tools.timing import percentile
 
 Pass = dict[str, Any]  # one measure_job result with status "ok"
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50 / p90 / p99 (linear interpolation: with few samples p99 is close to the maximum) and mean."""
-    a = np.asarray(values, np.float64)
-    if a.size == 0:
+    """A report's distribution: p50 / p90 / p99 (voxport.tools.timing.percentile) and the mean; all 0.0
+    without values, so a section measured by no pass still has the report's shape."""
+    if len(values) == 0:
         return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "mean": 0.0}
-    p50, p90, p99 = np.percentile(a, [50, 90, 99])
-    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "mean": float(a.mean())}
+    points = {f"p{q}": percentile(values, q) or 0.0 for q in (50, 90, 99)}
+    return {**points, "mean": float(np.mean(np.asarray(values, np.float64)))}
 
 
 def relative_spread(per_pass: Sequence[float]) -> float | None:
