@@ -26,6 +26,7 @@ from voxport.bundle.manifest import Manifest
 from voxport.calibration.candidates import CandidateSet
 from voxport.calibration.capture import Captured, capture_stage_inputs
 from voxport.calibration.search import precision_of
+from voxport.families import family_of
 from voxport.pipeline.shaped import ShapedRunner, fixed_stages
 from voxport.runtimes import Session
 from voxport.runtimes.errors import UnsupportedPrecisionError
@@ -80,11 +81,13 @@ def timing_feeds(voice: Voice, sentences: Sequence[str], seed: int) -> Captured:
 def _prepare(stage: str, session: Session, manifest: Manifest) -> tuple[Callable[[Feeds], object], str]:
     """How a voice would call this session: through the fixed-shape runner, warmed up, where the
     runtime defaults to fixed shapes; directly otherwise."""
-    plan, fixed = fixed_stages(None, {stage: session}, manifest.shapes)
+    family = family_of(manifest)
+    plan, fixed = fixed_stages(None, {stage: session}, manifest.shapes, family)
     if plan is None or stage not in fixed:
         return session.run, "dynamic"
     runner = ShapedRunner(stage, session, plan, hop_length=manifest.hop_length,
-                          frame_multiple=manifest.frame_multiple, reach=manifest.streaming)
+                          frame_multiple=family.pipeline.frame_multiple(manifest, stage),
+                          context=family.pipeline.context(manifest, stage))
     runner.warm_up()
     return runner.run, "fixed buckets"
 

@@ -38,6 +38,7 @@ from voxport.export.tacotron2.checkpoint_import import load_tacotron2_checkpoint
 from voxport.export.tacotron2.graphs import prenet_masks, tacotron2_graph_specs
 from voxport.export.tacotron2.hifigan_dle import dle_hifigan_vocoder_spec, load_dle_hifigan
 from voxport.export.tacotron2.symbols import SYMBOLS
+from voxport.families import family_of
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +321,7 @@ def test_bundle_manifest_says_how_to_run_the_loop(hifigan_bundle):
     from voxport.bundle import Bundle, sha256_file
 
     m = Bundle.load(hifigan_bundle, verify=True).manifest
-    assert m.family == "tacotron2" and m.autoregressive
+    assert m.family == "tacotron2" and family_of(m).stages == ("encoder", "decoder_step", "postnet", "vocoder")
     assert list(m.graphs) == ["encoder", "decoder_step", "postnet", "vocoder"]
     assert (m.sample_rate, m.hop_length, m.n_vocab) == (22050, 256, 148)
     assert (m.decoder_loop.gate_threshold, m.decoder_loop.max_steps, m.decoder_loop.prenet_dropout) == (0.5, 40, 0.5)

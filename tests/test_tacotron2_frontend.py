@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from voxport.errors import FrontendError, UnknownSymbolWarning
+from voxport.families import family_named
 from voxport.families.tacotron2.text import Tacotron2TextFrontend, clean_text, symbol_timing, transliterate
 from voxport.text.frontend import TextFrontend
 from voxport.text.phoneme_ids import unsupported_phoneme_type
@@ -46,7 +47,9 @@ def test_the_table_has_148_symbols():
 def test_the_manifest_type_selects_this_frontend_and_piper_types_stay_as_they_were():
     manifest = SimpleNamespace(phonemizer={"type": "tacotron2_text", "cleaners": "english_cleaners"},
                                phoneme_id_map=SYMBOL_MAP)
-    assert isinstance(TextFrontend.from_manifest(manifest), Tacotron2TextFrontend)
+    assert isinstance(family_named("tacotron2").frontend(manifest), Tacotron2TextFrontend)
+    with pytest.raises(FrontendError, match="tacotron2_text"):  # the family's type: other families refuse it
+        TextFrontend.from_manifest(manifest)
     # Not a Piper phoneme type: a Piper config naming it is still refused.
     assert unsupported_phoneme_type("tacotron2_text") is not None
     with pytest.raises(FrontendError, match="cleaners"):
