@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+from support.make_tiny_bundles import BUILDERS
+from support.make_tiny_bundles import DEFAULT_OUT as BUNDLES
+
+COMMITTED = tuple(BUILDERS)  # the bundles under tests/data/bundles/
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +23,24 @@ def joe_files() -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def joe_phoneme_map(joe_files) -> dict[str, list[int]]:
     return json.loads(joe_files[1].read_text(encoding="utf-8"))["phoneme_id_map"]
+
+
+@pytest.fixture(scope="session")
+def committed_bundle(tmp_path_factory):
+    """committed_bundle(name, folder=name) -> a session copy of tests/data/bundles/<name>, in a folder named
+    `folder` (tests may write into a bundle, e.g. a calibration policy; the committed files stay as they are)."""
+    copies: dict[tuple[str, str], Path] = {}
+
+    def get(name: str, folder: str | None = None) -> Path:
+        if name not in COMMITTED:
+            raise ValueError(f"no committed bundle {name!r}; there are {COMMITTED}")
+        key = (name, folder or name)
+        if key not in copies:
+            target = tmp_path_factory.mktemp("committed") / key[1]
+            copies[key] = Path(shutil.copytree(BUNDLES / name, target))
+        return copies[key]
+
+    return get
 
 
 @pytest.fixture(scope="session")
