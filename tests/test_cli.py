@@ -31,6 +31,7 @@ def test_build_from_a_piper_voice(tiny_piper_voice, tmp_path, capsys):
 
 
 def test_build_reports_a_missing_voice_file(tmp_path, capsys):
+    pytest.importorskip("onnx", reason="`voxport build` asks for the export extra before it looks for the file")
     assert main(["build", "--piper", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x")]) == 2
     assert "no such Piper voice file" in capsys.readouterr().err
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import onnx
 import pytest
-import torch
+from support.needs_export import onnx, torch
 from support.tiny_glowtts import coqui_checkpoint, coqui_config, hifigan_checkpoint, hifigan_config, tiny_glowtts
 
 from voxport.export.errors import MissingTensorError, TensorShapeError, UnknownTensorError, UnsupportedConfigError

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from support.needs_export import torch
 
 pytest.importorskip(
     "TTS.tts.models.glow_tts", exc_type=ImportError,

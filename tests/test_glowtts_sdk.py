@@ -8,7 +8,6 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import torch
 
 from voxport import Voice
 from voxport.bundle import Bundle, BundleFormatError, Manifest
@@ -28,6 +27,8 @@ TEXT = "Streaming starts early. The rest of the sentence follows while the first
 
 def replay_noise(seed: int, n_ids: int):
     """The SDK's draws for one utterance: duration noise first (GlowTTS ignores it), then the prior's."""
+    import torch
+
     rng = np.random.default_rng(seed)
     rng.standard_normal((1, 2, n_ids), dtype=np.float32)
     return lambda shape: torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
@@ -35,6 +36,8 @@ def replay_noise(seed: int, n_ids: int):
 
 def reference(coqui, ids, seed, noise_scale, length_scale=1.0):
     """Coqui's inference in torch (the models before they were saved and re-imported) + the vocoder."""
+    import torch
+
     with torch.no_grad():
         mel, frames = coqui["model"].infer(torch.tensor([ids]), noise_fn=replay_noise(seed, len(ids)),
                                            noise_scale=noise_scale, length_scale=length_scale)
@@ -43,15 +46,16 @@ def reference(coqui, ids, seed, noise_scale, length_scale=1.0):
 
 @pytest.mark.parametrize("noise_scale", [0.0, 0.667])
 @pytest.mark.parametrize("ids", IDS, ids=lambda ids: f"{len(ids)}ids")
-def test_voice_equals_torch_reference_with_the_same_noise(glow_voice, coqui, ids, noise_scale):
-    ours = glow_voice.synthesize_ids(ids, noise_scale=noise_scale, seed=3)
+def test_voice_equals_torch_reference_with_the_same_noise(built_glow_voice, coqui, ids, noise_scale):
+    ours = built_glow_voice.synthesize_ids(ids, noise_scale=noise_scale, seed=3)
     ref, mel, _ = reference(coqui, ids, 3, noise_scale)
     assert ours.shape == ref.shape == (mel.shape[1] * 32,)
     assert float(np.max(np.abs(ours - ref))) <= 1e-3
     assert np.abs(ref).max() > 1e-3  # not trivially silent
 
 
-def test_length_scale_and_the_manifest_defaults(glow_voice, coqui):
+def test_length_scale_and_the_manifest_defaults(built_glow_voice, coqui):
+    glow_voice = built_glow_voice
     m = glow_voice.manifest
     assert m.family == "glowtts" and m.frame_multiple == 2 and m.durations == DurationRule(-1.0, 1)
     assert (m.inference.noise_scale, m.inference.length_scale) == (0.667, 1.0)
@@ -70,7 +74,8 @@ def test_duration_rule_is_exp_minus_one_with_at_least_one_frame():
     assert frames_per_phoneme(logw, mask, 1.0).tolist() == [1, 2, 4, 4, 1, 0]
 
 
-def test_voice_frames_follow_coquis_durations(glow_voice, coqui):
+def test_voice_frames_follow_coquis_durations(built_glow_voice, coqui):
+    glow_voice = built_glow_voice
     ids = IDS[1]
     _, mel, coqui_frames = reference(coqui, ids, 0, 0.0)
     scales = glow_voice.engine.scales(SynthesisConfig(noise_scale=0.0))

@@ -123,9 +123,9 @@ def test_in_process_time_limit_stops_between_texts_and_keeps_what_it_measured(ti
     assert summarize([result])["cold"]["rtf"] > 0  # and what it measured still makes figures
 
 
-def test_in_process_profile_applies_the_time_limit(tiny_bundle, tmp_path):
-    out = tmp_path / "report.json"
-    code = main(["profile", "--bundle", str(tiny_bundle), "--in-process", "--timeout", "0.001", "--threads", "1",
+def test_in_process_profile_applies_the_time_limit(built_tiny_bundle, tmp_path):
+    out = tmp_path / "report.json"  # a bundle built from the Piper-style monolith: the baseline is found
+    code = main(["profile", "--bundle", str(built_tiny_bundle), "--in-process", "--timeout", "0.001", "--threads", "1",
                  "--runs", "1", "--warmup", "0", "--passes", "2", "--cold", "1", "--json", str(out), "--quiet"])
     assert code == 1  # nothing ran to the end
     report = json.loads(out.read_text())
@@ -140,13 +140,14 @@ def test_in_process_profile_applies_the_time_limit(tiny_bundle, tmp_path):
 # --- the CLI's report --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def cli_report(tiny_bundle, tmp_path_factory):
+def cli_report(built_tiny_bundle, tmp_path_factory):
+    """Built from the Piper-style monolith (torch), so the report has the monolith's baseline row."""
     pytest.importorskip("matplotlib", reason="the chart needs the profile extra (matplotlib)")
     out = tmp_path_factory.mktemp("profile")
     texts = out / "texts.txt"
     texts.write_text("\n".join(LONG_TEXTS) + "\n", encoding="utf-8")
     paths = {k: out / f"report.{k}" for k in ("json", "md", "png")}
-    code = main(["profile", "--bundle", str(tiny_bundle), "--runtime", "cpu,nosuch", "--precision", "fp32,int8",
+    code = main(["profile", "--bundle", str(built_tiny_bundle), "--runtime", "cpu,nosuch", "--precision", "fp32,int8",
                  "--threads", "1", "--texts", str(texts), "--runs", "2", "--warmup", "1", "--passes", "2",
                  "--json", str(paths["json"]), "--markdown", str(paths["md"]), "--plot", str(paths["png"]),
                  "--quiet"])

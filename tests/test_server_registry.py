@@ -324,7 +324,8 @@ def _set_event() -> threading.Event:
 # --- Piper voices as distributed (voice.onnx + voice.onnx.json) ------------------------------------------
 
 
-def test_piper_onnx_voice_is_converted_once_into_the_cache(tiny_piper_voice, tiny_voice, tmp_path, monkeypatch):
+def test_piper_onnx_voice_is_converted_once_into_the_cache(tiny_piper_voice, built_tiny_voice, tmp_path,
+                                                            monkeypatch):
     from voxport.server import piper_voices
 
     cache = tmp_path / "cache"
@@ -342,7 +343,7 @@ def test_piper_onnx_voice_is_converted_once_into_the_cache(tiny_piper_voice, tin
             return [c.audio async for c in await reg.open_stream("tiny", text, SynthesisConfig(seed=0))]
 
         audio = np.concatenate(asyncio.run(asyncio.wait_for(speak(), TIMEOUT)))
-        assert np.array_equal(audio, tiny_voice.synthesize(text, seed=0))  # the same voice as the test bundle
+        assert np.array_equal(audio, built_tiny_voice.synthesize(text, seed=0))  # the bundle built from it
     finally:
         reg.close()
 

@@ -9,9 +9,8 @@ import copy
 import math
 
 import numpy as np
-import onnx
 import pytest
-import torch
+from support.needs_export import onnx, torch
 from support.tiny_tacotron2 import (
     GATE_STEP,
     MAX_STEPS,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from support.needs_export import torch
 
 NVIDIA_DIR = os.environ.get("VOXPORT_NVIDIA_TACOTRON2")
 if not NVIDIA_DIR or not (Path(NVIDIA_DIR) / "tacotron2" / "model.py").exists():

@@ -233,6 +233,18 @@ def tiny(tmp_path_factory):
     return get
 
 
+def test_the_committed_bundle_stops_by_its_gate_after_ten_frames(tacotron2_bundle):
+    """tests/data/bundles/tacotron2-hifigan: support.tiny_tacotron2's "gate" model (GATE_STEP = 10), no torch."""
+    with Voice.load(tacotron2_bundle, threads=1) as loaded:
+        utterance = run(loaded, ids_of(loaded), seed=3)
+        audio = loaded.synthesize(TEXT, seed=1)
+        sentences = list(loaded.iter_sentences(TEXT, seed=1))
+        hop = loaded.hop_length
+    assert utterance.n_frames == 10 and utterance.stopped_by == GATE
+    assert [s.frames.sum() for s in sentences] == [10, 10]
+    assert audio.size >= 20 * hop and np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
+
+
 def test_a_bundle_decodes_as_the_torch_model_with_the_same_masks(tiny):
     import torch
 
@@ -302,11 +314,10 @@ def test_a_bundle_without_a_vocoder_speaks_through_griffin_lim(tiny):
     assert len(chunks) == 1 and np.array_equal(chunks[0].audio, audio)
 
 
-def test_profile_reports_per_step_decoder_latency(tiny):
+def test_profile_reports_per_step_decoder_latency(tacotron2_bundle):
     from voxport.tools.profiling import profile, schema_errors, to_markdown
 
-    bundle, _ = tiny("hifigan")
-    report = profile(bundle, texts=["Turn left here. Then right."], runs=1, warmup=0, passes=1, cold=0,
+    report = profile(tacotron2_bundle, texts=["Turn left here. Then right."], runs=1, warmup=0, passes=1, cold=0,
                      threads=[1], baseline=False, isolate=False, progress=False, decoder_steps=12)
     assert schema_errors(report) == []
     [row] = report["configurations"]
@@ -329,11 +340,12 @@ def test_ssml_speaks_without_warning_about_the_rate_it_cannot_change():
         fresh.synthesize('<speak><prosody rate="slow">Turn left.</prosody></speak>', text_format="ssml", seed=0)
 
 
-def test_calibration_refuses_an_autoregressive_bundle_and_info_shows_its_loop(tiny):
+def test_calibration_refuses_an_autoregressive_bundle_and_info_shows_its_loop(tacotron2_bundle):
+    pytest.importorskip("onnx", reason="voxport.calibration needs the calibration extra (onnx)")
     from voxport.calibration import calibrate
     from voxport.cli.info import format_facts, voice_facts
 
-    bundle, _ = tiny("hifigan")
+    bundle = tacotron2_bundle
     with pytest.raises(NotImplementedError, match="tacotron2 bundles"):
         calibrate(bundle, "onnxruntime", max_sentences=2, check_wer=False)
     with Voice.load(bundle, threads=1) as loaded:

@@ -48,7 +48,7 @@ def test_the_build_writes_and_hashes_the_copy(tiny_bundle):
     # Only the vocoder has one, and the bf16/fp16 (polyphase) files are the masked graph's.
     assert [s for s, g in bundle.manifest.graphs.items() if UNMASKED in g.variants] == [c.VOCODER]
     assert bundle.manifest.extra["max_abs_diff_vs_torch"]["vocoder:unmasked"] <= 1e-3
-    import onnx
+    onnx = pytest.importorskip("onnx", reason="reading the graph's nodes needs onnx (the export extra)")
 
     graph = onnx.load(str(bundle.graph_path(c.VOCODER, UNMASKED)))
     assert [i.name for i in graph.graph.input] == [c.LATENT]
@@ -147,6 +147,7 @@ def test_manifest_round_trip_keeps_the_key(tiny_bundle):
 
 @pytest.mark.parametrize("overrides", [{}, {"n_speakers": 3, "gin_channels": 8}], ids=["single", "multi-speaker"])
 def test_exported_copy_equals_the_masked_export(tmp_path, overrides):
+    pytest.importorskip("torch", reason="exporting graphs needs the export extra (torch)")
     from support.tiny import tiny_model
 
     from voxport.export.onnx_export import export_graph
@@ -167,6 +168,7 @@ def test_exported_copy_equals_the_masked_export(tmp_path, overrides):
 
 
 def test_a_copy_whose_inputs_are_not_the_masked_ones_minus_the_mask_is_refused(tmp_path):
+    pytest.importorskip("torch", reason="exporting graphs needs the export extra (torch)")
     from support.tiny import tiny_model
 
     from voxport.bundle.manifest import GraphEntry

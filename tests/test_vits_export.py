@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import onnx
 import pytest
-import torch
+from support.needs_export import onnx, torch
 from support.tiny import tiny_model
 
 from voxport.export.errors import (

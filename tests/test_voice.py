@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-from support.tiny import run_monolith
 
 from voxport import Voice
 from voxport.bundle import BundleFormatError, BundleIntegrityError
@@ -23,18 +22,22 @@ ID_SEQUENCES = [
 
 
 @pytest.mark.parametrize("ids", ID_SEQUENCES, ids=lambda ids: f"{len(ids)}ids")
-def test_split_bundle_reproduces_the_monolith_from_ids(tiny_voice, tiny_piper_voice, ids):
-    ours = tiny_voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
+def test_split_bundle_reproduces_the_monolith_from_ids(built_tiny_voice, tiny_piper_voice, ids):
+    from support.tiny import run_monolith
+
+    ours = built_tiny_voice.synthesize_ids(ids, noise_scale=0.0, noise_w=0.0)
     ref = run_monolith(tiny_piper_voice, ids)
     assert ours.dtype == np.float32
     assert ours.shape == ref.shape
     assert np.max(np.abs(ours - ref)) <= 1e-3
 
 
-def test_split_bundle_reproduces_the_monolith_from_text(tiny_voice, tiny_piper_voice):
+def test_split_bundle_reproduces_the_monolith_from_text(built_tiny_voice, tiny_piper_voice):
+    from support.tiny import run_monolith
+
     text = "The quick brown fox jumps over the lazy dog."
-    [(_, _, ids)] = list(tiny_voice.frontend.text_to_ids(text))
-    ours = tiny_voice.synthesize(text, noise_scale=0.0, noise_w=0.0)
+    [(_, _, ids)] = list(built_tiny_voice.frontend.text_to_ids(text))
+    ours = built_tiny_voice.synthesize(text, noise_scale=0.0, noise_w=0.0)
     ref = run_monolith(tiny_piper_voice, ids)
     assert ours.shape == ref.shape
     assert np.max(np.abs(ours - ref)) <= 1e-3
