@@ -4,7 +4,6 @@ and `voxport serve` starts, answers and stops."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import subprocess
@@ -154,11 +153,6 @@ def test_http_client_gone_mid_stream_frees_the_worker(tiny_voice):
         reg.close()
 
 
-@pytest.mark.xfail(
-    importlib.util.find_spec("uvloop") is None, strict=True,
-    reason="SDK bug: the 504 message states the time left after queueing (registry.open_stream passes "
-           "`remaining` to the pool), e.g. '0.299992 s', not the configured 0.3 s; only uvloop's millisecond "
-           "clock rounds it back. The server extra does not install uvloop (the dev extra gets it through ray)")
 def test_http_request_timeout_is_504_and_frees_the_worker(slow):
     reg, release = slow
     base, server, thread = _run(build_app(reg, HttpOptions(request_timeout=0.3)))

@@ -87,17 +87,20 @@ class VoicePool:
             return True
 
     def stream(self, text: str | Iterable[str], config: SynthesisConfig, *, timeout: float | None = None,
-               **kwargs: Any) -> ChunkStream:
+               limit: float | None = None, **kwargs: Any) -> ChunkStream:
         """`Voice.stream` on a worker, its chunks delivered to the event loop as they are made.
 
         Admission happens now (raises `Busy` before any response starts); closing the iterator early
         (client gone) stops the worker at its next chunk and frees it. Past `timeout` seconds from now
-        (queueing included) the iterator raises TimeoutError and stops the worker the same way.
+        (queueing included) the iterator raises TimeoutError and stops the worker the same way; its message
+        names `limit`, the request's whole time limit, when the caller spent part of it already (loading).
         """
         self._admit()
         try:
-            return self._run(lambda voice: voice.stream(text, config, **kwargs), timeout,
-                             text if isinstance(text, TextFeed) else None)
+            stream = self._run(lambda voice: voice.stream(text, config, **kwargs), timeout,
+                               text if isinstance(text, TextFeed) else None)
+            stream.limit = limit if limit is not None else timeout
+            return stream
         except BaseException:
             self._release()
             raise
@@ -155,7 +158,7 @@ class ChunkStream:
                  feed: TextFeed | None = None) -> None:
         self._out, self._stop, self._future, self._release = out, stop, future, release
         self._done = self._stopped = False
-        self._timeout = timeout
+        self.limit = timeout  # what a timeout's message names as the limit (the request's, see VoicePool.stream)
         self._deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         self._feed = feed
         self._on_done: list[Callable[[ChunkStream], None]] = []
@@ -175,7 +178,7 @@ class ChunkStream:
                 item = await asyncio.wait_for(self._out.get(), max(remaining, 0.0))
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 await self.aclose()
-                raise TimeoutError(f"synthesis took longer than the {self._timeout:g} s limit") from None
+                raise TimeoutError(f"synthesis took longer than the {self.limit:g} s limit") from None
         if item is _END or isinstance(item, BaseException):
             self._finish()
             if item is _END:

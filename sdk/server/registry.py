@@ -181,7 +181,7 @@ class VoiceRegistry:
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 raise TimeoutError(f"loading voice {slot.name!r} took longer than the {timeout:g} s limit") from None
         remaining = None if deadline is None else max(deadline - loop.time(), 1e-3)
-        stream = pool.stream(text, config, timeout=remaining, **kwargs)
+        stream = pool.stream(text, config, timeout=remaining, limit=timeout, **kwargs)
         self._active.add(stream)
         stream.add_done_callback(self._finished)
         return stream
