@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 def speaker(voice: Voice, speaker: str | None) -> int | str | None:
     """--speaker as the voice knows it: a speaker name, else digits as an id. Checked now, so that a wrong
     speaker is reported before any synthesis (and even for text that has nothing to speak)."""
-    from voxport.pipeline.speakers import parse_speaker, speaker_id
+    from voxport.pipeline.speakers import parse_speaker
+    from voxport.synthesis import SynthesisConfig
 
     if speaker is None:
         return None
@@ -23,7 +24,7 @@ def speaker(voice: Voice, speaker: str | None) -> int | str | None:
     if m.num_speakers <= 1 and chosen != 0:
         # The engine ignores the speaker of a single-speaker voice; a user who asked for one should know.
         raise ValueError(f"voice {m.name!r} has a single speaker; --speaker selects one of a multi-speaker voice")
-    speaker_id(m, chosen)  # raises ValueError naming the known speakers
+    voice.pipeline.check(SynthesisConfig(speaker=chosen))  # raises ValueError naming the known speakers
     return chosen
 
 

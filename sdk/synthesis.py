@@ -7,7 +7,8 @@ from the bundle's manifest (`inference`), and only when a voice records none fro
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_SENTENCE_SILENCE = 0.2  # seconds between sentences, as Piper
@@ -62,6 +63,9 @@ class SynthesisConfig:
     volume: float = 1.0
     sigma: float | None = None
     decoder_steps: int | None = None
+    # A family's own settings, by the names it declares (`Family.options`): a voice blend, a voice prompt,
+    # sampling parameters. Voice methods take them as keywords like the fields above.
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.volume, bool) or not isinstance(self.volume, (int, float)) or not (
@@ -75,15 +79,21 @@ class SynthesisConfig:
             raise ValueError(f"decoder_steps must be a whole number >= 1, got {self.decoder_steps!r}")
 
     @classmethod
-    def of(cls, config: SynthesisConfig | None = None, **overrides: Any) -> SynthesisConfig:
+    def of(cls, config: SynthesisConfig | None = None, *, family_options: frozenset[str] = frozenset(),
+           **overrides: Any) -> SynthesisConfig:
         """`config` (or the defaults) with keyword overrides; None-valued overrides are ignored, so a
-        caller can pass its own optional arguments straight through."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
+        caller can pass its own optional arguments straight through. Keywords named in `family_options`
+        (the voice's family's own settings) go to `options`."""
+        known = {f.name for f in fields(cls)} - {"options"}
+        unknown = sorted(set(overrides) - known - family_options)
         if unknown:
-            raise TypeError(f"unknown synthesis setting(s) {unknown}; known: {sorted(known)}")
+            raise TypeError(f"unknown synthesis setting(s) {unknown}; known: {sorted(known | family_options)}")
         base = config if config is not None else cls()
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        options = {k: given.pop(k) for k in list(given) if k in family_options}
+        if options:
+            given["options"] = {**base.options, **options}
+        return replace(base, **given)
 
     def scales(self, defaults: Scales) -> Scales:
         """The scales to run with: this config's where set, else the voice's `defaults`."""

@@ -145,7 +145,7 @@ class Voice:
         self, text: str, config: SynthesisConfig | None = None, *, text_format: TextFormat = "text", **settings: Any
     ) -> Iterator[SentenceAudio]:
         """Synthesize sentence by sentence, lazily: memory stays flat however long the text is."""
-        config = SynthesisConfig.of(config, **settings)
+        config = SynthesisConfig.of(config, family_options=self.family.options, **settings)
         draws = self._draws(config)
         for before, sentence, phonemes, ids, sub in self._utterances([text], config, text_format):
             if sentence is None:
@@ -158,7 +158,7 @@ class Voice:
         self, phoneme_ids: Sequence[int], config: SynthesisConfig | None = None, **settings: Any
     ) -> np.ndarray:
         """Speak one utterance given as phoneme ids (BOS/EOS/pads included, as Piper's graph takes them)."""
-        config = SynthesisConfig.of(config, **settings)
+        config = SynthesisConfig.of(config, family_options=self.family.options, **settings)
         audio, _ = self._synthesize(list(phoneme_ids), config, self._draws(config))
         return apply_volume(audio, config.volume)
 
@@ -179,9 +179,9 @@ class Voice:
         offset and its sentence's phoneme and word timestamps. SSML (`text_format="ssml"`) is one string;
         its breaks are silence chunks (sentence index -1) and count in the offsets.
         """
-        config = SynthesisConfig.of(config, **settings)
+        config = SynthesisConfig.of(config, family_options=self.family.options, **settings)
         draws = self._draws(config)
-        self.engine.scales(config), self.engine.speaker_id(config.speaker)  # a bad setting fails before any audio
+        self.pipeline.check(config)  # a bad setting fails before any audio
         reach = self.reach
         if text_format == "ssml" and not isinstance(text, str):
             raise TypeError("SSML is streamed from one string, not from pieces")

@@ -159,3 +159,28 @@ def test_graph_hints_reach_the_runtime_per_graph_and_old_bundles_get_their_famil
             hints = {s: voice.sessions[s].options.hints for s in voice.bundle.stages}
         assert hints == {"encoder": {}, "duration": {"keep_fp32_ops": True}, "decoder": {"keep_fp32_ops": True},
                          "vocoder": {}}
+
+
+def test_a_familys_own_options_pass_through_voice_methods_and_others_are_refused(toy_bundle, monkeypatch):
+    seen = []
+
+    class Listening(toy_family.IdentityDecoderPipeline):
+        def utterance(self, ids, config, draws):
+            seen.append(dict(config.options))
+            return super().utterance(ids, config, draws)
+
+    from dataclasses import replace
+
+    from voxport.families import register
+
+    register(replace(toy_family.FAMILY, pipeline=Listening, options=frozenset({"shimmer"})), replace=True)
+    try:
+        with Voice.load(toy_bundle, threads=1) as voice:
+            voice.synthesize("Options reach the pipeline.", shimmer=0.5, seed=0)
+            list(voice.stream("And when streaming.", shimmer=0.25, seed=0))
+            with pytest.raises(TypeError, match="'glitter'.*known:.*'shimmer'"):
+                voice.synthesize("No.", glitter=1)
+    finally:
+        toy_family.install()
+    assert seen == [{"shimmer": 0.5}, {"shimmer": 0.25}]
+    assert hash(__import__("voxport").SynthesisConfig(options={"a": 1})) is not None  # still usable as a key

@@ -46,6 +46,13 @@ class Pipeline(ABC):
     def draws(self, config: SynthesisConfig) -> Any:
         """One synthesis call's source of random draws (from `config.seed`), shared by its sentences."""
 
+    def check(self, config: SynthesisConfig) -> None:
+        """Fail (ValueError) before any audio on a setting this voice cannot take: by default the scales
+        and the speaker (a name or id of the manifest's speakers). A family whose speakers are something
+        else (voice packs, prompts) overrides it."""
+        self.engine.scales(config)
+        self.engine.speaker_id(config.speaker)
+
     @abstractmethod
     def utterance(self, ids: list[int], config: SynthesisConfig, draws: Any) -> Any:
         """One sentence prepared for rendering or streaming."""
@@ -104,6 +111,9 @@ class Family:
     pipeline: type[Pipeline]
     frontend: Callable[[Manifest], TextFrontend]
     knobs: frozenset[str] = frozenset()  # SynthesisConfig fields it reads besides COMMON_KNOBS
+    # Its own settings, taken as keywords by Voice methods and kept in SynthesisConfig.options
+    # (e.g. a voice prompt, sampling parameters); the pipeline reads them.
+    options: frozenset[str] = frozenset()
     # Stages that may run on fixed-shape buckets when their graph masks padding; None: every stage.
     paddable: frozenset[str] | None = None
     # Stages compiled one copy per bucket where the runtime offers it (OpenVINO): by default, and with
@@ -135,4 +145,4 @@ class Family:
 
         from voxport.synthesis import SynthesisConfig
 
-        return frozenset(f.name for f in dataclass_fields(SynthesisConfig)) - COMMON_KNOBS - self.knobs
+        return frozenset(f.name for f in dataclass_fields(SynthesisConfig)) - COMMON_KNOBS - self.knobs - {"options"}
