@@ -19,14 +19,8 @@ pytest.importorskip("wyoming")
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("starlette")
 
-from test_server_fuzz import (  # noqa: E402
-    MAX_CHARS,
-    TIMEOUT,
-    draw,
-    junk_string,
-    junk_value,
-    wait_idle,
-)
+from support.fuzz import MAX_CHARS, TIMEOUT, draw, junk_string, junk_value  # noqa: E402
+from test_server_fuzz import wait_idle  # noqa: E402
 
 from voxport.server.http import HttpOptions, build_app  # noqa: E402
 from voxport.server.registry import VoiceRegistry, VoiceSpec  # noqa: E402

@@ -84,6 +84,16 @@ def _file_info(path: Path) -> dict[str, Any]:
     return {"file": path.name, "sha256": sha256_file(path)}
 
 
+def _import_hifigan(path: Path, n_mel: int, say: Progress) -> tuple[Any, dict[str, Any]]:
+    """A DLE HiFi-GAN's vocoder spec and what the manifest records of it."""
+    say(f"importing DLE HiFi-GAN {path}")
+    generator, config, _ = load_dle_hifigan(path, n_mel=n_mel, mel=DLE_AUDIO)
+    if config.hop_length != HOP_LENGTH:
+        raise UnsupportedConfigError(f"the HiFi-GAN upsamples by {config.hop_length}, the mel's hop is {HOP_LENGTH}")
+    info = {"kind": "hifigan", "layout": "nvidia-dle", "config": config.to_dict(), **_file_info(path)}
+    return dle_hifigan_vocoder_spec(generator, n_mel), info
+
+
 def build_from_nvidia(
     tacotron2: str | Path,
     out_dir: str | Path,
@@ -108,14 +118,7 @@ def build_from_nvidia(
     n_mel = model.config.n_mel_channels
     vocoder, noise, info = None, None, {"kind": "griffin-lim"}
     if hifigan is not None:
-        hifigan = Path(hifigan)
-        say(f"importing DLE HiFi-GAN {hifigan}")
-        generator, config, _ = load_dle_hifigan(hifigan, n_mel=n_mel, mel=DLE_AUDIO)
-        if config.hop_length != HOP_LENGTH:
-            raise UnsupportedConfigError(
-                f"the HiFi-GAN upsamples by {config.hop_length}, the mel's hop is {HOP_LENGTH}")
-        vocoder = dle_hifigan_vocoder_spec(generator, n_mel)
-        info = {"kind": "hifigan", "layout": "nvidia-dle", "config": config.to_dict(), **_file_info(hifigan)}
+        vocoder, info = _import_hifigan(Path(hifigan), n_mel, say)
     elif waveglow is not None:
         from ..waveglow import default_vocoder_noise, load_waveglow, waveglow_graph_spec
 

@@ -83,11 +83,7 @@ def profile(
     from voxport.bundle.default_voice import ensure_default_bundle
     from voxport.runtimes import physical_core_count
 
-    if decoder_steps is not None and decoder_steps < 1:
-        raise ValueError(f"decoder_steps must be >= 1, got {decoder_steps}")
-    if runs < 1 or warmup < 0 or passes < 1 or cold < 0:
-        raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1, cold >= 0 (got {runs}, {warmup}, {passes}, "
-                         f"{cold})")
+    _check_counts(runs, warmup, passes, cold, decoder_steps)
     bundle_path = Path(bundle) if bundle is not None else ensure_default_bundle(progress=progress)
     loaded = Bundle.load(bundle_path, verify=False)
     texts = list(texts or DEFAULT_TEXTS)
@@ -108,19 +104,35 @@ def profile(
     _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
     _add_ratios(rows, base_names)
+    baseline_info = {"status": found.status if baseline else "not_applicable",
+                     "file": str(found.path) if found.path else None,
+                     "note": found.note if baseline else "not applicable: baseline turned off",
+                     "rows": [_clean(rows[n]) for n in base_names]}
+    return _report(loaded, settings, [load_start, load_average()], baseline_info,
+                   [_clean(rows[name]) for name in dict.fromkeys(c.name for c in configs)])
+
+
+def _check_counts(runs: int, warmup: int, passes: int, cold: int, decoder_steps: int | None) -> None:
+    if decoder_steps is not None and decoder_steps < 1:
+        raise ValueError(f"decoder_steps must be >= 1, got {decoder_steps}")
+    if runs < 1 or warmup < 0 or passes < 1 or cold < 0:
+        raise ValueError(f"need runs >= 1, warmup >= 0, passes >= 1, cold >= 0 (got {runs}, {warmup}, {passes}, "
+                         f"{cold})")
+
+
+def _report(loaded: Any, settings: dict[str, Any], load_averages: list[Any], baseline: dict[str, Any],
+            configurations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report's JSON-ready dict (voxport.tools.profiling.schema)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": library_versions(),
-        "conditions": {"load_average_1m": [load_start, load_average()]},
+        "conditions": {"load_average_1m": load_averages},
         "bundle": _bundle_info(loaded),
         "settings": settings,
-        "baseline": {"status": found.status if baseline else "not_applicable",
-                     "file": str(found.path) if found.path else None,
-                     "note": found.note if baseline else "not applicable: baseline turned off",
-                     "rows": [_clean(rows[n]) for n in base_names]},
-        "configurations": [_clean(rows[name]) for name in dict.fromkeys(c.name for c in configs)],
+        "baseline": baseline,
+        "configurations": configurations,
     }
 
 
