@@ -29,6 +29,7 @@ from voxport.calibration.install import install
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
 from voxport.calibration.search import PolicySearch, ladders, precision_of
 from voxport.calibration.timing import pick_sentences, time_candidates, timing_feeds
+from voxport.pipeline.precision import DEFAULT_RUNTIME
 from voxport.runtimes import canonical_runtime
 from voxport.voice import Voice
 
@@ -150,7 +151,7 @@ def build_report(voice: Voice, runtime: str, texts: Texts, chosen: dict[str, str
 
 def calibrate(
     bundle_dir: str | Path,
-    runtime: str = "onnxruntime",
+    runtime: str = DEFAULT_RUNTIME,
     *,
     corpus: str | Path | None = None,
     heldout: str | Path | None = None,

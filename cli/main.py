@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from voxport.cli import checks
 from voxport.cli.build import add_build_parser, progress
-from voxport.cli.options import add_runtime_options, stage_choice
+from voxport.cli.options import add_calibration_runtime, add_runtime_options, stage_choice
 from voxport.cli.serve import add_serve_parser
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
@@ -178,8 +178,7 @@ def _add_calibrate(sub) -> None:
     c = sub.add_parser("calibrate", help="the fastest reduced-precision policy (int8, bf16, ...) that passes a "
                        "quality gate on this machine; --precision calibrated loads it")
     c.add_argument("--bundle", help="bundle directory (default: the default voice)")
-    c.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "cpu", "openvino", "tensorrt"],
-                   help="cpu is an alias of onnxruntime")
+    add_calibration_runtime(c)
     c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--method", default="percentile", choices=["minmax", "percentile", "entropy"])
@@ -188,7 +187,6 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--allow-duration-shift", action="store_true",
                    help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
                         "pass and the length moves by <= 2%% (default: no moved duration)")
-    c.add_argument("--threads", type=int, help="runtime threads")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_calibrate)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 
 from voxport.pipeline.sessions import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice, parse_stage_choice
+from voxport.runtimes import KNOWN_RUNTIMES
 from voxport.runtimes.shapes import SHAPE_CHOICES
 
-__all__ = ["add_runtime_options", "stage_choice"]
+__all__ = ["add_calibration_runtime", "add_runtime_options", "stage_choice"]
 
 _PRECISIONS = ("precision (fp32, bf16, fp16, int8-bf16; calibrated: the policy `voxport calibrate` installed for "
                "the runtime, also called int8)")
@@ -36,6 +37,13 @@ def add_runtime_options(parser: argparse.ArgumentParser, *, matrix: bool = False
                             help="pad to the bundle's bucket shapes, or run each sentence at its own (default: per "
                             "runtime); latency: fixed, with more graphs compiled per bucket (OpenVINO: faster first "
                             "audio, ~+460 MB)")
+
+
+def add_calibration_runtime(parser: argparse.ArgumentParser) -> None:
+    """--runtime and --threads of `voxport calibrate`: one runtime for every stage (a policy is per runtime)."""
+    names = [*KNOWN_RUNTIMES, "cpu"]
+    parser.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=names, help="cpu is an alias of onnxruntime")
+    parser.add_argument("--threads", type=int, help="runtime threads")
 
 
 def stage_choice(value: str, option: str) -> StageChoice:

@@ -17,8 +17,9 @@ from voxport.bundle import Bundle
 from voxport.families import Family, Pipeline, family_of
 from voxport.pipeline.engine import FRONTEND, Engine
 from voxport.pipeline.memory import release_freed_memory
+from voxport.pipeline.precision import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice, per_stage
 from voxport.pipeline.reach import Reach
-from voxport.pipeline.sessions import DEFAULT_RUNTIME, StageChoice, StageSessions, per_stage
+from voxport.pipeline.sessions import StageSessions
 from voxport.pipeline.shaped import ShapeChoice, fixed_stages, will_pad
 from voxport.pipeline.streaming import (
     DEFAULT_CHUNK_FRAMES,
@@ -89,7 +90,7 @@ class Voice:
         cls,
         path: str | Path | None = None,
         runtime: StageChoice = DEFAULT_RUNTIME,
-        precision: StageChoice = "fp32",
+        precision: StageChoice = DEFAULT_PRECISION,
         *,
         threads: int | None = None,
         sentence_silence: float = DEFAULT_SENTENCE_SILENCE,

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from voxport.pipeline.precision import DEFAULT_PRECISION, DEFAULT_RUNTIME
 from voxport.tools.profiling.baseline import resolve_piper_file
 from voxport.tools.profiling.child import Recorder, run_child
 from voxport.tools.profiling.cold import draw_cold_sets
@@ -46,8 +47,8 @@ DEFAULT_TIMEOUT_S = 300.0
 def profile(
     bundle: str | Path | None = None,
     *,
-    runtimes: Sequence[Choice] = ("onnxruntime",),
-    precisions: Sequence[Choice] = ("fp32",),
+    runtimes: Sequence[Choice] = (DEFAULT_RUNTIME,),
+    precisions: Sequence[Choice] = (DEFAULT_PRECISION,),
     threads: Sequence[int] | None = None,
     texts: Sequence[str] | None = None,
     runs: int = 5,
