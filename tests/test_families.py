@@ -184,3 +184,16 @@ def test_a_familys_own_options_pass_through_voice_methods_and_others_are_refused
         toy_family.install()
     assert seen == [{"shimmer": 0.5}, {"shimmer": 0.25}]
     assert hash(__import__("voxport").SynthesisConfig(options={"a": 1})) is not None  # still usable as a key
+
+
+def test_the_flat_module_names_of_0_1_still_import_for_one_release_with_a_warning():
+    import importlib
+    import sys
+
+    from voxport._moved import MOVED
+
+    for old, new in MOVED.items():
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)
