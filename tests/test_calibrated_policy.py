@@ -179,7 +179,7 @@ class _ShapeCompilingSession:
 
 def test_cold_time_is_the_first_call_per_shape_and_slow_candidates_are_stopped():
     feeds = [{"x": np.zeros((1, n), np.float32)} for n in (3, 10, 20, 30, 40)]
-    manifest = SimpleNamespace(shapes=None)  # no bucket plan recorded; dynamic shapes anyway
+    manifest = SimpleNamespace(shapes=None, family="vits")  # no bucket plan recorded; dynamic shapes anyway
     timing = time_session(_ShapeCompilingSession, "encoder", feeds, manifest)
     assert timing.cold_ms > 20 and timing.warm_ms < 10 and timing.shapes == "dynamic" and not timing.stopped
     stopped = time_session(_ShapeCompilingSession, "encoder", feeds, manifest, limit_s=0.05)
