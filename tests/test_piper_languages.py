@@ -254,7 +254,7 @@ NUMBER_DIFFERENCES: dict[str, dict[str, str]] = {
     "de": {"Ich habe 25 Äpfel und 3 Birnen.": _DE_R},  # drei
     "it": {sentence: _IT_R for sentence in NUMBER_SENTENCES["it"][:3]},  # tre, per, quattro
     "pt-br": {sentence: _PT_BR for sentence in NUMBER_SENTENCES["pt-br"]},
-    "ru": {sentence: _RU_NUMBERS for sentence in NUMBER_SENTENCES["ru"] if sentence != "Есть 101 место для 1000 человек."},
+    "ru": {sentence: _RU_NUMBERS for sentence in NUMBER_SENTENCES["ru"] if "101" not in sentence},
 }
 NUMBER_RHOTIC_CASES = [
     (voice, sentence) for voice, known in NUMBER_DIFFERENCES.items() for sentence, cause in known.items()
@@ -289,7 +289,9 @@ def test_bare_cardinal_ids_equal_piper(voice, sentence):
     assert ids == piper_ids
 
 
-@pytest.mark.parametrize(("voice", "sentence"), NUMBER_RHOTIC_CASES, ids=[f"{v}-{s[:20]}" for v, s in NUMBER_RHOTIC_CASES])
+@pytest.mark.parametrize(
+    ("voice", "sentence"), NUMBER_RHOTIC_CASES, ids=[f"{v}-{s[:20]}" for v, s in NUMBER_RHOTIC_CASES]
+)
 def test_number_rhotic_differences_are_r_versus_tap_only(voice, sentence):
     test_rhotic_differences_are_r_versus_tap_only(voice, sentence)
 
