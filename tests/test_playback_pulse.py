@@ -6,7 +6,7 @@ audio voxport synthesized: aligned by cross-correlation, SNR >= 30 dB. It covers
 and examples/realtime_playback.py (child processes given the server's environment) and `AudioPlayer`
 itself, and counts underruns with both cores busy. SNRs and underrun counts are printed as measured.
 
-Needs the Debian packages that tests/support/install_audio_tools.sh installs (`make install-dev` runs it)
+Needs the Debian packages that tests/support/install_audio_tools.sh installs (`make test` runs it)
 and sounddevice; skipped, naming what is missing, where they are absent or PulseAudio will not start.
 """
 
@@ -29,8 +29,8 @@ TEXT = "The quick brown fox jumps over the lazy dog. Then it rests in the sun fo
 MISSING = missing_tools()
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
-    reason=f"PulseAudio playback test needs {', '.join(MISSING)}: tests/support/install_audio_tools.sh "
-    "installs the Debian packages (make install-dev runs it), pip install 'voxport[audio]' sounddevice",
+    reason=f"PulseAudio playback test needs {', '.join(MISSING)}: the Debian packages come from "
+    "tests/support/install_audio_tools.sh (make test runs it), sounddevice from pip install 'voxport[audio]'",
 )
 
 
