@@ -186,3 +186,21 @@ def test_underruns_are_counted_under_a_cpu_hog(pulse, sounddevice_on, tiny_voice
     reported = stats.underruns + stats.device_underruns
     snr = _measure(reference, recording, "AudioPlayer under a CPU hog", capsys, reported + heard_gaps)
     assert snr >= MIN_SNR_DB or reported > 0, f"SNR {snr:.1f} dB, yet no underrun was reported: {stats}"
+
+
+def test_speak_play_reports_underruns_under_a_cpu_hog(pulse, tiny_bundle, tmp_path, capsys):
+    """`voxport speak --play` with both cores busy: it prints both counts, and damage is never silent."""
+    wav = tmp_path / "played.wav"
+    recorder = pulse.record()
+    with cpu_hog() as workers:
+        done = _run(pulse, [sys.executable, "-m", "voxport", "speak", " ".join([TEXT] * 3), "--bundle",
+                            str(tiny_bundle), "--play", "-o", str(wav), "--seed", "0"])
+    recording = recorder.stop()
+    reference, _ = sf.read(wav, dtype="float32")
+    underruns, device = _underruns(done.stdout)
+    _say(capsys, f"voxport speak --play under a CPU hog ({workers} busy processes): underruns {underruns}, "
+         f"device underruns {device}")
+    heard_gaps = max(0, silences(recording) - silences(reference))
+    snr = _measure(reference, recording, "voxport speak --play under a CPU hog", capsys,
+                   underruns + device + heard_gaps)
+    assert snr >= MIN_SNR_DB or underruns + device > 0, f"SNR {snr:.1f} dB, yet no underrun was reported"

@@ -184,7 +184,8 @@ def silences(audio: np.ndarray, min_run: int = 64) -> int:
     return len(runs)
 
 
-def _spin(stop) -> None:
+def _spin(ready, stop) -> None:
+    ready.release()
     while not stop.is_set():
         pass
 
@@ -194,10 +195,13 @@ def cpu_hog(workers: int | None = None) -> Iterator[int]:
     """Busy child processes, one per core, for the duration (a machine under load, not a nice one)."""
     workers = workers or os.cpu_count() or 1
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    procs = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(workers)]
+    stop, ready = ctx.Event(), ctx.Semaphore(0)
+    procs = [ctx.Process(target=_spin, args=(ready, stop), daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
+    for _ in procs:  # every child spinning before the measured work starts, not still importing
+        if not ready.acquire(timeout=30):
+            raise RuntimeError("a CPU hog process did not start")
     try:
         yield workers
     finally:
