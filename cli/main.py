@@ -81,7 +81,9 @@ def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
             pieces.append(chunk.audio)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     first = f"first audio after {1000 * first_s:.0f} ms" if first_s is not None else "no audio"
-    print(f"played {audio.size / voice.sample_rate:.2f} s; {first}; underruns: {player.stats.underruns}")
+    stats = player.stats
+    print(f"played {audio.size / voice.sample_rate:.2f} s; {first}; underruns: {stats.underruns} "
+          f"(device: {stats.device_underruns})")
     if args.output_given:
         print(f"wrote {checks.write_wav(args.output, audio, voice.sample_rate).resolve()}")
     return 0

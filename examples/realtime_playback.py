@@ -1,6 +1,6 @@
 """Real-time playback: speak while synthesizing, from text that arrives in pieces (as from an LLM).
 
-    python examples/realtime_playback.py [--bundle DIR]
+    python examples/realtime_playback.py [--bundle DIR] [--output WAV]
 
 Needs an audio output (pip install 'voxport[audio]'; on Linux also apt-get install libportaudio2).
 Without one it says so and writes the audio to out/realtime.wav instead.
@@ -35,6 +35,7 @@ def tokens(text: str, delay_s: float = 0.02) -> Iterator[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", help="bundle directory (default: the default voice)")
+    parser.add_argument("--output", help="also write what was played to this WAV file")
     args = parser.parse_args()
     with Voice.load(args.bundle) as voice, ExitStack() as stack:
         try:
@@ -54,9 +55,11 @@ def main() -> None:
             if player is not None:
                 player.write(chunk.audio)
     if player is not None:
-        print(f"underruns: {player.stats.underruns}")
-    else:
-        print(f"wrote {write_wav('out/realtime.wav', np.concatenate(pieces), voice.sample_rate)}")
+        # underruns: the synthesizer (or the text) was late; device: the audio stack ran dry on its own.
+        print(f"underruns: {player.stats.underruns} (device: {player.stats.device_underruns})")
+    output = args.output or (None if player is not None else "out/realtime.wav")
+    if output:
+        print(f"wrote {write_wav(output, np.concatenate(pieces), voice.sample_rate)}")
 
 if __name__ == "__main__":
     main()

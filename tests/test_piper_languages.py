@@ -24,6 +24,11 @@ same r/ɾ sentences different, plus one pt-br word (com: kõw vs kõŋ).
 
 Per language (equal / known different, of 11): en-us, en-gb-x-rp, fr, es, nl, pl, cs, fi, tr, uk,
 ca, da, sk, hu, el: 11/0; ru 9/2; de 8/3; ro 5/6; it 3/8; sv 2/9; pt-br 0/11.
+
+Bare cardinals ("25 pommes"): in the languages whose normalizer leaves them to espeak-ng (docs/text.md),
+``NUMBER_SENTENCES`` (3-4 sentences each, 0 to 1000000) must reach espeak-ng as written and give piper's ids;
+equal / known different: fr, es, nl, pl, cs 4/0, uk 3/0, de 3/1 (r/ɾ), it 1/3 (r/ɾ), ru 1/3 (number
+words in espeak-ng's ru data), pt-br 0/3 (its data, as above); the same checks of each cause apply.
 """
 
 from __future__ import annotations
@@ -217,3 +222,90 @@ def test_data_differences_vanish_on_the_same_espeak_data():
         if voxport_result(voice, sentence)[0] != expected
     ]
     assert differing == RHOTIC_CASES
+
+
+# --- Bare cardinals: left to espeak-ng, as piper-tts does -----------------------------------------------
+# Numbers in the sentences stay inside each language's `espeak_below` (uk and pt-br: below 1000) and out of
+# German years (1100-1999), which num2words still reads; docs/text.md has the table and its evidence.
+NUMBER_SENTENCES: dict[str, list[str]] = {
+    "fr": ["J'ai 25 pommes et 3 poires.", "Il y a 101 places pour 1000 personnes.",
+           "En 2024, ils étaient 99 sur 1999, et 1000000 en tout.", "Il a 0 ou 17 ou 80 billes."],
+    "de": ["Ich habe 25 Äpfel und 3 Birnen.", "Es gibt 101 Plätze für 1000 Leute.",
+           "Im Jahr 2024 waren es 99 von 2500, insgesamt 1000000.", "Er hat 0 oder 17 oder 80 Murmeln."],
+    "es": ["Tengo 25 manzanas y 3 peras.", "Hay 101 plazas para 1000 personas.",
+           "En 2024 eran 99 de 1999, y 1000000 en total.", "Tiene 0 o 16 o 70 canicas."],
+    "it": ["Ho 25 mele e 3 pere.", "Ci sono 101 posti per 1000 persone.",
+           "Nel 2024 erano 99 su 1999, e 1000000 in tutto.", "Ha 0 o 17 o 80 biglie."],
+    "pt-br": ["Tenho 25 maçãs e 3 peras.", "Há 101 lugares para 999 pessoas.", "Eram 99 de 500."],
+    "nl": ["Ik heb 25 appels en 3 peren.", "Er zijn 101 plaatsen voor 1000 mensen.",
+           "In 2024 waren het er 99 van de 1999, en 1000000 in totaal.", "Hij heeft 0 of 14 of 80 knikkers."],
+    "ru": ["У меня 25 яблок и 3 груши.", "Есть 101 место для 1000 человек.",
+           "В 2024 году их было 99 из 1999, а всего 1000000.", "У него 0 или 17 или 80 шариков."],
+    "uk": ["У мене 25 яблук і 3 груші.", "Є 101 місце для 999 людей.", "Їх було 99 з 500."],
+    "pl": ["Mam 25 jabłek i 3 gruszki.", "Jest 101 miejsc dla 1000 osób.",
+           "W 2024 było ich 99 z 1999, a razem 1000000.", "Ma 0 albo 15 albo 80 kulek."],
+    "cs": ["Mám 25 jablek a 3 hrušky.", "Je tu 101 míst pro 1000 lidí.",
+           "V roce 2024 jich bylo 99 z 1999, celkem 1000000.", "Má 0 nebo 17 nebo 80 kuliček."],
+}
+_RU_NUMBERS = DATA.format(
+    what="Russian number words (ru_list): -дцать as ttsʌtʲ (1.52.0.1: tsʌtʲ), ноль nˈojɭʲ (nˈoɭʲ), восемьдесят"
+)
+NUMBER_DIFFERENCES: dict[str, dict[str, str]] = {
+    "de": {"Ich habe 25 Äpfel und 3 Birnen.": _DE_R},  # drei
+    "it": {sentence: _IT_R for sentence in NUMBER_SENTENCES["it"][:3]},  # tre, per, quattro
+    "pt-br": {sentence: _PT_BR for sentence in NUMBER_SENTENCES["pt-br"]},
+    "ru": {sentence: _RU_NUMBERS for sentence in NUMBER_SENTENCES["ru"] if "101" not in sentence},
+}
+NUMBER_RHOTIC_CASES = [
+    (voice, sentence) for voice, known in NUMBER_DIFFERENCES.items() for sentence, cause in known.items()
+    if _is_rhotic(cause)
+]
+
+
+def _number_cases():
+    for voice, sentences in NUMBER_SENTENCES.items():
+        for i, sentence in enumerate(sentences):
+            cause = NUMBER_DIFFERENCES.get(voice, {}).get(sentence)
+            marks = [pytest.mark.xfail(strict=True, reason=cause)] if cause else []
+            yield pytest.param(voice, sentence, id=f"{voice}-n{i}", marks=marks)
+
+
+def test_number_sentences_cover_every_language_that_leaves_cardinals_to_espeak():
+    from voxport.text.languages import LANGUAGES, normalizer_for, rules_for
+
+    leaving = {code for code, rules in LANGUAGES.items() if rules.espeak_below} | {"pt-br"}
+    assert set(NUMBER_SENTENCES) == leaving
+    assert rules_for("pt").espeak_below == 0  # Portugal's Portuguese: num2words reads them (docs/text.md)
+    for voice, sentences in NUMBER_SENTENCES.items():
+        for sentence in sentences:  # the digits reach espeak-ng as written, as in piper-tts
+            assert normalizer_for(voice)(sentence) == sentence
+
+
+@pytest.mark.parametrize(("voice", "sentence"), list(_number_cases()))
+def test_bare_cardinal_ids_equal_piper(voice, sentence):
+    phonemes, ids = voxport_result(voice, sentence)
+    piper_phonemes, piper_ids = piper_result(voice, sentence)
+    assert phonemes == piper_phonemes
+    assert ids == piper_ids
+
+
+@pytest.mark.parametrize(
+    ("voice", "sentence"), NUMBER_RHOTIC_CASES, ids=[f"{v}-{s[:20]}" for v, s in NUMBER_RHOTIC_CASES]
+)
+def test_number_rhotic_differences_are_r_versus_tap_only(voice, sentence):
+    test_rhotic_differences_are_r_versus_tap_only(voice, sentence)
+
+
+def test_number_data_differences_vanish_on_the_same_espeak_data():
+    """As for the digit-free sentences: on espeak-ng 1.52.0's data piper's bridge reads the numbers as voxport."""
+    pytest.importorskip("espeakng_loader")
+    cases = [(voice, sentence) for voice, sentences in NUMBER_SENTENCES.items() for sentence in sentences]
+    done = subprocess.run(
+        [sys.executable, "-c", _PIPER_ON_LOADER_DATA],
+        input=json.dumps(cases), capture_output=True, text=True, timeout=120, check=True,
+    )
+    differing = [
+        (voice, sentence) for (voice, sentence), expected in zip(cases, json.loads(done.stdout), strict=True)
+        if voxport_result(voice, sentence)[0] != expected
+    ]
+    assert differing == NUMBER_RHOTIC_CASES

@@ -8,6 +8,7 @@ under `simulate_playback` (a simulated clock, for tests and capacity planning).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ class PlaybackStats:
     underruns: int = 0  # callbacks that found less audio than they needed while more was still coming
     underrun_samples: int = 0  # silence inserted because of them
     played_samples: int = 0
+    # Callbacks the audio stack flagged as an output underflow (PortAudio's paOutputUnderflow): the device
+    # ran dry because the callback itself ran late (a busy machine, too small a device buffer), even with
+    # audio queued. The synthesizer was not behind, so these are counted apart from `underruns`.
+    device_underruns: int = 0
 
 
 class PlaybackQueue:
@@ -127,7 +132,9 @@ class AudioPlayer:
         print(player.stats.underruns)
     """
 
-    def __init__(self, sample_rate: int, *, block: int = 512, preroll_s: float = 0.05, device=None) -> None:
+    def __init__(
+        self, sample_rate: int, *, block: int = 512, preroll_s: float = 0.05, device=None, latency="high"
+    ) -> None:
         try:
             import sounddevice as sd
         except (ImportError, OSError) as exc:
@@ -138,13 +145,20 @@ class AudioPlayer:
         # At least one block before starting: a device that starts on less underruns at once.
         self.queue = PlaybackQueue(max(block, round(preroll_s * sample_rate)))
         self.sample_rate = sample_rate
+        self._block = block
 
-        def callback(outdata, frames, _time, _status) -> None:
+        def callback(outdata, frames, _time, status) -> None:
+            if status.output_underflow:
+                self.queue.stats.device_underruns += 1  # only this thread writes it
             outdata[:, 0] = self.queue.pull(frames)
 
         try:
             self._stream = sd.OutputStream(
-                samplerate=sample_rate, channels=1, dtype="float32", blocksize=block, callback=callback, device=device
+                samplerate=sample_rate, channels=1, dtype="float32", blocksize=block, callback=callback, device=device,
+                # PortAudio's "high" output latency (a device buffer of ~0.1-0.2 s): what we play is
+                # synthesized ahead anyway, and through ALSA's pulse plugin the "low" default ran dry
+                # mid-stream on an idle 2-core machine (tests/test_playback_pulse.py heard the gaps).
+                latency=latency,
             )
         except Exception as exc:  # PortAudioError and friends: no device, busy device, bad rate
             raise AudioDeviceError(f"cannot open an audio output device: {exc}") from exc
@@ -170,5 +184,8 @@ class AudioPlayer:
         self.queue.finish()
         # Let the device play what is buffered (bounded: a stuck device must not hang the caller).
         self.queue.wait_drained(timeout=self.queue.buffered / self.sample_rate + 2.0)
+        # Drained means pulled by the callback, not heard: the device buffer still holds up to its latency,
+        # and stopping does not play it out on every host API (ALSA's pulse plugin dropped the last 0.3-0.6 s).
+        time.sleep(self._stream.latency + self._block / self.sample_rate)
         self._stream.stop()
         self._stream.close()

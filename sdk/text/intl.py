@@ -93,7 +93,27 @@ class LanguageNormalizer:
             return self._sign(m.group("pc_sign")) + self.percent_words(m.group("pc_n"))
         if m.groupdict().get("ord"):
             return self._ordinal(m)
+        if not m.group("sign") and self.espeak_reads(m):
+            return m.group(0)
         return self._sign(m.group("sign")) + self.number_words(m.group("n"))
+
+    def espeak_reads(self, m: re.Match[str]) -> bool:
+        """Whether a plain number is a bare cardinal that espeak-ng reads right in this language.
+
+        Those are left as written, so the ids equal piper-tts's (which hands digits to espeak-ng); grouped
+        ("1 000": espeak-ng reads the groups apart), decimal, zero-led ("007") and glued ("A4") numbers,
+        and anything at or above the language's `espeak_below`, stay with num2words.
+        """
+        written = m.group("n")
+        if not written.isdigit() or (len(written) > 1 and written[0] == "0"):
+            return False
+        s, start, end = m.string, m.start(), m.end()
+        if (start and s[start - 1].isalnum()) or (end < len(s) and s[end].isalnum()):
+            return False
+        n = int(written)
+        if not self.rules.espeak_years and 1100 <= n <= 1999:
+            return False
+        return n < self.rules.espeak_below
 
     def _sign(self, sign: str | None) -> str:
         return f"{self.rules.minus} " if sign else ""

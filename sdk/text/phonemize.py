@@ -128,7 +128,9 @@ def _restore_linking(ipa: str, mnemonic: str) -> str:
     """Drop phoneme separators from an IPA clause, writing the linking phoneme as Piper does.
 
     Both strings list the same phonemes (words split by spaces, phonemes by ``_SEP``); where the
-    counts disagree the IPA is kept as is.
+    word counts disagree the IPA is kept as is. Within a word the IPA may have fewer phonemes than
+    the mnemonics (Russian "l" + ";" is one "ɭʲ"); then an empty IPA phoneme is the linking one if
+    the mnemonic at its place counted from either end of the word is.
     """
     ipa_words = ipa.split(" ")
     mnemonic_words = mnemonic.split(" ")
@@ -138,10 +140,11 @@ def _restore_linking(ipa: str, mnemonic: str) -> str:
     for ipa_word, mnemonic_word in zip(ipa_words, mnemonic_words, strict=True):
         phones = ipa_word.split(_SEP)
         names = mnemonic_word.split(_SEP)
-        if len(phones) == len(names):
+        offsets = {0, len(names) - len(phones)}  # aligned at the start, at the end
+        if len(phones) <= len(names):
             phones = [
-                _LINKING_IPA if name == _LINKING_MNEMONIC and not phone else phone
-                for phone, name in zip(phones, names, strict=True)
+                _LINKING_IPA if not phone and any(names[i + k] == _LINKING_MNEMONIC for k in offsets) else phone
+                for i, phone in enumerate(phones)
             ]
         words.append("".join(phones))
     return " ".join(words)
