@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 OUT ?= out/demo.wav
 TEXT ?= Hello! This is voxport, speaking with the Joe voice through its own split graphs. On March 3rd, a coffee costs $$4.50.
 
-.PHONY: demo test test-sdk-no-torch lint bench clean install install-dev
+.PHONY: demo test test-tools test-sdk-no-torch lint bench clean install install-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ demo: install
 	$(VENV)/bin/voxport build
 	$(VENV)/bin/voxport speak '$(TEXT)' -o $(OUT) --seed 0
 
-test: install-dev
+# Debian packages some tests need (headless Chromium for the serve page's test); skipped with a message without apt.
+test-tools:
+	@sh tests/support/install_test_tools.sh
+
+test: install-dev test-tools
 	$(PY) -m pytest -q
 	@$(MAKE) --no-print-directory test-sdk-no-torch
 

@@ -129,6 +129,13 @@ def test_api_key(registry):
                         timeout=TIMEOUT)
         assert ok.status_code == 200
         assert httpx.get(f"{base}/health", timeout=TIMEOUT).status_code == 200
+        # The page and its script load without the key (the page asks for it); Piper's GET /?text= does not.
+        page = httpx.get(f"{base}/", timeout=TIMEOUT)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<script src="page.js">' in page.text
+        assert "speech.word" in httpx.get(f"{base}/page.js", timeout=TIMEOUT).text
+        assert httpx.get(f"{base}/", params={"text": "Hi."}, timeout=TIMEOUT).status_code == 401
+        assert httpx.get(f"{base}/voices", timeout=TIMEOUT).status_code == 401
     finally:
         server.should_exit = True
         thread.join(TIMEOUT)
