@@ -18,7 +18,7 @@ __all__ = ["add_build_parser", "cmd_build", "progress"]
 
 def progress(quiet: bool) -> Progress:
     """Stages, steps and time left on stderr (one updating line on a terminal); nothing with --quiet."""
-    return Progress(quiet=quiet)
+    return Progress(quiet=quiet, tick=1.0)  # the elapsed time moves during a minute-long step
 
 
 def add_build_parser(sub) -> None:

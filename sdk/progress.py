@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -39,7 +40,9 @@ def _clock_text(seconds: float) -> str:
 class Progress:
     def __init__(self, name: str = "voxport", *, quiet: bool = False, stream: TextIO | None = None,
                  tty: bool | None = None, pipe: bool | None = None, width: int = 20,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, tick: float | None = None) -> None:
+        """`tick`: on a terminal, also redraw every `tick` seconds from a thread, so that the elapsed time
+        moves during a step that takes a minute (a WaveGlow export); the owner must then `close()` it."""
         self.name, self.quiet, self.width, self.clock = name, quiet, width, clock
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
@@ -51,6 +54,10 @@ class Progress:
         self.started = self.clock()  # of the current stage
         self._drawn = float("-inf")
         self._open_line = False  # a terminal line is drawn and not yet ended
+        self._lock = threading.Lock()  # the ticker and the worker both draw
+        self._tick = tick if (tick and self.tty and not self.quiet and not self.pipe) else None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # --- reporting ------------------------------------------------------------------------------------
     def __call__(self, message: str) -> None:
@@ -110,9 +117,15 @@ class Progress:
 
     def close(self) -> None:
         """End the terminal line (once the work is over, before anything else is printed)."""
-        if self._open_line and not self.quiet:
-            print(file=self.stream, flush=True)
-        self._open_line = False
+        if self._ticker is not None:
+            self._stop.set()
+            self._ticker.join()
+            self._ticker = None
+            self._stop.clear()  # drawing again (a later stage) starts a new line, and a new ticker
+        with self._lock:
+            if self._open_line and not self.quiet:
+                print(file=self.stream, flush=True)
+            self._open_line = False
 
     # --- drawing --------------------------------------------------------------------------------------
     def line(self) -> str:
@@ -135,10 +148,18 @@ class Progress:
         now = self.clock()
         if not force and now - self._drawn < REDRAW_SECONDS:
             return
-        self._drawn = now
-        # \r and erase-to-end-of-line: a shorter line leaves nothing of the longer one before it.
-        print(f"\r\x1b[K{self.line()}", end="", file=self.stream, flush=True)
-        self._open_line = True
+        with self._lock:
+            self._drawn = now
+            # \r and erase-to-end-of-line: a shorter line leaves nothing of the longer one before it.
+            print(f"\r\x1b[K{self.line()}", end="", file=self.stream, flush=True)
+            self._open_line = True
+        if self._tick is not None and self._ticker is None:
+            self._ticker = threading.Thread(target=self._ticking, name="voxport-progress", daemon=True)
+            self._ticker.start()
+
+    def _ticking(self) -> None:
+        while not self._stop.wait(self._tick):
+            self._draw(force=True)
 
     def _emit(self, event: dict[str, Any]) -> None:
         print(PIPE_MARKER + json.dumps(event), file=self.stream, flush=True)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -59,6 +60,20 @@ def test_off_a_terminal_one_line_per_stage_and_per_named_step():
         "voxport: writing the bundle [1/3] exporting and validating encoder",
         "voxport: writing the bundle [3/3] exporting and validating vocoder",
     ]
+
+
+def test_a_ticker_moves_the_elapsed_time_during_a_long_step():
+    out = io.StringIO()
+    p = Progress(stream=out, tty=True, pipe=False, tick=0.02)
+    p.stage("exporting a WaveGlow", 2)
+    time.sleep(0.2)  # one long step: nothing calls step() meanwhile
+    p.close()
+    frames = out.getvalue().split(REDRAW)[1:]
+    assert len(frames) >= 4 and all(f.startswith("voxport: exporting a WaveGlow [") for f in frames)
+    assert out.getvalue().endswith("\n") and out.getvalue().count("\n") == 1
+    after = len(out.getvalue())
+    time.sleep(0.05)
+    assert len(out.getvalue()) == after  # closed: the ticker is gone
 
 
 def test_quiet_prints_nothing():

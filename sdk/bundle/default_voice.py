@@ -89,7 +89,7 @@ def build_bundle_in_child(
         cmd.append("--quiet")
     else:
         env[PIPE_ENV] = "1"  # the child writes its progress as events for this process to draw
-    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress, tick=1.0)
     with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as child:
         tail: list[str] = []
         assert child.stderr is not None

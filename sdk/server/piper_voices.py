@@ -68,7 +68,7 @@ def ensure_piper_bundle(onnx_path: str | Path, *, root: Path | None = None, prog
     with _lock(target):
         if _intact(target):  # another process converted it while this one waited
             return target
-        shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+        shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress, tick=1.0)
         shown(f"converting the Piper voice {onnx_path.name} into {target} (once)")
         return build_bundle_in_child(["--piper", str(onnx_path), "--config", str(config)], target,
                                      progress=shown if progress else False, what=f"a bundle from {onnx_path}",
