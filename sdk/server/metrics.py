@@ -3,18 +3,18 @@
 Time to first audio counts from admission, so queueing shows in it, which is what a client feels.
 The real-time factor is worker seconds per second of audio made (below 1: faster than real time).
 
-Histogram bucket edges (upper bounds) come from measured values, about three edges per decade between the
-smallest and the largest seen, so that both a tiny test voice and a loaded real voice land mid-range:
-- time to first audio: the committed tiny voice, 3 requests alone on a 2-core EPYC, 2-10 ms (mean 5 ms,
-  tests/test_server_http.py::test_metrics_histograms_count_every_request, 2026-12-07); the real default voice
-  (Joe) in docs/benchmarks.md's serve_load table (2026-12-01, same machine kind): p50 0.05 s with one client,
-  p99 up to 4.0 s with 16 clients on 2 workers. Edges 5 ms .. 10 s.
-- request seconds: tiny voice 5-20 ms a request (mean 12 ms, same test run); Joe: total p50 0.22-3.4 s, p99 up
-  to 8.9 s in that table, and a long text may take up to --request-timeout (120 s). Edges 10 ms .. 120 s.
-- real-time factor: tiny voice ~0.05-0.1 (mean 0.076: its audio is short, so fixed costs dominate); Joe
-  0.02-0.04 alone with 2 threads (docs/benchmarks.md's cold-shapes table), ~0.17 a worker with 2 workers on 2
-  cores and ~0.7 with 16 (from the serve_load table's audio s/s), above 1 when overloaded. Edges 0.005 .. 4,
-  denser between 0.05 and 0.5.
+Histogram bucket edges (upper bounds), about three per decade, span what was measured, so that both a tiny test
+voice and a loaded real voice land mid-range. `benchmarks/histogram_buckets.py` measured them on 2026-12-07 (a
+2-core Intel Xeon shared with other jobs, load average ~5; 12 held-out sentences one by one, then 24 from 8
+clients on 2 workers):
+- time to first audio: the committed tiny VITS 3-10 ms alone (the first request ~0.1-0.25 s), up to 0.25 s with
+  8 clients; the real default voice (Joe) 50-250 ms alone (mean 0.11 s), 0.1-5 s with 8 clients (mean 2.0 s),
+  and docs/benchmarks.md's serve_load run has p99 4.0 s at 16 clients on 2 workers. Edges 5 ms .. 10 s.
+- request seconds: tiny 5-250 ms; Joe 0.1-2.5 s alone (mean 0.49 s), 0.5-5 s with 8 clients, p99 8.9 s at 16
+  clients in serve_load, and a long text may take up to --request-timeout (120 s). Edges 10 ms .. 120 s.
+- real-time factor: tiny 0.01-0.75 (mean 0.07-0.09: its audio is short, so fixed costs weigh); Joe 0.15-0.5
+  alone (mean 0.21 on this loaded machine), 0.1-0.75 with 8 clients (mean 0.35), above 1 when overloaded.
+  Edges 0.005 .. 4, denser between 0.1 and 0.5, where real voices run.
 """
 
 from __future__ import annotations
