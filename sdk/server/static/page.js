@@ -179,6 +179,7 @@ async function speak(event) {
                                                                     body: JSON.stringify(body), signal: mine.abort.signal }));
     const rate = Number(response.headers.get("X-Voxport-Sample-Rate"));
     for await (const e of events(response)) {
+      if (run !== mine) break; // stopped, or another Speak took over
       if (e.type === "speech.audio.delta") play(samplesOf(e.audio), rate);
       else if (e.type === "speech.word") addWord(e);
       else if (e.type === "error") throw new Error(e.error.message);
