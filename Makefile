@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 OUT ?= out/demo.wav
 TEXT ?= Hello! This is voxport, speaking with the Joe voice through its own split graphs. On March 3rd, a coffee costs $$4.50.
 
-.PHONY: demo test test-sdk-no-torch test-audio-tools lint bench clean install install-dev
+.PHONY: demo test test-tools test-sdk-no-torch lint bench clean install install-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,14 @@ demo: install
 	$(VENV)/bin/voxport build
 	$(VENV)/bin/voxport speak '$(TEXT)' -o $(OUT) --seed 0
 
-# Debian packages for tests/test_playback_pulse.py (PulseAudio, parec, PortAudio, ALSA's pulse plugin): installs
-# only what is missing, and says so and goes on where apt-get is unavailable (that test then skips, naming them).
-test-audio-tools:
+# Debian packages some tests need: headless Chromium and its driver (the serve page's browser test), PulseAudio,
+# parec, PortAudio and ALSA's pulse plugin (tests/test_playback_pulse.py). Each script installs only what is
+# missing, and says so and goes on where apt-get is unavailable (those tests then skip, naming what is missing).
+test-tools:
+	@sh tests/support/install_test_tools.sh
 	@sh tests/support/install_audio_tools.sh
 
-test: install-dev test-audio-tools
+test: install-dev test-tools
 	$(PY) -m pytest -q
 	@$(MAKE) --no-print-directory test-sdk-no-torch
 

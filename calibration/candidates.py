@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxport import progress
 from voxport.bundle import Bundle
 from voxport.bundle import contract as c
 from voxport.calibration.capture import Captured
@@ -127,8 +128,9 @@ def quantize_candidates(bundle: Bundle, runtime: str, stages: tuple[str, ...], c
     """The candidates step: each stage quantized from its captured inputs for `runtime`, into `work`."""
     candidates = CandidateSet(bundle, runtime, threads)
     work.mkdir(parents=True, exist_ok=True)
-    for stage in stages:
-        say(f"quantizing {stage}")
+    progress.stage(say, f"quantizing {len(stages)} stages", len(stages))
+    for i, stage in enumerate(stages):
+        progress.step(say, i, len(stages), f"quantizing {stage}")
         source = bundle.graph_path(stage)
         samples = _subsample(captured[stage], MAX_SAMPLES[stage], seed)
         if runtime == "onnxruntime":
@@ -136,4 +138,5 @@ def quantize_candidates(bundle: Bundle, runtime: str, stages: tuple[str, ...], c
         else:
             files = _openvino_candidates(source, stage, samples, seed, work, candidates.notes)
         candidates.files[stage] = {c: f for c, f in files.items() if precision_of(c) in CANDIDATES[runtime]}
+    progress.step(say, len(stages), len(stages))
     return candidates

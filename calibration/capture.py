@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxport import progress
 from voxport.bundle import contract as c
 from voxport.pipeline.engine import StageEvent
 from voxport.pipeline.noise import RandomNoise
@@ -37,12 +38,14 @@ def _crops(feeds: dict[str, np.ndarray], axis_len: int, crop: int) -> list[dict[
 
 
 def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
-                         frame_crop: int | None = FRAME_CROP) -> Captured:
+                         frame_crop: int | None = FRAME_CROP,
+                         on_sentence: Callable[[int, int], None] | None = None) -> Captured:
     """Feeds of every stage for every sentence, in corpus order; deterministic for a given seed.
 
     The voice runs its normal fp32 path with its default scales while a hook on the engine records
     what each graph is fed. Frame-level feeds (decoder, vocoder) are cut into `frame_crop`-frame pieces,
-    or kept whole with `frame_crop=None` (timing: each utterance at its own length).
+    or kept whole with `frame_crop=None` (timing: each utterance at its own length). `on_sentence(done,
+    total)` is called after each sentence (progress).
     """
     engine = voice.engine
     scales, sid = engine.scales(), engine.speaker_id(None)
@@ -65,9 +68,11 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
             captured[event.stage].append(feeds)
 
     with engine.watch(record):
-        for text in sentences:
+        for done, text in enumerate(sentences, 1):
             for _, _, ids in voice.frontend.text_to_ids(text):
                 voice.pipeline.render(voice.pipeline.prepare(ids, scales, noise, sid))
+            if on_sentence is not None:
+                on_sentence(done, len(sentences))
     return captured
 
 
@@ -100,7 +105,7 @@ def cached_capture(voice: Voice, sentences: list[str], seed: int, cache_dir: Pat
     if cache.exists():
         say(f"using captured stage inputs {cache.name}")
         return load_capture(cache)
-    say(f"capturing stage inputs on {len(sentences)} sentences (fp32)")
-    captured = capture_stage_inputs(voice, sentences, seed)
+    progress.stage(say, f"capturing stage inputs on {len(sentences)} sentences (fp32)", len(sentences))
+    captured = capture_stage_inputs(voice, sentences, seed, on_sentence=lambda done, n: progress.step(say, done, n))
     save_capture(cache, captured)
     return captured

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from voxport import progress
 from voxport.bundle.manifest import Manifest
 from voxport.calibration.candidates import CandidateSet
 from voxport.calibration.capture import Captured, capture_stage_inputs
@@ -123,12 +124,20 @@ def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], 
     with a note. `fp32_ms` / `candidates_ms` hold the cold times the search ranks by.
     """
     speed: dict[str, dict] = {}
+    # One step per session timed (fp32 and each candidate of each stage): alike enough for a time left.
+    total = sum(1 + len(files) for files in candidates.files.values())
+    progress.stage(say, f"timing fp32 and the candidates of {len(candidates.files)} stages", total)
+    done = 0
     for stage, files in candidates.files.items():
-        say(f"timing {stage}: fp32 and {len(files)} candidates on {len(feeds[stage]) - 1} unseen sentences")
+        progress.step(say, done, total, f"timing {stage}: fp32 and {len(files)} candidates on "
+                      f"{len(feeds[stage]) - 1} unseen sentences")
         fp32 = time_session(lambda s=stage: candidates.open_stage(s), stage, feeds[stage], manifest)
         limit = SLOW_LIMIT * fp32.cold_ms * (len(feeds[stage]) - 1) / 1000
         timed: dict[str, Timing] = {}
         for label in files:
+            done += 1
+            progress.step(say, done, total, f"timing {stage}: fp32 and {len(files)} candidates on "
+                          f"{len(feeds[stage]) - 1} unseen sentences")
             try:
                 t = time_session(lambda s=stage, c=label: candidates.open_stage(s, c), stage, feeds[stage],
                                  manifest, limit)
@@ -145,4 +154,6 @@ def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], 
             "fp32": fp32.to_dict(),
             "candidates": {c: {"precision": precision_of(c), **t.to_dict()} for c, t in timed.items()},
         }
+        done += 1
+    progress.step(say, total, total)
     return speed

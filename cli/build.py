@@ -10,11 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from voxport.export.importer import Importer, ImportProblem, registered_importers, say_to_stderr
+from voxport.export.importer import Importer, ImportProblem, registered_importers
+from voxport.progress import Progress
 
 __all__ = ["add_build_parser", "cmd_build", "progress"]
 
-progress = say_to_stderr
+
+def progress(quiet: bool) -> Progress:
+    """Stages, steps and time left on stderr (one updating line on a terminal); nothing with --quiet."""
+    return Progress(quiet=quiet, tick=1.0)  # the elapsed time moves during a minute-long step
 
 
 def add_build_parser(sub) -> None:
@@ -26,7 +30,7 @@ def add_build_parser(sub) -> None:
     b.add_argument("--force", action="store_true", help="rebuild the default voice even if it is cached")
     b.add_argument("--static", action="store_true",
                    help="also write static-shape graphs per bucket (for NPUs and other static-shape devices)")
-    b.add_argument("--quiet", action="store_true")
+    b.add_argument("--quiet", action="store_true", help="no progress")
     b.set_defaults(func=cmd_build)
 
 
@@ -45,14 +49,18 @@ def cmd_build(args: argparse.Namespace) -> int:
         if importer is None:
             return _build_default(args, say)
         out = importer.build(args, say)
+        _add_static(args, out, say)
+        say(f"done in {time.perf_counter() - start:.1f} s")
     except ImportProblem as exc:
+        say.close()
         print(f"voxport build: {exc}", file=sys.stderr)
         return 2
     except ModelImportError as exc:  # the files are there but are not what the importer reads
+        say.close()
         print(f"voxport build: {exc}", file=sys.stderr)
         return 1
-    _add_static(args, out, say)
-    say(f"done in {time.perf_counter() - start:.1f} s")
+    finally:
+        say.close()  # the terminal's progress line ends before anything else is printed
     print(out)
     return 0
 
@@ -88,6 +96,7 @@ def _build_default(args: argparse.Namespace, say) -> int:
                  progress=say)
     _add_static(args, out, say)
     say(f"done in {time.perf_counter() - start:.1f} s")
+    say.close()
     print(out)
     return 0
 

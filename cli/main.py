@@ -98,17 +98,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 2
     from voxport.bundle.default_voice import ensure_default_bundle
 
-    bundle = args.bundle or ensure_default_bundle()
+    bundle = args.bundle or ensure_default_bundle(progress=not args.quiet)
+    say = progress(args.quiet)
     try:
         report = calibrate(bundle, args.runtime, corpus=args.corpus, seed=args.seed, method=args.method,
                            max_sentences=args.max_sentences, check_wer=not args.no_wer, threads=args.threads,
-                           allow_duration_shift=args.allow_duration_shift, progress=progress(args.quiet))
+                           allow_duration_shift=args.allow_duration_shift, progress=say)
     except CalibrationRefused as exc:
+        say.close()
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 1
     except NotImplementedError as exc:  # a runtime or voice the gate cannot judge; the message says which
+        say.close()
         print(f"voxport calibrate: {exc}", file=sys.stderr)
         return 2
+    finally:
+        say.close()  # the terminal's progress line ends before anything else is printed
     policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["candidates"].items())
     print(f"calibrated for {report['runtime']} ({report['result']['kind']}): {policy}; load it with --precision "
           f"calibrated; report: {Path(bundle) / 'calibration'}")
@@ -189,7 +194,7 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--allow-duration-shift", action="store_true",
                    help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
                         "pass and the length moves by <= 2%% (default: no moved duration)")
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--quiet", action="store_true", help="no progress")
     c.set_defaults(func=cmd_calibrate)
 
 

@@ -36,6 +36,8 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--drain-timeout", type=float, default=10.0,
                    help="on SIGINT/SIGTERM, seconds running requests may take to finish before they are cut off "
                    "(default 10)")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress while a Piper voice or the default voice is converted at start")
     add_ray_arguments(s)  # Ray Serve scale-out: see the block at the end
     s.set_defaults(func=cmd_serve)
 
@@ -58,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from voxport.bundle.default_voice import ensure_default_bundle
 
-        specs = [VoiceSpec("default", Path(ensure_default_bundle(progress=True)))]
+        specs = [VoiceSpec("default", Path(ensure_default_bundle(progress=not args.quiet)))]
     if args.max_loaded is not None and args.max_loaded < 1:
         raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
     if not args.drain_timeout >= 0:  # NaN too
@@ -68,7 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     load_options = {"runtime": stage_choice(args.runtime, "--runtime"),
                     "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes}
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
-                                  preload=args.preload, max_loaded=args.max_loaded, progress=True, **load_options)
+                                  preload=args.preload, max_loaded=args.max_loaded, progress=not args.quiet,
+                                  **load_options)
     options = ServeOptions(
         wyoming_uri=None if args.wyoming.lower() == "none" else args.wyoming, http_host=args.host,
         http_port=args.port or None, api_key=args.api_key or os.environ.get("VOXPORT_API_KEY"),
@@ -111,7 +114,7 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
     else:
         from voxport.bundle.default_voice import ensure_default_bundle
 
-        voices = [f"default={ensure_default_bundle(progress=True)}"]
+        voices = [f"default={ensure_default_bundle(progress=not args.quiet)}"]
     options = parse_args({
         "voices": voices, "replicas": args.replicas, "autoscale": args.autoscale, "workers": args.workers,
         "queue": args.queue, "threads": args.threads, "api_key": args.api_key or os.environ.get("VOXPORT_API_KEY"),

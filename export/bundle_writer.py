@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from voxport import __version__
+from voxport import __version__, progress
 from voxport.bundle import contract as c
 from voxport.bundle import describe_graph_file, write_manifest
 from voxport.bundle.manifest import GraphEntry, Manifest, unmasked_variant
@@ -80,14 +80,17 @@ def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Man
         work.mkdir()
         graphs: dict[str, GraphEntry] = {}
         validation: dict[str, float] = {}
-        for i, (stage, spec) in enumerate(specs.items(), 1):
-            say(f"[{i}/{len(specs)}] exporting and validating {stage}")
+        # One step per graph exported and validated, one for the reach: the steps of the bundle's progress.
+        total = len(specs) + len(unmasked or {}) + 1
+        progress.stage(say, "writing the bundle", total)
+        for i, (stage, spec) in enumerate(specs.items()):
+            progress.step(say, i, total, f"exporting and validating {stage}")
             path = work / f"{stage}.onnx"
             validation[stage] = export_graph(spec, path)
             graphs[stage] = GraphEntry(inputs=spec.inputs, outputs=spec.outputs,
                                        variants={"fp32": describe_graph_file(work, path.name)}, hints=dict(spec.hints))
-        for stage, spec in (unmasked or {}).items():
-            say(f"exporting and validating the {stage}'s unmasked copy")
+        for j, (stage, spec) in enumerate((unmasked or {}).items(), len(specs)):
+            progress.step(say, j, total, f"exporting and validating the {stage}'s unmasked copy")
             graphs[stage], validation[f"{stage}:unmasked"] = _unmasked_copy(work, stage, spec, graphs[stage])
         if c.VOCODER in graphs:
             graphs[c.VOCODER] = _with_polyphase_variants(work, graphs[c.VOCODER])
@@ -95,8 +98,9 @@ def write_bundle(specs: dict[str, GraphSpec], out_dir: str | Path, manifest: Man
         manifest = replace(manifest, graphs=graphs, extra=extra)
         # The reach is measured on the bundle as the SDK loads it, so the manifest must be on disk first.
         write_manifest(work, manifest)
-        say("measuring the decoder (or postnet) and vocoder receptive fields for streaming")
+        progress.step(say, total - 1, total, "measuring the decoder (or postnet) and vocoder receptive fields")
         write_manifest(work, replace(manifest, streaming=measure_bundle_reach(work)))
+        progress.step(say, total, total)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         work.rename(out_dir)

@@ -72,6 +72,13 @@ def test_wheel_ships_the_calibration_corpus(wheel):
     assert {"voxport/calibration/data/corpus_en.txt", "voxport/calibration/data/heldout_en.txt"} <= names
 
 
+def test_wheel_ships_the_serve_page(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"voxport/server/static/{p.name}" for p in (ROOT / "sdk/server/static").iterdir()}
+    assert shipped >= {"voxport/server/static/page.html", "voxport/server/static/page.js"}
+    assert shipped <= names
+
+
 def test_wheel_installs_into_a_fresh_venv_and_every_package_imports(wheel, tmp_path):
     pytest.importorskip("onnx", reason="voxport.calibration imports onnx (the calibration extra)")
     env_dir = tmp_path / "venv"

@@ -129,6 +129,13 @@ def test_api_key(registry):
                         timeout=TIMEOUT)
         assert ok.status_code == 200
         assert httpx.get(f"{base}/health", timeout=TIMEOUT).status_code == 200
+        # The page and its script load without the key (the page asks for it); Piper's GET /?text= does not.
+        page = httpx.get(f"{base}/", timeout=TIMEOUT)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<script src="page.js">' in page.text
+        assert "speech.word" in httpx.get(f"{base}/page.js", timeout=TIMEOUT).text
+        assert httpx.get(f"{base}/", params={"text": "Hi."}, timeout=TIMEOUT).status_code == 401
+        assert httpx.get(f"{base}/voices", timeout=TIMEOUT).status_code == 401
     finally:
         server.should_exit = True
         thread.join(TIMEOUT)
@@ -142,3 +149,47 @@ def test_metrics(url):
     assert values['voxport_time_to_first_audio_seconds_count{voice="tiny"}'] >= 1
     assert values['voxport_audio_seconds_total{voice="tiny"}'] > 0
     assert values['voxport_in_flight{voice="tiny"}'] == 0
+
+
+def _histogram(text: str, name: str) -> tuple[list[tuple[float, float]], float, float]:
+    """(le, cumulative count) per bucket, sum and count of one voice's histogram in exposition text."""
+    assert f"# TYPE {name} histogram" in text
+    buckets, total, count = [], None, None
+    for line in text.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key.startswith(f'{name}_bucket{{voice="tiny",le="'):
+            buckets.append((float(key.split('le="')[1].rstrip('"}')), float(value)))
+        elif key == f'{name}_sum{{voice="tiny"}}':
+            total = float(value)
+        elif key == f'{name}_count{{voice="tiny"}}':
+            count = float(value)
+    return buckets, total, count
+
+
+def test_metrics_histograms_count_every_request(tiny_bundle):
+    """A fresh voice, 3 requests: each histogram counts 3, its buckets cumulative up to +Inf."""
+    reg = VoiceRegistry.load([VoiceSpec("tiny", tiny_bundle)], workers=1, queue_size=2)
+    base, server, thread = _run(build_app(reg, HttpOptions(seed=0)))
+    try:
+        for text in ("Hi.", TEXT, "One more sentence here."):
+            r = httpx.post(f"{base}/v1/audio/speech", json={"input": text, "response_format": "pcm"}, timeout=TIMEOUT)
+            assert r.status_code == 200
+        text = httpx.get(f"{base}/metrics", timeout=TIMEOUT).text
+    finally:
+        server.should_exit = True
+        thread.join(TIMEOUT)
+        reg.close()
+    stats = reg.slots["tiny"].stats
+    for name in ("voxport_time_to_first_audio_seconds", "voxport_request_seconds", "voxport_real_time_factor"):
+        buckets, total, count = _histogram(text, name)
+        les = [le for le, _ in buckets]
+        assert len(buckets) >= 8 and les == sorted(les) and les[-1] == float("inf")
+        assert [n for _, n in buckets] == sorted(n for _, n in buckets)  # cumulative
+        assert count == 3 and buckets[-1][1] == 3 and total > 0
+    # The same numbers the counters carry: first-audio sum is today's series; RTF matches worker/audio seconds.
+    assert _histogram(text, "voxport_time_to_first_audio_seconds")[1] == pytest.approx(stats.first_audio_seconds)
+    rtf_mean = _histogram(text, "voxport_real_time_factor")[1] / 3
+    assert 0.2 * stats.worker_seconds / stats.audio_seconds < rtf_mean < 5 * stats.worker_seconds / stats.audio_seconds
+    request_sum = _histogram(text, "voxport_request_seconds")[1]
+    assert request_sum >= _histogram(text, "voxport_time_to_first_audio_seconds")[1]
+    print("\n" + "\n".join(line for line in text.splitlines() if "_sum" in line or "_count" in line))

