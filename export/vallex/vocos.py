@@ -49,13 +49,14 @@ class VocosConfig:
 class AdaLayerNorm(nn.Module):
     def __init__(self, n: int, dim: int) -> None:
         super().__init__()
+        self.dim = dim
         self.scale = nn.Embedding(n, dim)
         self.shift = nn.Embedding(n, dim)
         nn.init.ones_(self.scale.weight)
         nn.init.zeros_(self.shift.weight)
 
     def forward(self, x: torch.Tensor, bandwidth: int) -> torch.Tensor:
-        x = F.layer_norm(x, (x.shape[-1],), eps=1e-6)
+        x = F.layer_norm(x, (self.dim,), eps=1e-6)
         return x * self.scale.weight[bandwidth] + self.shift.weight[bandwidth]
 
 
