@@ -1,0 +1,142 @@
+"""VALL-E X on tiny random-weight checkpoints (never speech): the bundle, the SDK's AR loop, NAR passes,
+streaming, prompts and the offline import errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from support.needs_export import torch  # noqa: F401 -- skips the module without the export extra
+
+from voxport.families.vallex import contract as v
+from voxport.families.vallex.prompt import VoicePrompt
+from voxport.families.vallex.sampling import TokenSampler
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory):
+    from support.tiny_vallex import build_tiny_bundle
+
+    tmp = tmp_path_factory.mktemp("vallex")
+    return build_tiny_bundle(tmp / "bundle", tmp / "work", stop="cap", fixed_slots=400)
+
+
+@pytest.fixture(scope="module")
+def prompt_file(tmp_path_factory: pytest.TempPathFactory):
+    codes = np.random.default_rng(0).integers(0, 1024, (8, 20))
+    return VoicePrompt(codes, np.array([3, 4, 5]), "en").save(tmp_path_factory.mktemp("p") / "voice.npz")
+
+
+def test_speaks_to_the_cap_with_a_warning_same_seed_same_audio(bundle, prompt_file) -> None:
+    from voxport import Voice
+
+    with Voice.load(bundle) as voice, pytest.warns(RuntimeWarning, match="length cap"):
+        a = voice.synthesize("Hi there.", seed=3, prompt=str(prompt_file))
+        b = voice.synthesize("Hi there.", seed=3, prompt=str(prompt_file))
+        c = voice.synthesize("Hi there.", seed=4, prompt=str(prompt_file))
+    n_ids = len(voice.frontend.ids(voice.frontend.phonemes("Hi there.")))
+    assert a.size == 16 * (n_ids + 3) * 320  # 16 tokens per text token (prompt's 3 included), 320 samples each
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_stream_joins_into_the_whole_sentence(bundle, prompt_file) -> None:
+    from voxport import Voice
+
+    with Voice.load(bundle) as voice, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        whole = voice.synthesize("Hi there.", seed=1, prompt=str(prompt_file))
+        chunks = list(voice.stream("Hi there.", seed=1, prompt=str(prompt_file)))
+    assert len(chunks) > 1
+    joined = np.concatenate([np.asarray(getattr(c, "audio", c)) for c in chunks])
+    assert joined.shape == whole.shape and np.max(np.abs(joined - whole)) < 1e-5
+
+
+def test_fixed_slot_step_gives_the_growing_steps_logits(bundle) -> None:
+    from voxport.bundle import Bundle
+    from voxport.families.vallex.pipeline import CodecLoopPipeline
+    from voxport.pipeline.engine import Engine
+    from voxport.pipeline.sessions import StageSessions
+
+    b = Bundle.load(bundle)
+    with StageSessions.open(b) as sessions:
+        pipe = CodecLoopPipeline(Engine(b.manifest, sessions))
+        out = pipe.engine.run(v.AR_PREFILL, {v.TEXT_IDS: np.arange(1, 8)[None], v.PROMPT_TEXT_LENGTH: np.array([2]),
+                                             v.LANGUAGES: np.array([0, 0]), v.AUDIO_IDS: np.array([[v.BOS, 5, 9]])})
+        fixed, growing = pipe._stepper(out[v.CACHE], 10), pipe._stepper(out[v.CACHE], 10_000)
+        for i, token in enumerate([7, 1000, 3, 512]):
+            a, b_ = fixed(token, 3 + i), growing(token, 3 + i)
+            assert np.max(np.abs(a - b_)) < 1e-4
+
+
+class _EosEngine:
+    """An engine whose AR always says EOS (the loop's stop, without a graph)."""
+
+    class manifest:  # noqa: N801
+        params = {"max_tokens_per_text_token": 16}
+
+    def run(self, stage: str, feeds: dict) -> dict:
+        logits = np.zeros((1, 1025), np.float32)
+        logits[0, v.EOS] = 100.0
+        return {v.LOGITS: logits, v.CACHE: np.zeros((1, 2, 1, 1, 4, 2), np.float32)}
+
+
+def test_eos_at_once_warns_and_gives_no_tokens() -> None:
+    from voxport.families.vallex.pipeline import CodecLoopPipeline
+
+    pipe = CodecLoopPipeline(_EosEngine())  # type: ignore[arg-type]
+    feeds = {v.TEXT_IDS: np.ones((1, 4), np.int64)}
+    with pytest.warns(RuntimeWarning, match="EOS at once"):
+        assert pipe.ar_tokens(feeds, VoicePrompt.empty("en"), TokenSampler(0)).size == 0
+
+
+def test_sampler_is_seeded_and_top_k_one_is_argmax() -> None:
+    logits = np.random.default_rng(0).standard_normal(1025)
+    draws = [TokenSampler(7)(logits) for _ in range(2)]
+    assert draws[0] == draws[1]
+    assert TokenSampler(1, top_k=1)(logits) == int(np.argmax(logits))
+    with pytest.raises(ValueError, match="temperature"):
+        TokenSampler(0, temperature=0)
+
+
+def test_prompt_round_trips_in_plachtaas_layout(tmp_path) -> None:
+    p = VoicePrompt(np.arange(16).reshape(8, 2), np.array([1, 2]), "ja").save(tmp_path / "v.npz")
+    with np.load(p) as f:
+        assert f["audio_tokens"].shape == (1, 2, 8) and f["text_tokens"].shape == (1, 2) and int(f["lang_code"]) == 2
+    back = VoicePrompt.load(p)
+    assert np.array_equal(back.codes, np.arange(16).reshape(8, 2)) and back.language == "ja"
+    np.savez(tmp_path / "bad.npz", audio_tokens=np.zeros((1, 2, 4)), text_tokens=np.zeros((1, 1)), lang_code=0)
+    with pytest.raises(ValueError, match=r"bad\.npz: audio_tokens must be \[1, frames, 8\]"):
+        VoicePrompt.load(tmp_path / "bad.npz")
+
+
+def test_build_without_vocos_files_names_them_and_fails(tmp_path, capsys) -> None:
+    from support.tiny_vallex import write_checkpoint, write_symbols
+
+    from voxport.cli.main import main
+
+    ckpt, bpe = write_checkpoint(tmp_path / "vallex-checkpoint.pt"), write_symbols(tmp_path / "bpe.json")
+    (tmp_path / "vocos").mkdir()
+    status = main(["build", "--vallex", str(ckpt), "--vocos", str(tmp_path / "vocos"), "--bpe", str(bpe),
+                   "-o", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and len(err) == 1
+    assert "config.yaml is missing" in err[0] and "charactr/vocos-encodec-24khz" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_mismatched_checkpoint_names_the_key(tmp_path) -> None:
+    from voxport.export.vallex.build import CheckpointError, load_vallex_checkpoint
+
+    torch.save({"model": {"ar_text_embedding.word_embeddings.weight": torch.zeros(2048, 64)}}, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="lacks 'ar_predict_layer.weight'"):
+        load_vallex_checkpoint(tmp_path / "c.pt")
+    torch.save({"state_dict": {}}, tmp_path / "d.pt")
+    with pytest.raises(CheckpointError, match="expected a dict with key 'model'"):
+        load_vallex_checkpoint(tmp_path / "d.pt")
+
+
+def test_calibration_refuses_the_family() -> None:
+    from voxport.families import family_named
+
+    assert "sampled" in family_named("vallex").calibration_refusal
