@@ -1,0 +1,117 @@
+"""Opt-in: voxport's VALL-E X against Plachtaa/VALL-E-X's own code, both with the same random weights (no
+trained weights are reachable). VALLEX_CHECKOUT points at a checkout of that repository (never copied
+here); Vocos is compared with the `vocos` package when it is installed.
+
+Plachtaa's `inference` samples with torch.multinomial; its AR logits are recorded at every step and its
+tokens fed to voxport's prefill + step (teacher forcing), so both see the same sampled tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+import pytest
+from support.needs_export import torch
+
+CHECKOUT = os.environ.get("VALLEX_CHECKOUT")
+pytestmark = pytest.mark.skipif(not CHECKOUT, reason="VALLEX_CHECKOUT (a Plachtaa/VALL-E-X checkout) is not set")
+
+
+def _reference(d_model: int, nhead: int, layers: int):  # noqa: ANN202 -- their VALLE
+    sys.path.insert(0, CHECKOUT)  # type: ignore[arg-type]
+    from models.vallex import VALLE
+
+    torch.manual_seed(0)
+    ref = VALLE(d_model, nhead, layers, norm_first=True, add_prenet=False, prefix_mode=1, share_embedding=True,
+                nar_scale_factor=1.0, prepend_bos=True, num_quantizers=8).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # LayerNorms and alphas away from their init too
+    return ref
+
+
+def _teacher_forced(ref, mine, text, enroll, prompt, codes):  # noqa: ANN001, ANN202
+    """voxport's AR logits on Plachtaa's tokens (growing and fixed-slot cache) and its NAR codes."""
+    langs = torch.tensor([0, 1])
+    p = prompt.shape[1]
+    audio = torch.cat([torch.tensor([[1025]]), prompt[..., 0]], 1)
+    logits, cache = mine.ar_prefill(text, enroll, langs, audio)
+    out, gen = [logits], codes[0, :, 0]
+    slots = cache.shape[4] + gen.numel() + 1
+    fixed = torch.zeros(*cache.shape[:4], slots, cache.shape[5])
+    fixed[..., : cache.shape[4], :] = cache
+    for i, token in enumerate(gen):
+        length = torch.tensor([cache.shape[4]])
+        logits, cache = mine.ar_step(token.view(1, 1), torch.tensor([p + 1 + i]), cache)
+        logits_fixed, fixed = mine.ar_step(token.view(1, 1), torch.tensor([p + 1 + i]), fixed, length)
+        out.append(logits)
+        assert torch.max(torch.abs(logits - logits_fixed)) < 1e-4
+    full = torch.cat([prompt.transpose(1, 2), torch.zeros(1, 8, gen.numel(), dtype=torch.long)], 2)
+    full[0, 0, p:] = gen
+    for stage in range(1, 8):
+        full[0, stage, p:] = mine.nar_stage(text, enroll, langs, full, torch.tensor(p), torch.tensor([stage]))[0, p:].argmax(-1)
+    return out, full[0, :, p:].T
+
+
+@pytest.mark.parametrize("size", [(64, 4, 2), (1024, 16, 12)], ids=["small", "real"])
+def test_vallex_matches_plachtaa(size: tuple[int, int, int]) -> None:
+    from voxport.export.vallex.model import Vallex, VallexConfig
+
+    ref = _reference(*size)
+    mine = Vallex(VallexConfig(d_model=size[0], nhead=size[1], num_layers=size[2])).eval()
+    mine.load_state_dict(ref.state_dict(), strict=True)
+    text, enroll = torch.randint(0, 2048, (1, 6)), torch.tensor([2])
+    prompt = torch.randint(0, 1024, (1, 10, 8))
+    recorded: list[torch.Tensor] = []
+    hook = ref.ar_predict_layer.register_forward_hook(lambda m, i, o: recorded.append(o.detach().clone()))
+    torch.manual_seed(5)
+    with torch.no_grad():
+        codes = ref.inference(text, torch.tensor([6]), prompt, enroll_x_lens=enroll, top_k=-100, temperature=1.0,
+                              prompt_language="en", text_language="zh")
+        hook.remove()
+        ours, nar = _teacher_forced(ref, mine, text, enroll, prompt, codes)
+    diff = max(float(torch.max(torch.abs(a - b))) for a, b in zip(ours, recorded, strict=False))
+    print(f"\n{size}: {codes.shape[1]} tokens, AR logits max |diff| {diff:.3g}, NAR codes equal "
+          f"{torch.equal(nar, codes[0])}")
+    assert len(recorded) >= codes.shape[1] and diff < 1e-3
+    assert torch.equal(nar, codes[0])
+
+
+def _stub_torchaudio() -> None:
+    """`vocos` imports torchaudio (mel features, file I/O) at import; no torchaudio exists for this torch."""
+    for name in ("torchaudio", "torchaudio.functional", "torchaudio.functional.functional", "torchaudio.transforms"):
+        module = sys.modules.setdefault(name, types.ModuleType(name))
+        for attr in ("_hz_to_mel", "_mel_to_hz", "MelSpectrogram", "Spectrogram"):
+            setattr(module, attr, getattr(module, attr, None))
+    sys.modules["torchaudio"].functional = sys.modules["torchaudio.functional"]  # type: ignore[attr-defined]
+    sys.modules["torchaudio.functional"].functional = sys.modules["torchaudio.functional.functional"]  # type: ignore[attr-defined]
+    sys.modules["torchaudio"].transforms = sys.modules["torchaudio.transforms"]  # type: ignore[attr-defined]
+
+
+def test_vocos_matches_the_vocos_package() -> None:
+    pytest.importorskip("scipy")
+    _stub_torchaudio()
+    heads = pytest.importorskip("vocos.heads")
+    models = pytest.importorskip("vocos.models")
+    from voxport.export.vallex.vocos import VocosConfig, VocosDecoder
+
+    torch.manual_seed(0)
+    backbone = models.VocosBackbone(input_channels=128, dim=384, intermediate_dim=1152, num_layers=8,
+                                    adanorm_num_embeddings=4)
+    head = heads.ISTFTHead(dim=384, n_fft=1280, hop_length=320, padding="same")
+    with torch.no_grad():
+        for p in [*backbone.parameters(), *head.parameters()]:
+            p.add_(torch.randn_like(p) * 0.02)
+    state = {**{f"backbone.{k}": t for k, t in backbone.state_dict().items()},
+             **{f"head.{k}": t for k, t in head.state_dict().items()}}
+    mine = VocosDecoder(VocosConfig()).eval()
+    mine.load_state_dict(state, strict=True)
+    features = torch.randn(1, 128, 75)
+    with torch.no_grad():
+        theirs = head(backbone(features, bandwidth_id=torch.tensor([2])))
+        ours = mine(features)[:, 0]
+    diff = float(torch.max(torch.abs(theirs - ours)))
+    print(f"\nVocos audio max |diff| {diff:.3g} (peak {float(theirs.abs().max()):.3g})")
+    assert ours.shape == theirs.shape and diff < 1e-4
