@@ -51,7 +51,8 @@ def _teacher_forced(ref, mine, text, enroll, prompt, codes):  # noqa: ANN001, AN
     full = torch.cat([prompt.transpose(1, 2), torch.zeros(1, 8, gen.numel(), dtype=torch.long)], 2)
     full[0, 0, p:] = gen
     for stage in range(1, 8):
-        full[0, stage, p:] = mine.nar_stage(text, enroll, langs, full, torch.tensor(p), torch.tensor([stage]))[0, p:].argmax(-1)
+        logits = mine.nar_stage(text, enroll, langs, full, torch.tensor(p), torch.tensor([stage]))
+        full[0, stage, p:] = logits[0, p:].argmax(-1)
     return out, full[0, :, p:].T
 
 
