@@ -19,7 +19,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory):
     from support.tiny_vallex import build_tiny_bundle
 
     tmp = tmp_path_factory.mktemp("vallex")
-    return build_tiny_bundle(tmp / "bundle", tmp / "work", stop="cap", fixed_slots=400)
+    return build_tiny_bundle(tmp / "bundle", tmp / "work", stop="cap", fixed_slots=400, encodec=True)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,32 @@ def test_calibration_refuses_the_family() -> None:
     from voxport.families import family_named
 
     assert "sampled" in family_named("vallex").calibration_refusal
+
+
+def _tone(path, seconds: float, rate: int = 44100, channels: int = 2):  # noqa: ANN001, ANN202
+    import wave
+
+    t = np.arange(int(rate * seconds)) / rate
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.repeat(x, channels).tobytes())
+    return path
+
+
+def test_prompt_make_then_speak_with_it(bundle, tmp_path, capsys) -> None:
+    from voxport import Voice
+    from voxport.cli.main import main
+
+    wav, out = _tone(tmp_path / "a.wav", 3.5), tmp_path / "voice.npz"
+    assert main(["prompt", "make", str(wav), "Hello world.", "-o", str(out), "--bundle", str(bundle)]) == 0
+    prompt = VoicePrompt.load(out)
+    assert prompt.codes.shape == (8, 3.5 * 24000 // 320) and prompt.language == "en" and prompt.text_ids.size
+    with Voice.load(bundle) as voice, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert voice.synthesize("Hi.", seed=0, prompt=str(out)).size > 0
+    _tone(tmp_path / "short.wav", 1.0)
+    assert main(["prompt", "make", str(tmp_path / "short.wav"), "Hi.", "-o", str(out), "--bundle", str(bundle)]) == 1
+    assert "1.00 s of audio; a prompt is 3-10 s" in capsys.readouterr().err

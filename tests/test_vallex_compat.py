@@ -116,3 +116,27 @@ def test_vocos_matches_the_vocos_package() -> None:
     diff = float(torch.max(torch.abs(theirs - ours)))
     print(f"\nVocos audio max |diff| {diff:.3g} (peak {float(theirs.abs().max()):.3g})")
     assert ours.shape == theirs.shape and diff < 1e-4
+
+
+def test_encodec_encoder_matches_the_encodec_package() -> None:
+    _stub_torchaudio()
+    encodec = pytest.importorskip("encodec")
+    from voxport.export.vallex.encodec import EncodecEncoder
+
+    torch.manual_seed(0)
+    ref = encodec.EncodecModel.encodec_model_24khz(pretrained=False)
+    ref.set_target_bandwidth(6.0)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+        for layer in ref.quantizer.vq.layers:
+            layer._codebook.embed.normal_()
+    state = {k: t for k, t in ref.state_dict().items() if k.startswith("encoder.") or k.endswith("_codebook.embed")}
+    mine = EncodecEncoder(32).eval()
+    mine.load_state_dict(state, strict=True)
+    audio = 0.3 * torch.randn(1, 1, 320 * 225)  # 3 s, a whole number of frames
+    with torch.no_grad():
+        theirs, ours = ref.encode(audio)[0][0], mine(audio)
+    same = float((theirs == ours).float().mean())
+    print(f"\nEnCodec codes identical: {same:.4f} of {theirs.numel()}")
+    assert theirs.shape == ours.shape and same == 1.0

@@ -12,6 +12,7 @@ import torch
 from voxport.bundle.manifest import Manifest
 
 from ..bundle_writer import Progress, quiet, write_bundle
+from .encodec import EncodecEncoder, load_encodec
 from .graphs import vallex_graph_specs
 from .model import LANGUAGES, Vallex, VallexConfig
 from .vocos import CodebookEmbedding, VocosDecoder, load_vocos
@@ -68,8 +69,8 @@ def load_vallex_checkpoint(path: str | Path, nhead: int | None = None) -> Vallex
 def build_vallex_bundle(model: Vallex, decoder: VocosDecoder, embedding: CodebookEmbedding, out_dir: str | Path,
                         *, phoneme_id_map: dict[str, list[int]], name: str = "vallex",
                         source: dict[str, Any] | None = None, fixed_slots: int | None = None,
-                        progress: Progress | None = None) -> Path:
-    """Write the AR, NAR, codebook-embedding and Vocos graphs with the manifest."""
+                        encoder: EncodecEncoder | None = None, progress: Progress | None = None) -> Path:
+    """Write the AR, NAR, codebook-embedding and Vocos graphs (and EnCodec's encoder) with the manifest."""
     c = model.config
     manifest = Manifest(
         family="vallex", name=name, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH, graphs={},
@@ -80,18 +81,24 @@ def build_vallex_bundle(model: Vallex, decoder: VocosDecoder, embedding: Codeboo
         params={"languages": list(LANGUAGES), "max_tokens_per_text_token": 16, "top_k": -100,
                 "temperature": 1.0, **({"fixed_slots": fixed_slots} if fixed_slots else {})},
     )
-    specs = vallex_graph_specs(model, decoder, embedding, fixed_slots)
+    specs = vallex_graph_specs(model, decoder, embedding, fixed_slots, encoder)
     return write_bundle(specs, out_dir, manifest, progress or quiet)
 
 
 def build_from_files(vallex: str | Path, vocos: str | Path, out_dir: str | Path, *,
                      phoneme_id_map: dict[str, list[int]], fixed_slots: int | None = None,
-                     nhead: int | None = None, progress: Progress | None = None) -> Path:
+                     encodec: str | Path | None = None, nhead: int | None = None,
+                     progress: Progress | None = None) -> Path:
     say = progress or quiet
     say(f"importing VALL-E X {vallex}")
     model = load_vallex_checkpoint(vallex, nhead)
     say(f"importing Vocos from {vocos}")
     decoder, embedding = load_vocos(vocos)
-    source = {"vallex": str(Path(vallex).name), "vocos": str(Path(vocos).name)}
+    encoder = None
+    if encodec is not None:
+        say(f"importing the EnCodec encoder from {encodec}")
+        encoder = load_encodec(encodec)
+    source = {"vallex": str(Path(vallex).name), "vocos": str(Path(vocos).name),
+              **({"encodec": Path(encodec).name} if encodec else {})}
     return build_vallex_bundle(model, decoder, embedding, out_dir, phoneme_id_map=phoneme_id_map,
-                               source=source, fixed_slots=fixed_slots, progress=say)
+                               source=source, fixed_slots=fixed_slots, encoder=encoder, progress=say)

@@ -10,6 +10,7 @@ from voxport.families.vallex import contract as v
 from voxport.runtimes.base import TensorSpec
 
 from ..spec import GraphSpec
+from .encodec import HOP, EncodecEncoder
 from .model import Vallex
 from .vocos import CodebookEmbedding, VocosDecoder
 
@@ -119,12 +120,24 @@ def vocoder_spec(decoder: VocosDecoder) -> GraphSpec:
                      (TensorSpec(v.AUDIO, F32, (1, 1, SAMPLES)),), example, atol=1e-3)
 
 
+def codec_encoder_spec(encoder: EncodecEncoder) -> GraphSpec:
+    def example(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {v.PROMPT_AUDIO: (0.3 * rng.standard_normal((1, 1, n * HOP))).astype(np.float32)}
+
+    # Codes are argmins of distances: compared exactly (atol below 1).
+    return GraphSpec(v.CODEC_ENCODER, encoder, (TensorSpec(v.PROMPT_AUDIO, F32, (1, 1, SAMPLES)),),
+                     (TensorSpec(v.CODES, I64, (1, 8, FRAMES)),), example, atol=0.5, example_lengths=(12, 8))
+
+
 def vallex_graph_specs(model: Vallex, decoder: VocosDecoder, embedding: CodebookEmbedding,
-                       fixed_slots: int | None = None) -> dict[str, GraphSpec]:
+                       fixed_slots: int | None = None, encoder: EncodecEncoder | None = None
+                       ) -> dict[str, GraphSpec]:
     model.eval()
     specs = [prefill_spec(model), step_spec(model)]
     if fixed_slots:
         specs.append(fixed_step_spec(model, fixed_slots))
     specs += [nar_spec(model), codes_embedding_spec(embedding, decoder.config.input_channels),
               vocoder_spec(decoder)]
+    if encoder is not None:
+        specs.append(codec_encoder_spec(encoder))
     return {s.name: s for s in specs}

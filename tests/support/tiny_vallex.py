@@ -75,6 +75,16 @@ def write_vocos(directory: str | Path, seed: int = 0, config: VocosConfig = TINY
     return d
 
 
+def write_encodec(path: str | Path, seed: int = 0) -> Path:
+    """An EnCodec-24kHz-named state dict with 4 filters instead of 32 (the layout, not the size)."""
+    from voxport.export.vallex.encodec import EncodecEncoder
+
+    torch.manual_seed(seed)
+    encoder = EncodecEncoder(n_q=8, filters=4, dimension=16)
+    torch.save(encoder.state_dict(), path)
+    return Path(path)
+
+
 def write_symbols(path: str | Path) -> Path:
     path = Path(path)
     vocab = {"[UNK]": 0, **{s: i + 1 for i, s in enumerate(dict.fromkeys(SYMBOLS.replace(" ", "")))}}
@@ -82,8 +92,8 @@ def write_symbols(path: str | Path) -> Path:
     return path
 
 
-def build_tiny_bundle(out: str | Path, work: str | Path, stop: str = "cap", fixed_slots: int | None = None
-                      ) -> Path:
+def build_tiny_bundle(out: str | Path, work: str | Path, stop: str = "cap", fixed_slots: int | None = None,
+                      encodec: bool = False) -> Path:
     from voxport.export.vallex.build import build_from_files
     from voxport.export.vallex.importer import bpe_symbols
 
@@ -92,4 +102,5 @@ def build_tiny_bundle(out: str | Path, work: str | Path, stop: str = "cap", fixe
     ckpt = write_checkpoint(work / "vallex-checkpoint.pt", stop)
     vocos = write_vocos(work / "vocos")
     symbols = bpe_symbols(write_symbols(work / "bpe.json"))
-    return build_from_files(ckpt, vocos, out, phoneme_id_map=symbols, fixed_slots=fixed_slots)
+    encoder = write_encodec(work / "encodec_24khz.th") if encodec else None
+    return build_from_files(ckpt, vocos, out, phoneme_id_map=symbols, fixed_slots=fixed_slots, encodec=encoder)

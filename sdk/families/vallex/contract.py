@@ -6,6 +6,8 @@
     nar            text_ids, prompt_text_length, languages, codes, prompt_frames, stage -> nar_logits
     codes_embedding codes                                             -> latent  (EnCodec codebook embeddings)
     vocoder        latent                                             -> audio   (Vocos backbone + ISTFT head)
+    codec_encoder  prompt_audio                                       -> codes   (EnCodec 24 kHz, 6 kbps; optional:
+                                                                                  only `voxport prompt make` runs it)
 
 No graph samples: the SDK draws every AR token from the logits (seeded top-k / temperature) and takes
 the argmax of each NAR stage.
@@ -16,8 +18,8 @@ from __future__ import annotations
 from voxport.bundle import contract as c
 from voxport.bundle.contract import StageContract
 
-AR_PREFILL, AR_STEP, AR_STEP_FIXED, NAR, CODES_EMBEDDING = (
-    "ar_prefill", "ar_step", "ar_step_fixed", "nar", "codes_embedding")
+AR_PREFILL, AR_STEP, AR_STEP_FIXED, NAR, CODES_EMBEDDING, CODEC_ENCODER = (
+    "ar_prefill", "ar_step", "ar_step_fixed", "nar", "codes_embedding", "codec_encoder")
 VOCODER = c.VOCODER
 
 TEXT_IDS = "text_ids"  # int64 [1, text]: the prompt's transcript then the text to speak, BPE ids
@@ -35,6 +37,7 @@ PROMPT_FRAMES = "prompt_frames"  # int64 [1]
 STAGE = "stage"  # int64 [1]: the NAR codebook, 1..7
 NAR_LOGITS = "nar_logits"  # float [1, frames, 1024]
 LATENT, AUDIO = c.LATENT, c.AUDIO
+PROMPT_AUDIO = "prompt_audio"  # float [1, 1, samples]: 24 kHz mono, samples a multiple of 320
 
 CONTRACTS: dict[str, StageContract] = {
     AR_PREFILL: StageContract(AR_PREFILL, (TEXT_IDS, PROMPT_TEXT_LENGTH, LANGUAGES, AUDIO_IDS), (), (LOGITS, CACHE)),
@@ -45,6 +48,7 @@ CONTRACTS: dict[str, StageContract] = {
                        (NAR_LOGITS,)),
     CODES_EMBEDDING: StageContract(CODES_EMBEDDING, (CODES,), (), (LATENT,)),
     VOCODER: StageContract(VOCODER, (LATENT,), (), (AUDIO,)),
+    CODEC_ENCODER: StageContract(CODEC_ENCODER, (PROMPT_AUDIO,), (), (CODES,), required=False),
 }
 
 EOS, BOS = 1024, 1025
