@@ -169,3 +169,18 @@ def test_prompt_make_then_speak_with_it(bundle, tmp_path, capsys) -> None:
     _tone(tmp_path / "short.wav", 1.0)
     assert main(["prompt", "make", str(tmp_path / "short.wav"), "Hi.", "-o", str(out), "--bundle", str(bundle)]) == 1
     assert "1.00 s of audio; a prompt is 3-10 s" in capsys.readouterr().err
+
+
+def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(bundle, tmp_path) -> None:
+    from voxport import Voice
+    from voxport.cli.main import main
+
+    with Voice.load(bundle) as voice:
+        assert voice.synthesize("Hi.", seed=0, decoder_steps=7).size == 7 * 320  # no cap warning: forced
+    (tmp_path / "t.txt").write_text("Hi there.\n")
+    report = tmp_path / "r.md"
+    assert main(["profile", "--bundle", str(bundle), "--texts", str(tmp_path / "t.txt"), "--runs", "1",
+                 "--passes", "1", "--cold", "0", "--no-baseline", "--in-process", "--threads", "1",
+                 "--decoder-steps", "12", "--markdown", str(report), "--quiet"]) == 0
+    text = report.read_text()
+    assert "| ar_step_fixed | 12.0 |" in text and "| nar | 7.0 |" in text

@@ -45,8 +45,10 @@ FAMILY = Family(
     contracts=CONTRACTS,
     pipeline=CodecLoopPipeline,
     frontend=frontend,
-    knobs=frozenset(),
-    options=frozenset({"prompt", "top_k", "temperature", "language", "steps"}),
+    # decoder_steps: exactly that many AR tokens, EOS ignored (`voxport profile --decoder-steps N`: random
+    # weights stop at random points, so timings fix the count).
+    knobs=frozenset({"decoder_steps"}),
+    options=frozenset({"prompt", "top_k", "temperature", "language"}),
     # The AR graphs and the NAR attend over every position (no masks): only Vocos could pad, and it
     # has no frame mask either.
     paddable=frozenset(),

@@ -82,7 +82,7 @@ class CodecLoopPipeline(Pipeline):
         feeds = {v.TEXT_IDS: text, v.PROMPT_TEXT_LENGTH: np.array([prompt.text_ids.size], np.int64),
                  v.LANGUAGES: np.array([v.LANGUAGE_IDS[prompt.language],
                                         v.LANGUAGE_IDS[self.language(config)]], np.int64)}
-        first = self.ar_tokens(feeds, prompt, draws, steps=config.options.get("steps"))
+        first = self.ar_tokens(feeds, prompt, draws, steps=config.decoder_steps)
         return CodesUtterance(self.nar_codes(feeds, prompt, first), len(ids))
 
     def ar_tokens(self, feeds: dict[str, np.ndarray], prompt: VoicePrompt, sample: TokenSampler,
