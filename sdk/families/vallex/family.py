@@ -48,7 +48,7 @@ FAMILY = Family(
     # decoder_steps: exactly that many AR tokens, EOS ignored (`voxport profile --decoder-steps N`: random
     # weights stop at random points, so timings fix the count).
     knobs=frozenset({"decoder_steps"}),
-    options=frozenset({"prompt", "top_k", "temperature", "language"}),
+    options=frozenset({"prompt", "top_k", "temperature", "language", "fixed_step"}),
     # The AR graphs and the NAR attend over every position (no masks): only Vocos could pad, and it
     # has no frame mask either.
     paddable=frozenset(),

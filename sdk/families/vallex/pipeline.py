@@ -82,19 +82,21 @@ class CodecLoopPipeline(Pipeline):
         feeds = {v.TEXT_IDS: text, v.PROMPT_TEXT_LENGTH: np.array([prompt.text_ids.size], np.int64),
                  v.LANGUAGES: np.array([v.LANGUAGE_IDS[prompt.language],
                                         v.LANGUAGE_IDS[self.language(config)]], np.int64)}
-        first = self.ar_tokens(feeds, prompt, draws, steps=config.decoder_steps)
+        first = self.ar_tokens(feeds, prompt, draws, steps=config.decoder_steps,
+                               fixed=bool(config.options.get("fixed_step", False)))
         return CodesUtterance(self.nar_codes(feeds, prompt, first), len(ids))
 
     def ar_tokens(self, feeds: dict[str, np.ndarray], prompt: VoicePrompt, sample: TokenSampler,
-                  steps: int | None = None) -> np.ndarray:
+                  steps: int | None = None, fixed: bool = False) -> np.ndarray:
         """The first codebook, token by token: stop at EOS, or at 16 x the text's tokens (as Plachtaa's
-        loop does) with a warning. `steps` forces that many tokens (EOS ignored): for timing."""
+        loop does) with a warning. `steps` forces that many tokens (EOS ignored): for timing. `fixed`: run
+        the fixed-slot step graph."""
         audio = np.concatenate([[v.BOS], prompt.codes[0]]).astype(np.int64)[None]
         out = self.engine.run(v.AR_PREFILL, {**feeds, v.AUDIO_IDS: audio})
         logits, cache = out[v.LOGITS], out[v.CACHE]
         cap = int(self.params().get("max_tokens_per_text_token", 16)) * feeds[v.TEXT_IDS].shape[1]
         limit = steps if steps is not None else cap
-        step = self._stepper(cache, limit)
+        step = self._stepper(cache, limit, fixed)
         tokens: list[int] = []
         while True:
             token = sample(logits[0, :v.EOS] if steps is not None else logits[0])
@@ -112,11 +114,13 @@ class CodecLoopPipeline(Pipeline):
                           RuntimeWarning, stacklevel=3)
         return np.asarray(tokens, np.int64)
 
-    def _stepper(self, cache: np.ndarray, limit: int):  # noqa: ANN202 -- a closure over the cache
-        """The step function: the fixed-slot graph when the bundle has one and the sentence fits it."""
+    def _stepper(self, cache: np.ndarray, limit: int, fixed: bool):  # noqa: ANN202 -- a closure over the cache
+        """The step function. `fixed`: the fixed-slot graph (static shapes, for compilers that need them),
+        when the bundle has one and the sentence fits it; on CPUs the growing step is several times faster
+        (docs/families/vallex.md), so it is the default."""
         state = {"cache": cache, "length": cache.shape[4]}
         slots = self.params().get("fixed_slots")
-        fixed = bool(slots) and v.AR_STEP_FIXED in self.engine.sessions.sessions and \
+        fixed = fixed and bool(slots) and v.AR_STEP_FIXED in self.engine.sessions.sessions and \
             cache.shape[4] + limit <= int(slots)
         if fixed:
             padded = np.zeros((*cache.shape[:4], int(slots), cache.shape[5]), np.float32)
