@@ -184,3 +184,10 @@ def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(b
                  "--decoder-steps", "12", "--markdown", str(report), "--quiet"]) == 0
     text = report.read_text()
     assert "| ar_step | 12.0 |" in text and "| nar | 7.0 |" in text
+
+
+def test_chinese_text_is_refused_in_one_line(bundle) -> None:
+    from voxport import Voice
+
+    with Voice.load(bundle) as voice, pytest.raises(ValueError, match="no Chinese or Japanese G2P"):
+        voice.synthesize("你好", language="zh")

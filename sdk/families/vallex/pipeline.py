@@ -62,6 +62,9 @@ class CodecLoopPipeline(Pipeline):
         language = config.options.get("language", "en")
         if language not in v.LANGUAGE_IDS:
             raise ValueError(f"language {language!r}: VALL-E X speaks {sorted(v.LANGUAGE_IDS)}")
+        if language != "en":  # the text goes through espeak English; zh/ja need Plachtaa's G2P
+            raise ValueError(f"language {language!r}: voxport has no Chinese or Japanese G2P for VALL-E X yet "
+                             "(English text only; a prompt may be in any of en, zh, ja)")
         return language
 
     def check(self, config: SynthesisConfig) -> None:
