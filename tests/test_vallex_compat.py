@@ -140,3 +140,19 @@ def test_encodec_encoder_matches_the_encodec_package() -> None:
     same = float((theirs == ours).float().mean())
     print(f"\nEnCodec codes identical: {same:.4f} of {theirs.numel()}")
     assert theirs.shape == ours.shape and same == 1.0
+
+
+def test_plachtaas_preset_prompts_load() -> None:
+    """Their presets/*.npz (made by their make_prompt with the real EnCodec) load as voxport prompts, and
+    their text ids lie in bpe_69.json's 70 symbols, the table voxport's front-end maps to."""
+    from pathlib import Path
+
+    from voxport.families.vallex.prompt import VoicePrompt
+
+    files = sorted(Path(CHECKOUT, "presets").glob("*.npz"))  # type: ignore[arg-type]
+    if not files:
+        pytest.skip("the checkout has no presets/*.npz")
+    prompts = [VoicePrompt.load(f) for f in files]
+    assert all(p.codes.shape[0] == 8 and p.codes.shape[1] > 0 and p.text_ids.max() < 70 for p in prompts)
+    print(f"\n{len(prompts)} presets loaded: " + ", ".join(
+        f"{lang} {sum(p.language == lang for p in prompts)}" for lang in ("en", "zh", "ja")))
