@@ -191,3 +191,34 @@ def test_chinese_text_is_refused_in_one_line(bundle) -> None:
 
     with Voice.load(bundle) as voice, pytest.raises(ValueError, match="no Chinese or Japanese G2P"):
         voice.synthesize("你好", language="zh")
+
+
+def test_serve_voice_speaks_with_its_configured_prompt(bundle, prompt_file) -> None:
+    import asyncio
+
+    pytest.importorskip("voxport.server.registry")
+    from voxport import Voice
+    from voxport.cli.serve import with_voice_options
+    from voxport.server.registry import VoiceRegistry, VoiceSpec
+    from voxport.synthesis import SynthesisConfig
+
+    specs = with_voice_options([VoiceSpec("alice", bundle)], [f"alice:prompt={prompt_file}"])
+    with pytest.raises(ValueError, match="not configured: bob"):
+        with_voice_options(specs, ["bob:prompt=x.npz"])
+    with pytest.raises(ValueError, match="'alice': speed is not a setting of its family 'vallex'"):
+        VoiceRegistry.load([VoiceSpec("alice", bundle, (("speed", "2"),))], workers=1, queue_size=1)
+
+    async def speak() -> np.ndarray:
+        stream = await registry.open_stream("alice", "Hi.", SynthesisConfig(seed=2, options={"prompt": "x.npz"}))
+        return np.concatenate([np.asarray(c.audio) async for c in stream])
+
+    registry = VoiceRegistry.load(specs, workers=1, queue_size=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            served = asyncio.run(speak())
+            with Voice.load(bundle) as voice:
+                direct = voice.synthesize("Hi.", seed=2, prompt=str(prompt_file))
+    finally:
+        registry.close()
+    assert np.allclose(served, direct, atol=1e-6)
