@@ -156,3 +156,53 @@ def test_plachtaas_preset_prompts_load() -> None:
     assert all(p.codes.shape[0] == 8 and p.codes.shape[1] > 0 and p.text_ids.max() < 70 for p in prompts)
     print(f"\n{len(prompts)} presets loaded: " + ", ".join(
         f"{lang} {sum(p.language == lang for p in prompts)}" for lang in ("en", "zh", "ja")))
+
+
+class _Replay:
+    """A sampler that draws Plachtaa's tokens in order (then EOS), keeping the logits it was shown."""
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens, self.seen = list(tokens), []
+
+    def __call__(self, logits) -> int:  # noqa: ANN001
+        self.seen.append(logits.copy())
+        return self.tokens.pop(0) if self.tokens else 1024
+
+
+def test_the_sdk_loop_on_the_exported_graphs_matches_plachtaa(tmp_path) -> None:
+    """Their inference against voxport's whole path: the bundle's ONNX graphs run by the SDK's loop and NAR
+    passes (onnxruntime), fed their sampled tokens."""
+    from support.tiny_vallex import write_symbols, write_vocos
+
+    from voxport.bundle import Bundle
+    from voxport.export.vallex.build import build_from_files
+    from voxport.export.vallex.importer import bpe_symbols
+    from voxport.families.vallex.pipeline import CodecLoopPipeline
+    from voxport.families.vallex.prompt import VoicePrompt
+    from voxport.pipeline.engine import Engine
+    from voxport.pipeline.sessions import StageSessions
+    from voxport.synthesis import SynthesisConfig
+
+    ref = _reference(64, 4, 2)
+    torch.save({"model": ref.state_dict()}, tmp_path / "vallex-checkpoint.pt")
+    out = build_from_files(tmp_path / "vallex-checkpoint.pt", write_vocos(tmp_path / "vocos"), tmp_path / "b",
+                           phoneme_id_map=bpe_symbols(write_symbols(tmp_path / "bpe.json")), nhead=4)
+    text, prompt = torch.randint(0, 2048, (1, 6)), torch.randint(0, 1024, (1, 10, 8))
+    recorded: list[torch.Tensor] = []
+    hook = ref.ar_predict_layer.register_forward_hook(lambda m, i, o: recorded.append(o.detach().clone()))
+    torch.manual_seed(7)
+    with torch.no_grad():
+        codes = ref.inference(text, torch.tensor([6]), prompt, enroll_x_lens=torch.tensor([2]), top_k=-100,
+                              prompt_language="en", text_language="en")[0]
+    hook.remove()
+    replay = _Replay(codes[:, 0].tolist())
+    voice_prompt = VoicePrompt(prompt[0].T.numpy(), text[0, :2].numpy(), "en")
+    bundle = Bundle.load(out)
+    with StageSessions.open(bundle) as sessions:
+        pipe = CodecLoopPipeline(Engine(bundle.manifest, sessions))
+        ours = pipe.utterance(text[0, 2:].tolist(), SynthesisConfig(options={"prompt": voice_prompt}), replay)
+    assert len(replay.seen) == len(recorded)  # the same number of AR steps, ended the same way
+    diff = max(float(abs(a - b[0].numpy()).max()) for a, b in zip(replay.seen, recorded, strict=True))
+    print(f"\nSDK on ONNX: {codes.shape[0]} tokens, AR logits max |diff| {diff:.3g}, codes equal "
+          f"{(ours.codes == codes.T.numpy()).all()}")
+    assert diff < 1e-3 and ours.codes.shape == codes.T.shape and (ours.codes == codes.T.numpy()).all()
