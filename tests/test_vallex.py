@@ -222,3 +222,18 @@ def test_serve_voice_speaks_with_its_configured_prompt(bundle, prompt_file) -> N
     finally:
         registry.close()
     assert np.allclose(served, direct, atol=1e-6)
+
+
+def test_same_seed_same_codes_on_onnxruntime_and_openvino(bundle, prompt_file) -> None:
+    """The AR tokens are drawn on the host from each runtime's logits: one seed, one token sequence."""
+    pytest.importorskip("openvino")
+    from voxport import Voice
+    from voxport.synthesis import SynthesisConfig
+
+    config = SynthesisConfig(seed=5, decoder_steps=40, options={"prompt": str(prompt_file)})
+    codes = {}
+    for runtime in ("onnxruntime", "openvino"):
+        with Voice.load(bundle, runtime) as voice:
+            ids = voice.frontend.ids(voice.frontend.phonemes("Hi there."))
+            codes[runtime] = voice.pipeline.utterance(ids, config, voice.pipeline.draws(config)).codes
+    assert np.array_equal(codes["onnxruntime"], codes["openvino"])
