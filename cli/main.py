@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_info_parser(sub)
     add_profile_parser(sub)
+    __import__("voxport.cli.prompt", fromlist=["add_parser"]).add_parser(sub)  # `voxport prompt make`
     for command in sub.choices.values():
         # Also accepted after the command (`voxport speak ... --verbose`); SUPPRESS keeps the global value.
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

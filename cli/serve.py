@@ -14,6 +14,9 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--voice", action="append", metavar="NAME=PATH",
                    help="a voice to serve: a bundle directory or a Piper VOICE.onnx (its .onnx.json beside it; "
                    "converted once into the cache). Repeatable; the first is the default; none: the default voice")
+    s.add_argument("--voice-option", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="a setting voice NAME always speaks with, of its family's own (e.g. a VALL-E X voice "
+                   "prompt: alice:prompt=alice.npz). Repeatable; requests cannot set these")
     s.add_argument("--wyoming", default="tcp://127.0.0.1:10200", metavar="URI",
                    help="Wyoming address (default %(default)s; 'none' to disable)")
     s.add_argument("--host", default="127.0.0.1", help="HTTP address (default %(default)s: this machine only)")
@@ -61,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from voxport.bundle.default_voice import ensure_default_bundle
 
         specs = [VoiceSpec("default", Path(ensure_default_bundle(progress=not args.quiet)))]
+    specs = with_voice_options(specs, args.voice_option)
     if args.max_loaded is not None and args.max_loaded < 1:
         raise ValueError(f"--max-loaded must be at least 1, got {args.max_loaded}")
     if not args.drain_timeout >= 0:  # NaN too
@@ -83,6 +87,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     return 0
+
+
+def with_voice_options(specs: list, given: list[str]) -> list:  # noqa: ANN001 -- VoiceSpecs
+    """`NAME:KEY=VALUE` settings attached to the voices they name; a name not configured is an error."""
+    from dataclasses import replace
+
+    options: dict[str, dict[str, str]] = {}
+    for text in given:
+        name, _, setting = text.partition(":")
+        key, sep, value = setting.partition("=")
+        if not (name and key and sep):
+            raise ValueError(f"--voice-option is NAME:KEY=VALUE, got {text!r}")
+        options.setdefault(name, {})[key] = value
+    unknown = sorted(set(options) - {s.name for s in specs})
+    if unknown:
+        raise ValueError(f"--voice-option names voices that are not configured: {', '.join(unknown)}")
+    return [replace(s, options=tuple(options.get(s.name, {}).items())) for s in specs]
 
 
 # --- Ray Serve scale-out (`voxport serve --ray`; voxport.server.ray_app, the ray extra) ---------------------

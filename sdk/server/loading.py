@@ -72,6 +72,7 @@ class VoiceSlot:
         self.closing = False  # counted against max_loaded until its memory is released
         self.waiting = 0  # requests waiting for the load; while any wait, the voice is not unloaded
         self.last_used = 0
+        self.options: dict[str, str] = {}  # the family settings this voice always speaks with (VoiceSpec)
 
     @property
     def loaded(self) -> bool:

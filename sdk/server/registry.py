@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class VoiceSpec:
 
     name: str
     path: Path
+    # The family's own settings this voice always speaks with (`Family.options`, e.g. a VALL-E X voice
+    # prompt): configured by whoever runs the server, never taken from a request.
+    options: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> VoiceSpec:
@@ -88,6 +91,8 @@ class VoiceRegistry:
         resident = min(len(specs), max_loaded or len(specs))
         n = workers or min(DEFAULT_MAX_WORKERS, max(1, (os.cpu_count() or 1) // max(1, resident * threads)))
         slots = [VoiceSlot(s.name, _bundle_dir(s.path, progress), n, queue_size) for s in specs]
+        for slot, spec in zip(slots, specs, strict=True):
+            slot.options = dict(spec.options)
 
         def make_pool(slot: VoiceSlot) -> VoicePool:
             voices: list[Any] = []
@@ -108,6 +113,7 @@ class VoiceRegistry:
             for slot in slots:
                 if slot.manifest is None:  # not loaded: described from its manifest alone
                     slot.manifest = _read_manifest(slot.path)
+                _check_options(slot)
         except BaseException:
             loaded.close()
             raise
@@ -181,6 +187,8 @@ class VoiceRegistry:
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 raise TimeoutError(f"loading voice {slot.name!r} took longer than the {timeout:g} s limit") from None
         remaining = None if deadline is None else max(deadline - loop.time(), 1e-3)
+        if slot.options:  # the voice's configured settings win over anything the request carried
+            config = replace(config, options={**config.options, **slot.options})
         stream = pool.stream(text, config, timeout=remaining, limit=timeout, **kwargs)
         self._active.add(stream)
         stream.add_done_callback(self._finished)
@@ -232,6 +240,19 @@ class VoiceRegistry:
         self._closed = True
         self.accepting = False
         self._voices.close()
+
+
+def _check_options(slot: VoiceSlot) -> None:
+    """A configured voice's settings must be ones its family reads (one line naming the voice otherwise)."""
+    if not slot.options:
+        return
+    from voxport.families import family_of
+
+    known = family_of(slot.manifest).options
+    unknown = sorted(set(slot.options) - known)
+    if unknown:
+        raise ValueError(f"voice {slot.name!r}: {', '.join(unknown)} is not a setting of its family "
+                         f"{slot.manifest.family!r} (it has: {', '.join(sorted(known)) or 'none'})")
 
 
 def voice_facts(slot: VoiceSlot) -> dict[str, Any]:

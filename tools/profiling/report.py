@@ -131,6 +131,21 @@ def percentile_table(report: dict[str, Any]) -> list[str]:
     return _table(["configuration", "stage", "p50", "p90", "p99", "graph p50", "spread %"], lines)
 
 
+def per_call_table(report: dict[str, Any]) -> list[str]:
+    """Stages called more than once per sentence (a decoder loop's steps, NAR passes, windowed vocoder
+    calls): mean graph time per call, from the graph timers and call counts; [] when every stage runs once."""
+    lines = []
+    for r in all_rows(report):
+        calls, graph = r.get("graph_calls_per_text") or {}, r.get("graph_ms") or {}
+        for stage, n in calls.items():
+            if n > 1 and stage in graph and "mean" in graph[stage]:
+                lines.append([r["name"], stage, fmt(n, 1), fmt(graph[stage]["mean"] / n, 3)])
+    if not lines:
+        return []
+    return ["", "## Stages called more than once per sentence (graph ms per call)", "",
+            *_table(["configuration", "stage", "calls/text", "mean ms per call"], lines)]
+
+
 def decoder_step_table(report: dict[str, Any]) -> list[str]:
     """An autoregressive voice's per-step decoder latency; [] for the flow families."""
     rows = [r for r in all_rows(report) if "decoder_step_ms" in r]
@@ -202,6 +217,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         *percentile_table(report),
         *decoder_step_table(report),
+        *per_call_table(report),
     ]
     problems = [r for r in all_rows(report) if r["status"] != "ok"]
     if problems:
