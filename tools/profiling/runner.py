@@ -105,12 +105,15 @@ def profile(
     _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]
     _add_ratios(rows, base_names)
-    baseline_info = {"status": found.status if baseline else "not_applicable",
-                     "file": str(found.path) if found.path else None,
-                     "note": found.note if baseline else "not applicable: baseline turned off",
-                     "rows": [_clean(rows[n]) for n in base_names]}
-    return _report(loaded, settings, [load_start, load_average()], baseline_info,
+    return _report(loaded, settings, [load_start, load_average()], _baseline_info(found, baseline, rows, base_names),
                    [_clean(rows[name]) for name in dict.fromkeys(c.name for c in configs)])
+
+
+def _baseline_info(found: Any, baseline: bool, rows: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    return {"status": found.status if baseline else "not_applicable",
+            "file": str(found.path) if found.path else None,
+            "note": found.note if baseline else "not applicable: baseline turned off",
+            "rows": [_clean(rows[n]) for n in names]}
 
 
 def _check_counts(runs: int, warmup: int, passes: int, cold: int, decoder_steps: int | None) -> None:
