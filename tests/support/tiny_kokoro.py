@@ -1,0 +1,52 @@
+"""A Kokoro-shaped model small enough for the fast tests: every module of Kokoro-82M, narrow and shallow.
+Its weights are random: it checks plumbing and numerics, never how speech sounds."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# A 20-symbol vocabulary: pad 0, some punctuation and IPA; real Kokoro configs map 178 ids the same way.
+TINY_VOCAB = {s: i for i, s in enumerate(
+    ";:,.!?", start=1)} | {s: i + 7 for i, s in enumerate(" aeiouknstmɹɾʃ")}
+
+TINY_CONFIG: dict[str, Any] = {
+    "vocab": TINY_VOCAB,
+    "n_token": 24,
+    "hidden_dim": 16,
+    "style_dim": 8,
+    "n_layer": 2,
+    "max_dur": 12,
+    "dropout": 0.2,
+    "n_mels": 80,
+    "text_encoder_kernel_size": 5,
+    "plbert": {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32,
+               "max_position_embeddings": 64, "num_hidden_layers": 2, "dropout": 0.1, "embedding_size": 8},
+    "istftnet": {"upsample_kernel_sizes": [4, 4], "upsample_rates": [2, 2], "gen_istft_hop_size": 2,
+                 "gen_istft_n_fft": 8, "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
+                 "resblock_kernel_sizes": [3, 5], "upsample_initial_channel": 16},
+    "voxport_decoder": {"hidden": 24, "asr_res": 4},
+}
+TINY_SAMPLE_RATE = 24000  # kokoro's SineGen is fixed at 24 kHz
+
+
+def tiny_config() -> dict[str, Any]:
+    return copy.deepcopy(TINY_CONFIG)
+
+
+def tiny_model(seed: int = 0):  # noqa: ANN201 -- a KokoroModel (torch imported here only)
+    import torch
+
+    from voxport.export.kokoro.model import KokoroModel
+
+    torch.manual_seed(seed)
+    model = KokoroModel(tiny_config()).eval()
+    with torch.no_grad():  # random weights that keep the magnitudes of a trained model's (exp() in the iSTFT)
+        for name, p in model.named_parameters():
+            if "alpha" in name:
+                p.fill_(1.0)
+            elif name.startswith("decoder.generator.") and p.dim() > 1:
+                p.normal_(0.0, 0.01)  # kokoro's init_weights for the generator's convolutions
+            elif p.dim() > 1:
+                p.normal_(0.0, 0.5 / p.shape[1] ** 0.5)
+    return model
