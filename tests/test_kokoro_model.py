@@ -18,6 +18,9 @@ from voxport.export.kokoro.graphs import specs  # noqa: E402
 from voxport.export.onnx_export import FORBIDDEN_OPS, export_graph  # noqa: E402
 from voxport.families.kokoro import contract as k  # noqa: E402
 
+# The convolutions kokoro does not weight-norm (its loader is not strict: a wrong name would go unnoticed).
+PLAIN_CONVS = ("generator.noise_convs.", "F0_proj.", "N_proj.")
+
 
 def kokoro_layout(model) -> dict:  # noqa: ANN001
     """The model's weights saved as kokoro does: five parts, `module.`-prefixed, convolutions weight-normed."""
@@ -25,7 +28,8 @@ def kokoro_layout(model) -> dict:  # noqa: ANN001
     for part in ("bert", "bert_encoder", "predictor", "text_encoder", "decoder"):
         state = {}
         for key, value in getattr(model, part).state_dict().items():
-            if key.endswith(".weight") and value.dim() == 3:  # a conv: save as g * v / |v| with v = 2 * weight
+            if key.endswith(".weight") and value.dim() == 3 and not key.startswith(PLAIN_CONVS):
+                # a weight-normed conv: saved as g * v / |v| with v = 2 * weight
                 v = 2.0 * value
                 state[f"module.{key[:-len('weight')]}weight_g"] = value.flatten(1).norm(dim=1).view(-1, 1, 1)
                 state[f"module.{key[:-len('weight')]}weight_v"] = v

@@ -35,13 +35,17 @@ def tiny_config() -> dict[str, Any]:
 
 
 def tiny_model(seed: int = 0):  # noqa: ANN201 -- a KokoroModel (torch imported here only)
-    import torch
-
     from voxport.export.kokoro.model import KokoroModel
 
+    return randomize(KokoroModel(tiny_config()), seed)
+
+
+def randomize(model, seed: int = 0):  # noqa: ANN001, ANN201
+    """Random weights that keep a trained model's magnitudes (the iSTFT takes exp() of the generator's output)."""
+    import torch
+
     torch.manual_seed(seed)
-    model = KokoroModel(tiny_config()).eval()
-    with torch.no_grad():  # random weights that keep the magnitudes of a trained model's (exp() in the iSTFT)
+    with torch.no_grad():
         for name, p in model.named_parameters():
             if "alpha" in name:
                 p.fill_(1.0)
@@ -49,4 +53,4 @@ def tiny_model(seed: int = 0):  # noqa: ANN201 -- a KokoroModel (torch imported 
                 p.normal_(0.0, 0.01)  # kokoro's init_weights for the generator's convolutions
             elif p.dim() > 1:
                 p.normal_(0.0, 0.5 / p.shape[1] ** 0.5)
-    return model
+    return model.eval()
