@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from voxport.families.kokoro import contract as k
 from voxport.families.kokoro.source import SourceDraws, harmonics
 
 from ..spec import GraphSpec
 from ..stage_specs import ATOL, Example
-from .model import DecoderStage, EncoderStage, KokoroModel, ProsodyStage
+from .model import DecoderStage, EncoderStage, KokoroModel, ProsodyStage, StyleStage
 
 # The decoder ends in exp() of a predicted magnitude and an overlap-add of 2 x upsampling x hop samples per
 # frame: fp32 rounding differences between torch and onnxruntime grow there more than in the other stages.
@@ -25,6 +26,18 @@ def example_f0(rng: np.random.Generator, n: int) -> np.ndarray:
     f0 = 120.0 + 60.0 * np.sin(np.linspace(0, 3, n)) + 5.0 * rng.standard_normal(n)
     f0[n // 3: n // 2] = 0.0
     return f0[None].astype(np.float32)
+
+
+def style_spec(model: KokoroModel, packs: np.ndarray) -> GraphSpec:
+    """packs [V, rows, 256] float32."""
+    inputs, outputs = k.tensors(model.config["hidden_dim"], model.style_dim, packs.shape[0])[k.STYLE_STAGE]
+
+    def example(n: int, rng: np.random.Generator) -> Example:
+        w = rng.random((1, packs.shape[0])).astype(np.float32)
+        return {k.VOICE_WEIGHTS: w / w.sum(), k.STYLE_ROW: np.array([n % packs.shape[1]], np.int64)}
+
+    return GraphSpec(name=k.STYLE_STAGE, module=StyleStage(torch.from_numpy(packs)).eval(), inputs=inputs,
+                     outputs=outputs, example=example, atol=1e-5)
 
 
 def encoder_spec(model: KokoroModel) -> GraphSpec:
@@ -67,5 +80,8 @@ def decoder_spec(model: KokoroModel, sample_rate: int) -> GraphSpec:
                      example=example, atol=DECODER_ATOL, example_lengths=(23, 9))
 
 
-def specs(model: KokoroModel, sample_rate: int) -> dict[str, GraphSpec]:
-    return {k.ENCODER: encoder_spec(model), k.PROSODY: prosody_spec(model), k.DECODER: decoder_spec(model, sample_rate)}
+def specs(model: KokoroModel, sample_rate: int, packs: np.ndarray | None = None) -> dict[str, GraphSpec]:
+    """The bundle's graphs in pipeline order (the style stage only with voice packs)."""
+    first = {} if packs is None else {k.STYLE_STAGE: style_spec(model, packs)}
+    return {**first, k.ENCODER: encoder_spec(model), k.PROSODY: prosody_spec(model),
+            k.DECODER: decoder_spec(model, sample_rate)}

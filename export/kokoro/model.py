@@ -94,3 +94,15 @@ class DecoderStage(nn.Module):
     def forward(self, asr: torch.Tensor, f0: torch.Tensor, energy: torch.Tensor, style: torch.Tensor,
                 harmonics: torch.Tensor) -> torch.Tensor:
         return self.model.decode(asr, f0, energy, style, harmonics)
+
+
+class StyleStage(nn.Module):
+    """The voice packs [V, rows, 256] as a constant; style = sum_v weight_v * pack_v[row]."""
+
+    def __init__(self, packs: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("packs", packs.float().contiguous())
+
+    def forward(self, weights: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        rows = torch.index_select(self.packs, 1, row).squeeze(1)  # [V, 256]
+        return weights @ rows

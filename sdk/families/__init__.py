@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "vits": "voxport.families.vits",
     "glowtts": "voxport.families.glowtts",
     "tacotron2": "voxport.families.tacotron2.family",
+    "kokoro": "voxport.families.kokoro.family",
 }
 ENTRY_POINT_GROUP = "voxport.families"
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# A 20-symbol vocabulary: pad 0, some punctuation and IPA; real Kokoro configs map 178 ids the same way.
-TINY_VOCAB = {s: i for i, s in enumerate(
-    ";:,.!?", start=1)} | {s: i + 7 for i, s in enumerate(" aeiouknstmɹɾʃ")}
+# Punctuation, space and the IPA espeak-ng gives for English, one id each (pad 0), as Kokoro's 178-symbol
+# vocab maps them.
+SYMBOLS = ';:,.!?—…"()“” ' + "abdefhijklmnopstuvwzæðŋɐɑɔəɚɛɜɡɪɹɾʃʊʌʒʔˈˌːᵻθʧʤ"
+TINY_VOCAB = {s: i for i, s in enumerate(SYMBOLS, start=1)}
 
 TINY_CONFIG: dict[str, Any] = {
     "vocab": TINY_VOCAB,
-    "n_token": 24,
+    "n_token": 64,
     "hidden_dim": 16,
     "style_dim": 8,
     "n_layer": 2,
@@ -35,8 +36,11 @@ def tiny_config() -> dict[str, Any]:
 
 
 def tiny_model(seed: int = 0):  # noqa: ANN201 -- a KokoroModel (torch imported here only)
+    import torch
+
     from voxport.export.kokoro.model import KokoroModel
 
+    torch.manual_seed(seed)  # the constructor's own initialisation (biases, LSTMs) must repeat too
     return randomize(KokoroModel(tiny_config()), seed)
 
 
