@@ -1,5 +1,6 @@
-"""`voxport build --kokoro MODEL --voices PACK [--config config.json] [--language LANG] -o DIR`: a Kokoro model
-(the `kokoro` package's .pth with its config.json) and its voice packs into a bundle."""
+"""`voxport build --kokoro MODEL --voices PACK [--kokoro-config config.json] [--language LANG] -o DIR`: a Kokoro
+model (the `kokoro` package's .pth with its config.json, by default the one beside it) and its voice packs
+into a bundle. (`--config` belongs to --piper, so Kokoro's has its own name.)"""
 
 from __future__ import annotations
 
@@ -11,33 +12,33 @@ from voxport.export.importer import Importer, ImportProblem, Say
 
 class KokoroImporter(Importer):
     name = "--kokoro"
-    # --config is shared with --piper (which owns it); these are Kokoro's own.
-    options = ("--voices", "--language", "--default-voice")
+    options = ("--kokoro-config", "--voices", "--language", "--default-voice")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--kokoro", metavar="MODEL.pth",
-                            help="a Kokoro-82M checkpoint of the kokoro package (with --config, --voices, -o)")
+                            help="a Kokoro-82M checkpoint of the kokoro package (with --voices, -o)")
         parser.add_argument("--voices", metavar="PACK", action="append",
                             help="Kokoro voice packs: voices-*.bin / .npz, or per-voice .pt / .npy (repeatable)")
         parser.add_argument("--language", metavar="LANG", help="the espeak-ng voice of the front-end (default "
                             "en-us), or ja for Japanese through pyopenjtalk-plus")
         parser.add_argument("--default-voice", metavar="NAME", help="the voice pack spoken when none is named")
-        if not any(a.dest == "config" for a in parser._actions):
-            parser.add_argument("--config", metavar="CONFIG.json", help="the model's config.json (vocab, sizes)")
+        parser.add_argument("--kokoro-config", metavar="CONFIG.json",
+                            help="the model's config.json (vocab, sizes); default: config.json beside MODEL")
 
     def build(self, args: argparse.Namespace, say: Say) -> Path:
         from voxport.export.kokoro.build import build_bundle
         from voxport.export.kokoro.checkpoint import load_kokoro
         from voxport.export.kokoro.voices import read_voice_packs
 
-        if not args.config:
-            raise ImportProblem("--kokoro needs --config CONFIG.json (the model's vocab and sizes)")
+        config = args.kokoro_config or Path(args.kokoro).with_name("config.json")
+        if not Path(config).is_file():
+            raise ImportProblem(f"--kokoro needs its config.json: none at {config} (give --kokoro-config)")
         if not args.voices:
             raise ImportProblem("--kokoro needs --voices PACK (at least one voice pack)")
-        self.require_files(args.kokoro, args.config, *args.voices)
+        self.require_files(args.kokoro, config, *args.voices)
         out = self.require_output(args)
         say(f"loading {args.kokoro}")
-        model = load_kokoro(args.kokoro, args.config)
+        model = load_kokoro(args.kokoro, config)
         packs = read_voice_packs(args.voices, 2 * model.style_dim)
         source = {"license": args.license or "unknown (see the model's license)", "origin": str(args.kokoro)}
         return build_bundle(model, packs, out, name=Path(args.kokoro).stem, language=args.language or "en-us",
