@@ -44,7 +44,8 @@ class AlbertEmbeddings(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
-        x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        # Token type 0 everywhere, looked up as transformers does (a monolith keeps this lookup).
+        x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings(ids * 0)
         return self.LayerNorm(x)
 
 

@@ -48,50 +48,66 @@ class AdaINResBlock1(nn.Module):
         return x
 
 
-class RealSTFT(nn.Module):
-    """STFT / iSTFT as strided convolutions with Hann-windowed DFT kernels, centred with edge-replicating
-    padding, as kokoro's CustomSTFT (whose overlap-add is not normalised by the window, unlike torch.istft):
-    exports with no complex numbers."""
+# How the iSTFT is computed: "custom" is kokoro's CustomSTFT (disable_complex=True: edge-replicating padding, no
+# doubling of the one-sided bins, no window normalisation); "torch" is torch.stft / torch.istft (KModel's default:
+# reflection padding, normalised by the window's squared overlap-add); "monolith" is what kokoro-onnx's
+# kokoro-v1.0 .onnx files compute (torch.stft forward, an inverse that overlap-adds without normalising: 1.5x
+# torch.istft for Kokoro's hop; the file's first 10 samples, divided by the squared window, are not reproduced).
+STFT_VARIANTS = ("custom", "torch", "monolith")
 
-    def __init__(self, n_fft: int, hop: int) -> None:
+
+class RealSTFT(nn.Module):
+    """STFT / iSTFT as strided convolutions with Hann-windowed DFT kernels: exports with no complex numbers."""
+
+    def __init__(self, n_fft: int, hop: int, variant: str = "custom") -> None:
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
+        if variant not in STFT_VARIANTS:
+            raise ValueError(f"STFT variant {variant!r} is not one of {STFT_VARIANTS}")
+        self.n_fft, self.hop, self.variant = n_fft, hop, variant
         bins = n_fft // 2 + 1
         # float32 window times float64 DFT, as kokoro builds its kernels, so the two agree to the last bit.
         window = torch.hann_window(n_fft, periodic=True, dtype=torch.float32).numpy()
         angle = 2 * np.pi * np.outer(np.arange(bins), np.arange(n_fft)) / n_fft  # [bins, n_fft]
-        self.register_buffer("fwd_real", torch.from_numpy(np.cos(angle) * window).float().unsqueeze(1),
-                             persistent=False)
-        self.register_buffer("fwd_imag", torch.from_numpy(-np.sin(angle) * window).float().unsqueeze(1),
-                             persistent=False)
-        self.register_buffer("inv_real", torch.from_numpy(np.cos(angle) * window / n_fft).float().unsqueeze(1),
-                             persistent=False)
-        self.register_buffer("inv_imag", torch.from_numpy(np.sin(angle) * window / n_fft).float().unsqueeze(1),
+        weight = np.ones((bins, 1))
+        if variant != "custom":  # a real inverse DFT counts the bins between DC and Nyquist twice
+            weight[1:bins - 1 if n_fft % 2 == 0 else bins] = 2.0
+        buffers = {"fwd_real": np.cos(angle) * window, "fwd_imag": -np.sin(angle) * window,
+                   "inv_real": weight * np.cos(angle) * window / n_fft,
+                   "inv_imag": weight * np.sin(angle) * window / n_fft}
+        for name, value in buffers.items():
+            self.register_buffer(name, torch.from_numpy(value).float().unsqueeze(1), persistent=False)
+        self.register_buffer("window_sq", torch.from_numpy(window.astype(np.float64) ** 2).float().view(1, 1, -1),
                              persistent=False)
 
     def transform(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, samples] -> magnitude, phase [B, bins, samples // hop + 1]."""
         pad = self.n_fft // 2
-        x = F.pad(wave.unsqueeze(1), (pad, pad), mode="replicate")
+        x = F.pad(wave.unsqueeze(1), (pad, pad), mode="replicate" if self.variant == "custom" else "reflect")
         real = F.conv1d(x, self.fwd_real, stride=self.hop)
         imag = F.conv1d(x, self.fwd_imag, stride=self.hop)
         phase = torch.atan2(imag, real)
         # ONNX's atan2 gives -pi where torch gives pi (imag == 0, real < 0): kept as torch has it.
         phase = torch.where((imag == 0) & (real < 0), torch.full_like(phase, math.pi), phase)
-        return torch.sqrt(real ** 2 + imag ** 2 + 1e-14), phase
+        eps = 1e-14 if self.variant == "custom" else 0.0
+        return torch.sqrt(real ** 2 + imag ** 2 + eps), phase
 
     def inverse(self, magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """magnitude, phase [B, bins, frames] -> [B, 1, (frames - 1) * hop]."""
         real = F.conv_transpose1d(magnitude * torch.cos(phase), self.inv_real, stride=self.hop)
         imag = F.conv_transpose1d(magnitude * torch.sin(phase), self.inv_imag, stride=self.hop)
+        wave = real - imag
+        if self.variant == "torch":  # divided by the window's squared overlap-add, where it is not ~0
+            envelope = F.conv_transpose1d(torch.ones_like(magnitude[:, :1, :]), self.window_sq, stride=self.hop)
+            wave = torch.where(envelope > 1e-11, wave / envelope.clamp(min=1e-11), wave)
         pad = self.n_fft // 2
-        return (real - imag)[..., pad:-pad]
+        return wave[..., pad:-pad]
 
 
 class Generator(nn.Module):
     def __init__(self, style_dim: int, resblock_kernel_sizes: Sequence[int], upsample_rates: Sequence[int],
                  upsample_initial_channel: int, resblock_dilation_sizes: Sequence[Sequence[int]],
-                 upsample_kernel_sizes: Sequence[int], gen_istft_n_fft: int, gen_istft_hop_size: int) -> None:
+                 upsample_kernel_sizes: Sequence[int], gen_istft_n_fft: int, gen_istft_hop_size: int,
+                 stft: str = "custom") -> None:
         super().__init__()
         self.num_kernels, self.num_upsamples = len(resblock_kernel_sizes), len(upsample_rates)
         self.m_source = nn.Module()
@@ -114,7 +130,7 @@ class Generator(nn.Module):
                 self.noise_res.append(AdaINResBlock1(ch, 11, [1, 3, 5], style_dim))
         self.post_n_fft = gen_istft_n_fft
         self.conv_post = nn.Conv1d(ch, gen_istft_n_fft + 2, 7, 1, padding=3)
-        self.stft = RealSTFT(gen_istft_n_fft, gen_istft_hop_size)
+        self.stft = RealSTFT(gen_istft_n_fft, gen_istft_hop_size, stft)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, harmonics: torch.Tensor) -> torch.Tensor:
         source = torch.tanh(self.m_source.l_linear(harmonics.transpose(1, 2))).squeeze(-1)  # [B, samples]
@@ -142,7 +158,7 @@ class Decoder(nn.Module):
     smaller for the tiny test model only."""
 
     def __init__(self, dim_in: int, style_dim: int, istftnet: Mapping[str, Any], hidden: int = 1024,
-                 asr_res: int = 64) -> None:
+                 asr_res: int = 64, stft: str = "custom") -> None:
         super().__init__()
         out = istftnet["upsample_initial_channel"]
         self.encode = AdainResBlk1d(dim_in + 2, hidden, style_dim)
@@ -151,7 +167,7 @@ class Decoder(nn.Module):
         self.F0_conv = nn.Conv1d(1, 1, kernel_size=3, stride=2, padding=1)
         self.N_conv = nn.Conv1d(1, 1, kernel_size=3, stride=2, padding=1)
         self.asr_res = nn.Sequential(nn.Conv1d(dim_in, asr_res, kernel_size=1))
-        self.generator = Generator(style_dim, **{k: istftnet[k] for k in GENERATOR_KEYS})
+        self.generator = Generator(style_dim, **{k: istftnet[k] for k in GENERATOR_KEYS}, stft=stft)
 
     def forward(self, asr: torch.Tensor, f0_curve: torch.Tensor, n: torch.Tensor, s: torch.Tensor,
                 harmonics: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,8 @@ STYLE_WIDTH = 256  # a voice pack row: [acoustic 128 | prosodic 128] for Kokoro-
 
 class KokoroModel(nn.Module):
     """`config` is Kokoro's config.json (vocab, n_token, hidden_dim, style_dim, n_layer, max_dur, plbert, istftnet,
-    text_encoder_kernel_size); `voxport_decoder` ({"hidden", "asr_res"}) shrinks the decoder for tests only."""
+    text_encoder_kernel_size). voxport's own keys: `voxport_stft` (istft.STFT_VARIANTS; default "custom", as
+    kokoro's disable_complex=True) and `voxport_decoder` ({"hidden", "asr_res"}: a smaller decoder for tests)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__()
@@ -39,7 +40,8 @@ class KokoroModel(nn.Module):
         self.predictor = ProsodyPredictor(style, hidden, config["n_layer"], config["max_dur"])
         self.text_encoder = TextEncoder(hidden, config["text_encoder_kernel_size"], config["n_layer"],
                                         config["n_token"])
-        self.decoder = Decoder(hidden, style, config["istftnet"], **config.get("voxport_decoder", {}))
+        self.decoder = Decoder(hidden, style, config["istftnet"], **config.get("voxport_decoder", {}),
+                               stft=config.get("voxport_stft", "custom"))
 
     @property
     def context_length(self) -> int:

@@ -51,8 +51,10 @@ def randomize(model, seed: int = 0):  # noqa: ANN001, ANN201
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "alpha" in name:
-                p.fill_(1.0)
+            if "alpha" in name:  # Snake's: positive, and distinct (an exporter merges equal constants)
+                p.uniform_(0.5, 1.5)
+            elif p.dim() == 1:  # biases and norm scales: distinct values, near their initialisation
+                p.add_(0.1 * torch.randn_like(p))
             elif name.startswith("decoder.generator.") and p.dim() > 1:
                 p.normal_(0.0, 0.01)  # kokoro's init_weights for the generator's convolutions
             elif p.dim() > 1:
