@@ -51,6 +51,8 @@ def randomize(model, seed: int = 0):  # noqa: ANN001, ANN201
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
+            if name.endswith((".norm.weight", ".norm.bias")):
+                continue  # AdaIN's instance-norm affine: 1 and 0, as checkpoints trained without it load
             if "alpha" in name:  # Snake's: positive, and distinct (an exporter merges equal constants)
                 p.uniform_(0.5, 1.5)
             elif p.dim() == 1:  # biases and norm scales: distinct values, near their initialisation
