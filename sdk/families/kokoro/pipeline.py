@@ -81,16 +81,21 @@ class KokoroPipeline(Pipeline):
         return self.engine.run(k.STYLE_STAGE, {k.VOICE_WEIGHTS: weights, k.STYLE_ROW: row})[k.STYLE]
 
     def utterance(self, ids: list[int], config: SynthesisConfig, draws: KokoroDraws) -> KokoroUtterance:
+        return self.prepare(ids, self.weights(config), 1.0 / self.engine.scales(config).length_scale, draws)
+
+    def prepare(self, ids: list[int], weights: np.ndarray, speed: float, draws: KokoroDraws,
+                frames: np.ndarray | None = None) -> KokoroUtterance:
+        """Style, encoder, regulation, prosody and source for one utterance; `frames` replaces the predicted
+        frame counts (comparing against another implementation at the same length)."""
         limit = int(self._params()["context_length"])
         if len(ids) > limit:
             raise ValueError(f"{len(ids)} phoneme ids exceed Kokoro's context of {limit}: the front-end splits "
                              "longer sentences; pass ids of at most that many")
         e = self.engine
-        style = self.style(len(ids), self.weights(config))
+        style = self.style(len(ids), weights)
         enc = e.run(k.ENCODER, {k.PHONEME_IDS: np.asarray([ids], np.int64), k.STYLE: style})
         start = time.perf_counter()
-        speed = 1.0 / e.scales(config).length_scale
-        frames = frames_of(enc[k.DURATIONS], speed)
+        frames = frames_of(enc[k.DURATIONS], speed) if frames is None else np.asarray(frames, np.int64)
         aligned_prosody = expand(enc[k.PROSODY_FEATURES], frames)
         aligned_text = expand(enc[k.TEXT_FEATURES], frames)
         e.report(LENGTH_REGULATION, time.perf_counter() - start)
