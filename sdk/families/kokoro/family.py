@@ -59,7 +59,9 @@ FAMILY = Family(
     pipeline=KokoroPipeline,
     frontend=frontend,
     knobs=frozenset({"length_scale", "noise_scale"}),
-    options=frozenset({"voice"}),
+    # voice: a pack name or blend ("a:0.6,b:0.4"); stream_context: frames of context for approximate
+    # windows inside a sentence (0, the default: whole sentences).
+    options=frozenset({"voice", "stream_context"}),
     # LSTMs and instance norms see padding: no stage may run on padded buckets.
     paddable=frozenset(),
     importers=("voxport.export.kokoro.importer:KOKORO",),
