@@ -136,3 +136,13 @@ def test_info_and_speak(bundle, tmp_path, capsys):
     out = tmp_path / "out.wav"
     assert main(["speak", "--bundle", str(bundle), "--speaker", "af_b", "-o", str(out), TEXT]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_openvino_speaks_as_onnxruntime(bundle, voice):
+    pytest.importorskip("openvino")
+    ov = Voice.load(bundle, runtime="openvino")
+    try:
+        ours, theirs = voice.synthesize(TEXT, seed=2), ov.synthesize(TEXT, seed=2)
+    finally:
+        ov.sessions.close()
+    assert ours.shape == theirs.shape and np.max(np.abs(ours - theirs)) < 1e-4
