@@ -133,6 +133,9 @@ def test_info_and_speak(bundle, tmp_path, capsys):
     facts = json.loads(capsys.readouterr().out)
     assert facts["family"] == "kokoro"
     assert set(facts["precisions"]) == {"style", "encoder", "prosody", "decoder"}
+    assert main(["info", str(bundle)]) == 0
+    text = capsys.readouterr().out
+    assert "af_a" in text and "af_b" in text and "speed 1" in text
     out = tmp_path / "out.wav"
     assert main(["speak", "--bundle", str(bundle), "--speaker", "af_b", "-o", str(out), TEXT]) == 0
     assert out.stat().st_size > 1000

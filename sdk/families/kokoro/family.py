@@ -47,8 +47,8 @@ def frontend(m: Manifest) -> TextFrontend:
 
 
 def settings(m: Manifest) -> dict[str, Any]:
-    return {"voices": m.params["voices"], "default_voice": m.params["default_voice"],
-            "speed": round(1.0 / m.inference.length_scale, 3), "noise_scale": m.inference.noise_scale}
+    """Numbers only (`voxport info` lists them as scales); the voice packs show as the voice's speakers."""
+    return {"speed": round(1.0 / m.inference.length_scale, 3), "noise_scale": m.inference.noise_scale}
 
 
 FAMILY = Family(
