@@ -88,3 +88,23 @@ def test_bad_files_are_named(model, tmp_path):
     del cfg["istftnet"]
     with pytest.raises(NotKokoroError, match="istftnet"):
         load_kokoro(tmp_path / "short.pth", cfg)
+
+
+def test_stft_variants_compute_what_they_name():
+    from voxport.export.kokoro.istft import RealSTFT
+
+    g = torch.Generator().manual_seed(0)
+    mag, phase = torch.exp(torch.randn(1, 11, 40, generator=g)), torch.randn(1, 11, 40, generator=g)
+    window = torch.hann_window(20)
+    ref = torch.istft(mag * torch.exp(1j * phase), 20, 5, 20, window=window, center=True)
+    with torch.no_grad():
+        exact = RealSTFT(20, 5, "torch").inverse(mag, phase)[0, 0]
+        monolith = RealSTFT(20, 5, "monolith").inverse(mag, phase)[0, 0]
+        wave = torch.randn(1, 400, generator=g)
+        m, p = RealSTFT(20, 5, "torch").transform(wave)
+    assert float((exact - ref[0]).abs().max()) < 1e-5
+    # kokoro-onnx's v1.0 files overlap-add without dividing by the window: 1.5x torch.istft at hop n_fft / 4
+    assert float((monolith[20:-20] - 1.5 * ref[0, 20:-20]).abs().max()) < 1e-5
+    spec = torch.stft(wave, 20, 5, 20, window=window, center=True, return_complex=True)
+    assert float((m - spec.abs()).abs().max()) < 1e-5
+    assert float((torch.cos(p) - torch.cos(spec.angle())).abs().max()) < 1e-4
