@@ -135,7 +135,10 @@ def _align(words: list[str], groups: list[list[PhonemeTime]], phonemize_word: Ca
         lo = 0
         for k in range(dw):
             hi = max(lo + 1, min(len(phones) - (dw - 1 - k), cuts[k]))
-            out.append(_word(words[wi + k], phones[lo:hi]))
+            # A group with fewer phonemes than the words it holds (a sparse vocabulary dropped symbols): the
+            # words past its end are spoken at its end, with no duration, rather than failing.
+            out.append(_word(words[wi + k], phones[lo:hi]) if lo < len(phones) else
+                       WordTime(words[wi + k], "", phones[-1].end, phones[-1].end))
             lo = hi
     return out
 
