@@ -186,10 +186,36 @@ def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(b
     assert "| ar_step | 12.0 |" in text and "| nar | 7.0 |" in text
 
 
-def test_chinese_text_is_refused_in_one_line(bundle) -> None:
+def test_chinese_text_goes_through_the_zh_frontend_and_language_id(bundle) -> None:
+    pytest.importorskip("pypinyin", reason="needs the vallex-zh extra")
+    pytest.importorskip("jieba", reason="needs the vallex-zh extra")
+    pytest.importorskip("cn2an", reason="needs the vallex-zh extra")
     from voxport import Voice
 
-    with Voice.load(bundle) as voice, pytest.raises(ValueError, match="no Chinese or Japanese G2P"):
+    seen: list[dict] = []
+    with Voice.load(bundle) as voice:
+        run = voice.pipeline.engine.run
+
+        def spy(stage: str, feeds: dict) -> dict:  # the languages feed each graph call gets
+            seen.append(feeds)
+            return run(stage, feeds)
+
+        voice.pipeline.engine.run = spy
+        audio = voice.synthesize("你好。", language="zh", seed=0, decoder_steps=5)
+        zh = voice.frontend.for_language("zh")
+        expected = zh.ids(zh.phonemes("你好。"))  # "ni↓↑xɑʊ↓↑." in the tiny bundle's symbols
+    assert audio.size == 5 * 320
+    assert expected and seen[0][v.TEXT_IDS][0].tolist() == expected
+    assert np.array_equal(seen[0][v.LANGUAGES], [v.LANGUAGE_IDS["zh"]] * 2)  # no prompt: it takes the text's language
+
+
+def test_chinese_text_without_the_extra_is_refused_in_one_line(bundle, monkeypatch) -> None:
+    import sys
+
+    from voxport import Voice
+
+    monkeypatch.setitem(sys.modules, "jieba", None)  # as if the vallex-zh extra were not installed
+    with Voice.load(bundle) as voice, pytest.raises(ValueError, match=r"pip install 'voxport\[vallex-zh\]'"):
         voice.synthesize("你好", language="zh")
 
 
