@@ -171,6 +171,22 @@ def test_prompt_make_then_speak_with_it(bundle, tmp_path, capsys) -> None:
     assert "1.00 s of audio; a prompt is 3-10 s" in capsys.readouterr().err
 
 
+def test_prompt_make_with_a_japanese_transcript(bundle, tmp_path) -> None:
+    pytest.importorskip("pyopenjtalk", reason="needs the vallex-ja extra")
+    pytest.importorskip("unidecode", reason="needs the vallex-ja extra")
+    from voxport import Voice
+    from voxport.cli.main import main
+
+    wav, out = _tone(tmp_path / "a.wav", 3.5), tmp_path / "voice.npz"
+    assert main(["prompt", "make", str(wav), "がっこう", "-o", str(out), "--bundle", str(bundle),
+                 "--language", "ja"]) == 0
+    prompt = VoicePrompt.load(out)
+    with Voice.load(bundle) as voice:
+        ja = voice.frontend.for_language("ja")
+        assert prompt.language == "ja" and prompt.text_ids.tolist() == ja.ids(ja.phonemes("がっこう"))
+        assert ja.phonemes("がっこう") == "ga↑k#koo."
+
+
 def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(bundle, tmp_path) -> None:
     from voxport import Voice
     from voxport.cli.main import main
