@@ -66,7 +66,7 @@ def family_options(voice: Voice, given: list[str], prompt: str | None = None) ->
         key, sep, value = text.partition("=")
         if not (key and sep):
             raise ValueError(f"--option is KEY=VALUE, got {text!r}")
-        options[key] = _option_value(value)
+        options[key] = option_value(value)
     if prompt is not None:
         options["prompt"] = prompt
     known = sorted(voice.family.options)
@@ -78,7 +78,8 @@ def family_options(voice: Voice, given: list[str], prompt: str | None = None) ->
     return options
 
 
-def _option_value(value: str) -> bool | int | float | str:
+def option_value(value: str) -> bool | int | float | str:
+    """A family setting's value from the command line (speak --option, serve --voice-option)."""
     if value.lower() in ("true", "false"):  # so that fixed_step=false is False, not a non-empty string
         return value.lower() == "true"
     for kind in (int, float):

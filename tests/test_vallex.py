@@ -245,6 +245,7 @@ def test_serve_voice_speaks_with_its_configured_prompt(bundle, prompt_file) -> N
     from voxport.synthesis import SynthesisConfig
 
     specs = with_voice_options([VoiceSpec("alice", bundle)], [f"alice:prompt={prompt_file}"])
+    assert with_voice_options(specs, ["alice:fixed_step=false"])[0].options == (("fixed_step", False),)
     with pytest.raises(ValueError, match="not configured: bob"):
         with_voice_options(specs, ["bob:prompt=x.npz"])
     with pytest.raises(ValueError, match="'alice': speed is not a setting of its family 'vallex'"):
