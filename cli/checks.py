@@ -55,3 +55,36 @@ def write_wav(path: str | Path, audio: Any, sample_rate: int) -> Path:
         return write(path, audio, sample_rate)
     except (TypeError, sf.SoundFileError) as exc:
         raise OSError(f"cannot write the WAV to {path}: {exc}") from exc
+
+
+def family_options(voice: Voice, given: list[str], prompt: str | None = None) -> dict[str, Any]:
+    """`--option KEY=VALUE` (repeatable) and `--prompt FILE` (sugar for `--option prompt=FILE`) as the voice's
+    family settings, checked against `voice.family.options` before any synthesis. Values are read as
+    true/false, an integer, a number, else kept as text (a path, a language)."""
+    options: dict[str, Any] = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not (key and sep):
+            raise ValueError(f"--option is KEY=VALUE, got {text!r}")
+        options[key] = option_value(value)
+    if prompt is not None:
+        options["prompt"] = prompt
+    known = sorted(voice.family.options)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        listed = ", ".join(known) if known else "none"
+        raise ValueError(f"{voice.family.name} voices have no setting {', '.join(map(repr, unknown))} "
+                         f"(known: {listed})")
+    return options
+
+
+def option_value(value: str) -> bool | int | float | str:
+    """A family setting's value from the command line (speak --option, serve --voice-option)."""
+    if value.lower() in ("true", "false"):  # so that fixed_step=false is False, not a non-empty string
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

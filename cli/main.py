@@ -54,7 +54,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
 def _synthesis_config(args: argparse.Namespace, voice: Voice) -> SynthesisConfig:
     return SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale, noise_w=args.noise_w,
-                           seed=args.seed, speaker=checks.speaker(voice, args.speaker), volume=args.volume)
+                           seed=args.seed, speaker=checks.speaker(voice, args.speaker), volume=args.volume,
+                           options=checks.family_options(voice, args.option, args.prompt))
 
 
 def _text_format(args: argparse.Namespace) -> str:
@@ -172,6 +173,11 @@ def _add_speak(sub) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--speaker", metavar="NAME|ID",
                    help="a speaker of a multi-speaker voice, by name or id (voxport info lists them)")
+    s.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the voice's family, repeatable (an unknown key lists the known ones; "
+                   "VALL-E X: prompt, top_k, temperature, language, fixed_step)")
+    s.add_argument("--prompt", metavar="FILE",
+                   help="a voice prompt (.npz from `voxport prompt make`): the same as --option prompt=FILE")
     add_runtime_options(s)
     s.add_argument("--static", action="store_true", help="run the bundle's static-shape graphs (build --static)")
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,

@@ -93,13 +93,15 @@ def with_voice_options(specs: list, given: list[str]) -> list:  # noqa: ANN001 -
     """`NAME:KEY=VALUE` settings attached to the voices they name; a name not configured is an error."""
     from dataclasses import replace
 
-    options: dict[str, dict[str, str]] = {}
+    from voxport.cli.checks import option_value
+
+    options: dict[str, dict[str, object]] = {}
     for text in given:
         name, _, setting = text.partition(":")
         key, sep, value = setting.partition("=")
         if not (name and key and sep):
             raise ValueError(f"--voice-option is NAME:KEY=VALUE, got {text!r}")
-        options.setdefault(name, {})[key] = value
+        options.setdefault(name, {})[key] = option_value(value)  # fixed_step=false: False, as speak --option
     unknown = sorted(set(options) - {s.name for s in specs})
     if unknown:
         raise ValueError(f"--voice-option names voices that are not configured: {', '.join(unknown)}")

@@ -243,13 +243,15 @@ class Voice:
         gap = silence(self.sentence_silence, self.sample_rate).size
         index = 0
         for text in texts:
-            for sentence, phonemes, ids in self._sentences(text):
+            for sentence, phonemes, ids in self._sentences(text, config):
                 yield (gap if index else 0), sentence, phonemes, ids, config
                 index += 1
 
-    def _sentences(self, text: str) -> Iterator[tuple[str, str, list[int]]]:
-        """The front-end's sentences, each step reported to the engine's hooks as the "frontend" stage."""
-        steps = self.frontend.text_to_ids(text)
+    def _sentences(self, text: str, config: SynthesisConfig | None = None) -> Iterator[tuple[str, str, list[int]]]:
+        """The front-end's sentences (the one the config's family settings pick, see
+        Pipeline.text_frontend), each step reported to the engine's hooks as the "frontend" stage."""
+        frontend = self.frontend if config is None else self.pipeline.text_frontend(self.frontend, config)
+        steps = frontend.text_to_ids(text)
         while True:
             start = time.perf_counter()
             item = next(steps, None)

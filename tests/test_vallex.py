@@ -171,6 +171,22 @@ def test_prompt_make_then_speak_with_it(bundle, tmp_path, capsys) -> None:
     assert "1.00 s of audio; a prompt is 3-10 s" in capsys.readouterr().err
 
 
+def test_prompt_make_with_a_japanese_transcript(bundle, tmp_path) -> None:
+    pytest.importorskip("pyopenjtalk", reason="needs the vallex-ja extra")
+    pytest.importorskip("unidecode", reason="needs the vallex-ja extra")
+    from voxport import Voice
+    from voxport.cli.main import main
+
+    wav, out = _tone(tmp_path / "a.wav", 3.5), tmp_path / "voice.npz"
+    assert main(["prompt", "make", str(wav), "がっこう", "-o", str(out), "--bundle", str(bundle),
+                 "--language", "ja"]) == 0
+    prompt = VoicePrompt.load(out)
+    with Voice.load(bundle) as voice:
+        ja = voice.frontend.for_language("ja")
+        assert prompt.language == "ja" and prompt.text_ids.tolist() == ja.ids(ja.phonemes("がっこう"))
+        assert ja.phonemes("がっこう") == "ga↑k#koo."
+
+
 def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(bundle, tmp_path) -> None:
     from voxport import Voice
     from voxport.cli.main import main
@@ -186,10 +202,36 @@ def test_decoder_steps_forces_the_token_count_and_profile_shows_per_call_times(b
     assert "| ar_step | 12.0 |" in text and "| nar | 7.0 |" in text
 
 
-def test_chinese_text_is_refused_in_one_line(bundle) -> None:
+def test_chinese_text_goes_through_the_zh_frontend_and_language_id(bundle) -> None:
+    pytest.importorskip("pypinyin", reason="needs the vallex-zh extra")
+    pytest.importorskip("jieba", reason="needs the vallex-zh extra")
+    pytest.importorskip("cn2an", reason="needs the vallex-zh extra")
     from voxport import Voice
 
-    with Voice.load(bundle) as voice, pytest.raises(ValueError, match="no Chinese or Japanese G2P"):
+    seen: list[dict] = []
+    with Voice.load(bundle) as voice:
+        run = voice.pipeline.engine.run
+
+        def spy(stage: str, feeds: dict) -> dict:  # the languages feed each graph call gets
+            seen.append(feeds)
+            return run(stage, feeds)
+
+        voice.pipeline.engine.run = spy
+        audio = voice.synthesize("你好。", language="zh", seed=0, decoder_steps=5)
+        zh = voice.frontend.for_language("zh")
+        expected = zh.ids(zh.phonemes("你好。"))  # "ni↓↑xɑʊ↓↑." in the tiny bundle's symbols
+    assert audio.size == 5 * 320
+    assert expected and seen[0][v.TEXT_IDS][0].tolist() == expected
+    assert np.array_equal(seen[0][v.LANGUAGES], [v.LANGUAGE_IDS["zh"]] * 2)  # no prompt: it takes the text's language
+
+
+def test_chinese_text_without_the_extra_is_refused_in_one_line(bundle, monkeypatch) -> None:
+    import sys
+
+    from voxport import Voice
+
+    monkeypatch.setitem(sys.modules, "jieba", None)  # as if the vallex-zh extra were not installed
+    with Voice.load(bundle) as voice, pytest.raises(ValueError, match=r"pip install 'voxport\[vallex-zh\]'"):
         voice.synthesize("你好", language="zh")
 
 
@@ -203,6 +245,7 @@ def test_serve_voice_speaks_with_its_configured_prompt(bundle, prompt_file) -> N
     from voxport.synthesis import SynthesisConfig
 
     specs = with_voice_options([VoiceSpec("alice", bundle)], [f"alice:prompt={prompt_file}"])
+    assert with_voice_options(specs, ["alice:fixed_step=false"])[0].options == (("fixed_step", False),)
     with pytest.raises(ValueError, match="not configured: bob"):
         with_voice_options(specs, ["bob:prompt=x.npz"])
     with pytest.raises(ValueError, match="'alice': speed is not a setting of its family 'vallex'"):

@@ -29,5 +29,5 @@ def test_ids_join_words_with_underscore_and_drop_unknown_symbols() -> None:
     table = {s: [i] for i, s in enumerate("_əhloʊˈw")}
     frontend = VallexFrontend(table)
     assert frontend.ids("həlˈoʊ wˈʌ") == [table[s][0] for s in "_həˈloʊ_wə"]
-    with pytest.raises(FrontendError, match="needs its own G2P"):
-        VallexFrontend(table, espeak_voice="cmn")
+    with pytest.raises(FrontendError, match="front-ends are en, zh and ja"):
+        VallexFrontend(table, espeak_voice="ko")

@@ -53,6 +53,11 @@ class Pipeline(ABC):
         self.engine.scales(config)
         self.engine.speaker_id(config.speaker)
 
+    def text_frontend(self, frontend: TextFrontend, config: SynthesisConfig) -> TextFrontend:
+        """The front-end for this call's text: the voice's own, unless a family setting picks another
+        (VALL-E X's `language`)."""
+        return frontend
+
     @abstractmethod
     def utterance(self, ids: list[int], config: SynthesisConfig, draws: Any) -> Any:
         """One sentence prepared for rendering or streaming."""

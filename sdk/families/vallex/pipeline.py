@@ -22,6 +22,7 @@ from voxport.families.vallex.sampling import TokenSampler
 from voxport.pipeline.reach import measure_frames_reached
 from voxport.pipeline.streaming import stream_windows
 from voxport.synthesis import SynthesisConfig
+from voxport.text.frontend import TextFrontend
 
 __all__ = ["CodecLoopPipeline", "CodesUtterance"]
 
@@ -42,6 +43,7 @@ class CodecLoopPipeline(Pipeline):
     def __init__(self, engine) -> None:  # noqa: ANN001 -- an Engine
         super().__init__(engine)
         self._prompts: dict[str, VoicePrompt] = {}
+        self._frontends: dict[str, TextFrontend] = {}
 
     # --- settings ------------------------------------------------------------------------------------
     def params(self) -> dict:
@@ -62,10 +64,15 @@ class CodecLoopPipeline(Pipeline):
         language = config.options.get("language", "en")
         if language not in v.LANGUAGE_IDS:
             raise ValueError(f"language {language!r}: VALL-E X speaks {sorted(v.LANGUAGE_IDS)}")
-        if language != "en":  # the text goes through espeak English; zh/ja need Plachtaa's G2P
-            raise ValueError(f"language {language!r}: voxport has no Chinese or Japanese G2P for VALL-E X yet "
-                             "(English text only; a prompt may be in any of en, zh, ja)")
         return language
+
+    def text_frontend(self, frontend: TextFrontend, config: SynthesisConfig) -> TextFrontend:
+        """The front-end of the `language` option (zh / ja: their optional extras, refused in one line
+        naming the extra when absent); one per language, kept."""
+        language = self.language(config)
+        if language not in self._frontends:
+            self._frontends[language] = frontend.for_language(language)  # type: ignore[attr-defined]
+        return self._frontends[language]
 
     def check(self, config: SynthesisConfig) -> None:
         """Prompt, language and sampling settings; `speaker` means nothing here (the prompt is the voice)."""

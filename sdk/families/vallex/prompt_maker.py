@@ -65,6 +65,7 @@ def make_prompt(engine, frontend, audio_path: str | Path, transcript: str, langu
     if peak > 1.0:  # as Plachtaa's make_transcript does
         x = x / peak
     x = x[: x.size // HOP * HOP]
+    frontend = frontend.for_language(language)  # zh / ja transcripts: their extras, refused when absent
     codes = engine.run(v.CODEC_ENCODER, {v.PROMPT_AUDIO: x[None, None]})[v.CODES][0]
     ids = [i for sentence in frontend.sentences(transcript) for i in frontend.ids(frontend.phonemes(sentence))]
     word = frontend.table.get("_")

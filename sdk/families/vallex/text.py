@@ -9,8 +9,9 @@ How often the rewritten words equal Plachtaa's is measured by benchmarks/vallex_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
+from voxport.families.vallex.extras import EXTRAS, missing
 from voxport.text.frontend import FrontendError, TextFrontend
 
 WORD = "_"
@@ -28,6 +29,11 @@ _WORDS = {"ænd": "ənd", "tə": "tɪ", "wʌz": "wɑz", "kæn": "kən", "fɔːɹ
 _JOINED = re.compile(r"^(ʌv|əv|ɔn|ɪn|fɚ|fɹʌm|wɪð|æt|tə)(ðə|ðɪʲ?|ɐ|ə)$")
 _STRESS_MOVE = re.compile(rf"([^{VOWELS}{STRESS}\s]+)([{STRESS}])")
 _GLIDES, _STOPS = "ɹlwj", "pbtdkgfvθszʃ"
+_PUNCTUATION = ".,!?-…~"  # Plachtaa's clean_one leaves a segment ending in one of these alone
+# A Chinese or Japanese sentence: up to and including its closing marks (or the end of the text).
+_CJK_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]*")
+# A manifest's espeak voice naming a language the CJK routes speak (espeak's Mandarin is "cmn").
+_ESPEAK_LANGUAGE = {"en": "en", "cmn": "zh", "zh": "zh", "ja": "ja"}
 _DARK_L = re.compile(rf"l(?=[^{VOWELS}]*$)")  # l with no vowel after it in its word: dark, as ipa2 marks
 
 
@@ -77,17 +83,54 @@ def _vowel_groups(word: str) -> str:
 
 
 class VallexFrontend(TextFrontend):
+    """English through espeak (rewritten as above); Chinese and Japanese through Plachtaa's routes
+    (voxport.families.vallex.mandarin / japanese, the `vallex-zh` / `vallex-ja` extras), refused in one line
+    naming the extra when its packages are absent."""
+
     def __init__(self, phoneme_id_map: Mapping[str, Sequence[int]], *, espeak_voice: str | None = "en-us",
-                 **_ignored: object) -> None:
+                 language: str | None = None, **_ignored: object) -> None:
         if WORD not in phoneme_id_map:
             raise FrontendError(f"the VALL-E X symbol table lacks the word separator {WORD!r}")
-        if (espeak_voice or "en-us").split("-")[0] != "en":
-            raise FrontendError(f"VALL-E X text in {espeak_voice!r} needs its own G2P, which voxport does not "
-                                "have yet; only English goes through espeak here")
+        language = language or _ESPEAK_LANGUAGE.get((espeak_voice or "en-us").split("-")[0], espeak_voice)
+        if language in EXTRAS:
+            refusal = missing(language)
+            if refusal:
+                raise FrontendError(refusal)
+        elif language != "en":
+            raise FrontendError(f"VALL-E X text in {language!r}: voxport's VALL-E X front-ends are en, zh and ja")
         # The Piper-style mapper wants pad/bos/eos symbols; `ids` below never adds them.
         super().__init__(phoneme_id_map, espeak_voice="en-us", pad=WORD, bos=WORD, eos=WORD)
+        self.language = language
+        self.id_map = phoneme_id_map
         self.table = {s: int(i[0]) for s, i in phoneme_id_map.items() if len(s) == 1 and i}
 
+    def for_language(self, language: str) -> VallexFrontend:
+        """This front-end, or one for `language` on the same symbol table."""
+        if language == self.language:
+            return self
+        return VallexFrontend(self.id_map, language=language)
+
+    def sentences(self, text: str) -> Iterator[str]:
+        if self.language == "en":
+            yield from super().sentences(text)
+            return
+        # No English normalizer (it would read digits in English): Plachtaa's routes read numbers themselves.
+        for sentence in _CJK_SENTENCE.findall(text):
+            if sentence.strip():
+                yield sentence.strip()
+
+    def phonemes(self, sentence: str) -> str:
+        if self.language == "en":
+            return super().phonemes(sentence)
+        from voxport.families.vallex.japanese import japanese_ipa
+        from voxport.families.vallex.mandarin import mandarin_ipa
+
+        ipa = (mandarin_ipa if self.language == "zh" else japanese_ipa)(sentence).rstrip()
+        # As Plachtaa's clean_one: a segment not ending in punctuation ends with a full stop.
+        return ipa + "." if ipa and ipa[-1] not in _PUNCTUATION else ipa
+
     def ids(self, phonemes: str) -> list[int]:
+        if self.language != "en":  # Plachtaa's tokenize: spaces become "_", no leading "_"
+            return [self.table[ch] for ch in phonemes.replace(" ", WORD) if ch in self.table]
         text = WORD + WORD.join(to_plachtaa_ipa(w) for w in split_joined(phonemes.split()))
         return [self.table[ch] for ch in text if ch in self.table]
