@@ -25,6 +25,9 @@ def add_serve_parser(sub) -> None:
                    help="workers (loaded copies) per voice (default: cores / voices loaded at once, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
     add_runtime_options(s, threads_default=1)  # --threads: per worker
+    s.add_argument("--solo-threads", type=int, metavar="N",
+                   help="threads of one more copy of each voice, for a request that runs alone (the usual home "
+                   "has one client): default the usable cores; 0: no such copy (less memory)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
@@ -73,7 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # missing) fails at start with --preload, else on its first request with the reason.
     load_options = {"runtime": stage_choice(args.runtime, "--runtime"),
                     "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes}
+    if args.solo_threads is not None and args.solo_threads < 0:
+        raise ValueError(f"--solo-threads must be 0 or more, got {args.solo_threads}")
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
+                                  solo_threads=args.solo_threads,
                                   preload=args.preload, max_loaded=args.max_loaded, progress=not args.quiet,
                                   **load_options)
     options = ServeOptions(

@@ -156,7 +156,8 @@ def voice_dirs(tiny_bundle, tmp_path):
 
 def _lazy(voice_dirs, loader, names="abc", **kwargs) -> VoiceRegistry:
     specs = [VoiceSpec(n, voice_dirs[n]) for n in names]
-    return VoiceRegistry.load(specs, workers=1, queue_size=4, loader=loader, preload=False, **kwargs)
+    # solo_threads=0: no all-cores copy, so that loads count one copy per voice (tests/test_server_solo.py has it)
+    return VoiceRegistry.load(specs, workers=1, queue_size=4, loader=loader, preload=False, solo_threads=0, **kwargs)
 
 
 async def _speak(reg: VoiceRegistry, name: str) -> int:
@@ -183,9 +184,9 @@ def test_voices_are_described_without_loading(voice_dirs, tiny_voice):
 
 def test_preload_loads_every_voice_at_start(voice_dirs, tiny_voice):
     loader = CountingLoader(tiny_voice.manifest)
-    reg = VoiceRegistry.load([VoiceSpec(n, voice_dirs[n]) for n in "abc"], workers=2, loader=loader)
+    reg = VoiceRegistry.load([VoiceSpec(n, voice_dirs[n]) for n in "abc"], workers=2, loader=loader, solo_threads=4)
     try:
-        assert [loader.loads(n) for n in "abc"] == [2, 2, 2]  # two workers, two copies each
+        assert [loader.loads(n) for n in "abc"] == [3, 3, 3]  # two workers' copies each, and one for a lone request
         assert all(f["loaded"] for f in reg.describe())
         assert all(s.stats.loads == 1 for s in reg.slots.values())
     finally:

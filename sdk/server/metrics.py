@@ -66,6 +66,7 @@ class PoolStats:
     loads: int = 0  # times the voice was loaded (at start with --preload, else on first use)
     unloads: int = 0  # times it was closed to make room for another voice (--max-loaded)
     load_seconds: float = 0.0  # summed time its loads took
+    solo: int = 0  # requests that ran alone, on the copy with every core's threads (VoicePool's solo copy)
     # Per request: from admission to the first audio (requests that produced audio), from admission to the
     # end of the answer (requests not cut off), and worker seconds per audio second (requests with audio).
     first_audio: Histogram = field(default_factory=lambda: Histogram(TTFA_BUCKETS))

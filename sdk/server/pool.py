@@ -40,7 +40,10 @@ class VoicePool:
     """
 
     def __init__(self, name: str, voices: list[Any], queue_size: int, *, stats: PoolStats | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None, solo: Any = None) -> None:
+        """`solo`: one more loaded copy, with every core's threads, that a request gets when no other request
+        of this voice is running (the usual Home Assistant home has one client): a worker copy keeps one
+        thread so that concurrent requests share the cores instead of fighting over them."""
         if not voices:
             raise ValueError("a voice pool needs at least one worker")
         self.name = name
@@ -49,7 +52,8 @@ class VoicePool:
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for v in voices:
             self._idle.put(v)
-        self._voices = voices
+        self._voices = voices + ([solo] if solo is not None else [])
+        self._solo, self._solo_free, self._running = solo, solo is not None, 0
         self.workers = len(voices)
         self.capacity = len(voices) + queue_size
         self._admitted = threading.BoundedSemaphore(self.capacity)
@@ -121,7 +125,7 @@ class VoicePool:
         admitted = time.perf_counter()
 
         def work() -> None:
-            voice = self._idle.get()  # always one: the executor runs at most `workers` jobs
+            voice = self._take()
             start, samples, final = time.perf_counter(), 0, _END
             try:
                 for chunk in make(voice):
@@ -144,7 +148,7 @@ class VoicePool:
                     self.stats.observe(request_seconds=end - admitted)
                     if samples:
                         self.stats.observe(real_time_factor=(end - start) / audio_seconds)
-                self._idle.put(voice)
+                self._give(voice)
                 self._release()
                 # Last, so that a client who has seen the end of its answer finds the worker free again.
                 if not stop.is_set():
@@ -152,6 +156,26 @@ class VoicePool:
 
         return ChunkStream(out, stop, self._executor.submit(work), self._release, timeout,
                            sample_rate=self.sample_rate, feed=feed)
+
+    def _take(self) -> Any:
+        """The copy a starting request runs on: the all-cores copy when it would run alone, else a worker's
+        (there always is one free: the executor runs at most `workers` jobs, the solo copy counted among them)."""
+        with self._lock:
+            alone = self._running == 0
+            self._running += 1
+            if alone and self._solo_free:
+                self._solo_free = False
+                self.stats.add(solo=1)
+                return self._solo
+        return self._idle.get()
+
+    def _give(self, voice: Any) -> None:
+        with self._lock:
+            self._running -= 1
+            if voice is self._solo:
+                self._solo_free = True
+                return
+        self._idle.put(voice)
 
     def close(self) -> None:
         """Wait for the workers, then release every copy of the voice (once; later calls do nothing)."""

@@ -73,12 +73,14 @@ class VoiceRegistry:
     def load(
         cls, specs: list[VoiceSpec], *, workers: int | None = None, queue_size: int = 8, threads: int = 1,
         loader: Callable[..., Any] | None = None, preload: bool = True, max_loaded: int | None = None,
-        progress: bool = False, **load_options: Any,
+        progress: bool = False, solo_threads: int | None = None, **load_options: Any,
     ) -> VoiceRegistry:
         """Configure `specs`, `workers` copies each when loaded (default: the cores shared among the voices,
         at most 8). `preload` loads them now (as many as `max_loaded` allows), else each on its first
         request. A Piper `.onnx` is converted into the cache now if it is not there yet (`progress`
-        reports it on stderr)."""
+        reports it on stderr). `solo_threads` (default: the usable cores; 0: none) loads one more copy per
+        voice with that many threads, for a request that runs alone (VoicePool); none when it would have no
+        more threads than a worker's copy."""
         if loader is None:
             from voxport.voice import Voice
 
@@ -94,16 +96,19 @@ class VoiceRegistry:
         for slot, spec in zip(slots, specs, strict=True):
             slot.options = dict(spec.options)
 
+        solo = _usable_cores() if solo_threads is None else solo_threads
+
         def make_pool(slot: VoiceSlot) -> VoicePool:
             voices: list[Any] = []
             try:
                 for _ in range(slot.workers):
                     voices.append(loader(slot.path, threads=threads, progress=False, **load_options))
+                alone = loader(slot.path, threads=solo, progress=False, **load_options) if solo > threads else None
             except BaseException:
                 for v in voices:
                     v.close()
                 raise
-            return VoicePool(slot.name, voices, queue_size, stats=slot.stats)
+            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone)
 
         changes = Changes()
         loaded = LoadedVoices(slots, make_pool, max_loaded, changes)
@@ -282,3 +287,11 @@ def _read_manifest(path: Path) -> Any:
     from voxport.bundle import Bundle
 
     return Bundle.load(path, verify=False).manifest
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's or taskset's limit, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1

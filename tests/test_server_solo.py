@@ -1,0 +1,95 @@
+"""A request that runs alone gets the copy with every core's threads; concurrent requests run on the worker
+copies (one thread each), so they share the cores instead of fighting over them (issue 23, item 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from voxport.pipeline.streaming import AudioChunk
+from voxport.server.registry import VoiceRegistry, VoiceSpec
+from voxport.synthesis import SynthesisConfig
+
+TIMEOUT = 10.0
+
+
+class ThreadsVoice:
+    """Stands in for a Voice loaded with `threads`; each stream records them, then waits for `gate` if set."""
+
+    def __init__(self, manifest, threads: int, ran: list[int], gate: threading.Event | None) -> None:
+        self.manifest, self.sample_rate, self.threads = manifest, 22050, threads
+        self.ran, self.gate = ran, gate
+
+    def stream(self, text, config, **kwargs):
+        self.ran.append(self.threads)
+        if self.gate is not None and text == "hold":
+            assert self.gate.wait(TIMEOUT), "the test never let the held request finish"
+        yield AudioChunk(np.zeros(10, np.float32), 0, 0, True, None)
+
+    def close(self) -> None:
+        pass
+
+
+def _registry(tiny_voice, *, solo_threads: int | None, gate: threading.Event | None = None):
+    ran: list[int] = []
+    loaded: list[int] = []
+
+    def loader(path, *, threads: int, **kwargs):
+        loaded.append(threads)
+        return ThreadsVoice(tiny_voice.manifest, threads, ran, gate)
+
+    reg = VoiceRegistry.load([VoiceSpec("v", "unused")], workers=2, queue_size=2, threads=1, loader=loader,
+                             solo_threads=solo_threads)
+    return reg, ran, loaded
+
+
+async def _speak(reg: VoiceRegistry, text: str) -> None:
+    async for _ in await reg.open_stream("v", text, SynthesisConfig()):
+        pass
+
+
+def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice):
+    gate = threading.Event()
+    reg, ran, loaded = _registry(tiny_voice, solo_threads=4, gate=gate)
+    assert sorted(loaded) == [1, 1, 4]  # two worker copies and the all-cores one
+
+    async def scenario() -> None:
+        await _speak(reg, "alone")
+        held = asyncio.ensure_future(_speak(reg, "hold"))  # alone: takes the all-cores copy, then waits
+        while len(ran) < 2:
+            await asyncio.sleep(0.01)
+        await _speak(reg, "beside it")  # another is running: a one-thread worker copy
+        gate.set()
+        await held
+        await _speak(reg, "alone again")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.set()
+        reg.close()
+    assert ran == [4, 4, 1, 4]
+    assert reg.slots["v"].stats.solo == 3
+
+
+def test_no_extra_copy_when_it_would_have_no_more_threads(tiny_voice):
+    for solo_threads in (0, 1):
+        reg, ran, loaded = _registry(tiny_voice, solo_threads=solo_threads)
+        try:
+            asyncio.run(_speak(reg, "alone"))
+        finally:
+            reg.close()
+        assert loaded == [1, 1] and ran == [1]
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_the_default_is_the_usable_cores(tiny_voice, monkeypatch, cores):
+    import voxport.server.registry as registry
+
+    monkeypatch.setattr(registry, "_usable_cores", lambda: cores)
+    reg, _, loaded = _registry(tiny_voice, solo_threads=None)
+    reg.close()
+    assert loaded == ([1, 1, 2] if cores == 2 else [1, 1])
