@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -71,11 +70,3 @@ def registered_importers() -> list[Importer]:
     from voxport.families import family_named, registered
 
     return [load_importer(t) for name in registered() for t in family_named(name).importers]
-
-
-def say_to_stderr(quiet: bool) -> Say:
-    def say(message: str) -> None:
-        if not quiet:
-            print(f"voxport: {message}", file=sys.stderr, flush=True)
-
-    return say

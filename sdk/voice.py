@@ -14,6 +14,7 @@ import numpy as np
 
 from voxport.audio import apply_volume, silence
 from voxport.bundle import Bundle
+from voxport.bundle import contract as c
 from voxport.families import Family, Pipeline, family_of
 from voxport.pipeline.engine import FRONTEND, Engine
 from voxport.pipeline.memory import release_freed_memory
@@ -73,7 +74,7 @@ class Voice:
         plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes, self.family)
         self.engine = Engine(m, sessions, plan, fixed, self.family)
         self.pipeline: Pipeline = self.family.pipeline(self.engine)
-        phoneme_level = [s for s in fixed if self.engine.runners[s].axis == "phonemes"]
+        phoneme_level = [s for s in fixed if self.engine.runners[s].axis == c.PHONEMES]
         if phoneme_level and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
@@ -84,6 +85,7 @@ class Voice:
         self.hop_length: int = m.hop_length
         self.name: str = m.name
         self._warned_knobs: set[str] = set()
+        self._ignored_knobs = sorted(self.family.ignored_knobs())  # checked per sentence: computed once
 
     @classmethod
     def load(
@@ -277,7 +279,7 @@ class Voice:
         """Warn once per knob that the voice's family does not read."""
         # A value equal to the voice's own is no request (SSML fills length_scale in at rate 1).
         defaults = self.manifest.inference.to_dict()
-        for knob in sorted(self.family.ignored_knobs()):
+        for knob in self._ignored_knobs:
             value = getattr(config, knob)
             if value is not None and value != defaults.get(knob) and knob not in self._warned_knobs:
                 self._warned_knobs.add(knob)

@@ -16,6 +16,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 from support.webdriver import Browser, find_browser  # noqa: E402
+from support.word_times import expected_words  # noqa: E402
 from test_server_http import TIMEOUT, _run  # noqa: E402
 
 from voxport.server.http import HttpOptions, build_app  # noqa: E402
@@ -54,14 +55,6 @@ def speak(browser: Browser, text: str, fmt: str = "text") -> dict:
     browser.click(f"input[name=format][value={fmt}]")
     browser.click("#speak")
     return browser.wait("return window.voxport.finished && window.voxport", what="the page to finish playing")
-
-
-def expected_words(voice, text: str, **settings) -> list[tuple[str, float, float]]:
-    words = []
-    for chunk in voice.stream(text, seed=0, **settings):
-        if chunk.timing is not None and chunk.last_in_sentence:
-            words += [(w.word, w.start, w.end) for w in chunk.timing.words]
-    return words
 
 
 def test_page_loads_without_the_key_and_asks_for_it(browser, url):

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
+from support.word_times import expected_words  # noqa: E402
 from test_server_http import TIMEOUT, registry, url  # noqa: E402, F401  (module fixtures, reused)
 
 from voxport.server.registry import pcm16  # noqa: E402
@@ -34,14 +35,6 @@ def plain_sse(lines) -> list[dict]:
 
 def audio_of(events) -> bytes:
     return b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
-
-
-def expected_words(voice, text: str, **settings) -> list[tuple[str, float, float]]:
-    words = []
-    for chunk in voice.stream(text, seed=0, **settings):
-        if chunk.timing is not None and chunk.last_in_sentence:
-            words += [(w.word, w.start, w.end) for w in chunk.timing.words]
-    return words
 
 
 def check(events, voice, text: str, **settings) -> None:

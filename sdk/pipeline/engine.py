@@ -72,7 +72,6 @@ class Engine:
                                         context=strategy.context(manifest, s), exact=heads.get(s, ()))
                         for s in fixed} if shapes is not None else {}
         self.hop_length = manifest.hop_length
-        self.frame_multiple = manifest.frame_multiple
         self.griffin_lim: GriffinLim | None = None
         if c.VOCODER in self.family.contracts and c.VOCODER not in sessions.sessions:
             if manifest.mel is None:

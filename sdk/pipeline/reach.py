@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voxport.bundle.manifest import Reach
+
+if TYPE_CHECKING:
+    from voxport.pipeline.engine import Engine
 
 __all__ = ["Reach", "measure_bundle_reach", "measure_frames_reached"]
 
@@ -45,7 +49,7 @@ def measure_frames_reached(run: Callable[[np.ndarray], np.ndarray], channels: in
             raise RuntimeError("receptive field exceeds 8192 frames; streaming needs a bound")
 
 
-def measure_reach(engine) -> Reach:  # noqa: ANN001 -- an Engine; kept for callers of voxport 0.1
+def measure_reach(engine: Engine) -> Reach:
     """The reach of an engine's graphs, measured by its family's pipeline."""
     return engine.family.pipeline(engine).measure_reach()
 

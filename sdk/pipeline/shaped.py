@@ -73,8 +73,8 @@ def will_pad(family: Family, stage: str, choice: ShapeChoice, runtime: str | Non
     return family.may_pad(stage) and pads(choice, runtime)
 
 
-def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None = None,
-                 family: Family | None = None) -> tuple[ShapePlan | None, tuple[str, ...]]:
+def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None,
+                 family: Family) -> tuple[ShapePlan | None, tuple[str, ...]]:
     """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it
     (`will_pad` and `can_pad`). The plan's copies per bucket are the family's `specialize` stages unless
     the plan names its own ("latency": the family's `latency_specialize`)."""
@@ -82,10 +82,6 @@ def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: 
         raise ValueError(f"shapes must be one of {list(SHAPE_CHOICES)}, a ShapePlan or None, not {choice!r}")
     if choice == "dynamic":
         return None, ()
-    if family is None:
-        from voxport.families import family_named
-
-        family = family_named("vits")  # callers without a bundle: the parallel stage set
     plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
     if choice == "latency":
         plan = replace(plan, specialize=family.latency_specialize)
