@@ -51,9 +51,17 @@ class PulseServer:
     sink: str
     rate: int
     env: dict[str, str]
+    log: Path
 
     def record(self) -> Recorder:
         return Recorder(self)
+
+    def log_tail(self, chars: int = 600) -> str:
+        """The end of the server's own log (why it refused or stopped), for an error message."""
+        try:
+            return self.log.read_text(errors="replace")[-chars:].strip()
+        except OSError as exc:
+            return f"(no server log: {exc})"
 
 
 @contextmanager
@@ -65,6 +73,7 @@ def pulse_server(tmp: Path, rate: int, sink: str = "voxport_test") -> Iterator[P
     """
     runtime = tmp / "xdg"
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = tmp / "pulseaudio.log"
     env = {
         **os.environ,
         "XDG_RUNTIME_DIR": str(runtime),
@@ -73,8 +82,12 @@ def pulse_server(tmp: Path, rate: int, sink: str = "voxport_test") -> Iterator[P
         "PULSE_SINK": sink,
     }
     env.pop("PULSE_COOKIE", None)
+    # No CPU limiter, realtime or nice change: a CI container under the CPU-hog tests once lost its server
+    # between two tests (connection refused), and none of those is needed by a null sink. The log goes to a
+    # file so an error can quote why the server went away.
     command = [
-        "pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes", "--log-target=stderr",
+        "pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
+        "--no-cpu-limit", "--realtime=no", "--high-priority=no", f"--log-target=file:{log}",
         "-L", "module-native-protocol-unix",
         "-L", f"module-null-sink sink_name={sink} rate={rate} channels=1 format=float32le",
     ]
@@ -83,7 +96,7 @@ def pulse_server(tmp: Path, rate: int, sink: str = "voxport_test") -> Iterator[P
         raise RuntimeError(f"pulseaudio exited {started.returncode}: {started.stderr.strip()[-500:]}")
     try:
         _wait_ready(env)
-        yield PulseServer(runtime, sink, rate, env)
+        yield PulseServer(runtime, sink, rate, env, log)
     finally:
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=30)
 
@@ -104,6 +117,7 @@ class Recorder:
 
     def __init__(self, server: PulseServer) -> None:
         self.rate = server.rate
+        self._server = server
         self._proc = subprocess.Popen(
             ["parec", "-d", f"{server.sink}.monitor", f"--rate={server.rate}", "--channels=1",
              "--format=float32le", "--raw", "--latency-msec=20"],
@@ -124,7 +138,10 @@ class Recorder:
         deadline = time.monotonic() + timeout_s
         while not self._chunks:
             if self._proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"parec gave no audio: {self._proc.stderr.read().decode()[-300:]}")
+                self._proc.kill()  # still waiting after the deadline: its stderr would never close
+                self._proc.wait()
+                raise RuntimeError(f"parec gave no audio: {self._proc.stderr.read().decode()[-300:]}; "
+                                   f"server log: {self._server.log_tail()}")
             time.sleep(0.01)
 
     def stop(self, tail_s: float = 0.3) -> np.ndarray:
