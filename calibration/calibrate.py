@@ -27,7 +27,7 @@ from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
 from voxport.calibration.install import install
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
-from voxport.calibration.search import PolicySearch, ladders, precision_of
+from voxport.calibration.search import PolicySearch, ladders, passed_alone, precision_of
 from voxport.calibration.timing import pick_sentences, time_candidates, timing_feeds
 from voxport.pipeline.precision import DEFAULT_RUNTIME
 from voxport.runtimes import canonical_runtime
@@ -76,7 +76,7 @@ def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_senten
     return Texts(corpus_path, heldout_path, read_sentences(corpus_path)[:max_sentences], evaluation)
 
 
-def _check_voice(voice: Voice) -> None:
+def check_voice(voice: Voice) -> None:
     if voice.family.calibration_refusal:
         # Capture, the candidates and the gate replay the parallel stage set's draws and frame counts.
         raise NotImplementedError(f"{voice.family.calibration_refusal}; run it at fp32, or at bf16 on OpenVINO "
@@ -184,7 +184,7 @@ def calibrate(
     shutil.rmtree(work, ignore_errors=True)
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
-            _check_voice(voice)
+            check_voice(voice)
             captured = cached_capture(voice, texts.sentences, seed, bundle_dir / "calibration", say)
             candidates = quantize_candidates(voice.bundle, runtime, stages, captured, method=method, seed=seed,
                                              threads=threads, work=work, say=say)
@@ -198,7 +198,7 @@ def calibrate(
         if not report["result"]["reduced_stages"]:
             raise CalibrationRefused(_refusal(report), report)
         install(bundle_dir, runtime, {s: candidates.files[s][g] for s, g in chosen.items()},
-                report["result"]["precisions"], seed=seed, method=described)
+                report["result"]["precisions"], seed=seed, method=described, passed=passed_alone(evaluations))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report

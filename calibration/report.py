@@ -64,7 +64,9 @@ def _gate_line(t: dict[str, Any]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     t = report["thresholds"]
     lines = [
-        f"# Calibration: {report['bundle']} on {report['runtime']}",
+        f"# Calibration: {report['bundle']} on {report['runtime']}"
+        + (f", for {report['target']} devices (quality gated by emulation, speed not measured)"
+           if report.get("target") else ""),
         "",
         f"Corpus: {report['corpus']['sentences']} sentences ({report['corpus']['file']}), seed {report['seed']}, "
         f"calibration method {report['method']}; held-out: {report['heldout']['sentences']} sentences.",
@@ -79,13 +81,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"{', '.join(f'{s} {p}' for s, p in report['result']['candidates'].items())}.",
     ]
     if report.get("speed"):
-        lines += _speed_table(report["speed"])
+        lines += speed_table(report["speed"])
     if report.get("notes"):
         lines += ["", "Notes:", "", *(f"- {n}" for n in report["notes"])]
     return "\n".join(lines) + "\n"
 
 
-def _speed_table(speed: dict[str, Any]) -> list[str]:
+def speed_table(speed: dict[str, Any]) -> list[str]:
     any_stage = next(iter(speed.values()))
     lines = ["", f"Latency per sentence, ms, on {any_stage['sentences']} sentences each session had not seen: cold "
              "(the first time; how real text runs) and warm (the same sentences again). Candidates are ranked by "

@@ -12,7 +12,7 @@ candidate again, keeping it if the combination still passes (demotion is greedy)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -42,6 +42,18 @@ def ladders(speed: Mapping[str, Mapping[str, Any]], require_speedup: bool = True
             fastest.setdefault(precision_of(candidate), candidate)
         result[stage] = [c for _, c in ranked if fastest[precision_of(c)] == c]
     return result
+
+
+def passed_alone(evaluations: Sequence[Any]) -> dict[str, list[str]]:
+    """stage -> the precisions that passed the gate alone, in the order they were judged (gate Evaluations):
+    what a bundle records as proved safe, for a machine that cannot run the chosen one."""
+    passed: dict[str, list[str]] = {}
+    for e in evaluations:
+        if e.passed and len(e.precisions) == 1:
+            (stage, candidate), = e.precisions.items()
+            if precision_of(candidate) not in passed.setdefault(stage, []):
+                passed[stage].append(precision_of(candidate))
+    return passed
 
 
 def _listed(precisions: Mapping[str, str]) -> str:

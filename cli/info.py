@@ -9,6 +9,7 @@ import textwrap
 from typing import Any
 
 from voxport.bundle.manifest import Manifest
+from voxport.bundle.policy import CalibrationPolicy
 from voxport.families import family_named
 from voxport.pipeline.speakers import by_id
 
@@ -41,6 +42,13 @@ def _quality(m: Manifest) -> str | None:
     return None
 
 
+def _policy_facts(policy: CalibrationPolicy) -> dict[str, Any]:
+    proved = "timed" if policy.timed else "quality-checked by emulation, speed unmeasured"
+    return {"runtime": policy.runtime, "precisions": dict(policy.precisions),
+            "device": policy.device.name if policy.device else "device class not recorded",
+            "proved": proved + (f" on {policy.machine}" if policy.machine else "")}
+
+
 def voice_facts(m: Manifest) -> dict[str, Any]:
     """The manifest as a user asks about it; keys absent from the bundle are left out, not guessed."""
     ph = m.phonemizer
@@ -58,13 +66,13 @@ def voice_facts(m: Manifest) -> dict[str, Any]:
         "scales": family_named(m.family).settings(m),  # the knobs its family reads, at the voice's values
         # "fp32@128" keys are static-shape copies (build --static): listed apart from the precisions.
         "precisions": {s: sorted(k for k in g.variants if "@" not in k) for s, g in m.graphs.items()},
-        "calibrated": {r: dict(p.precisions) for r, p in m.calibration.items()},
+        "calibrated": [_policy_facts(p) for p in m.calibration],
         "buckets": None if m.shapes is None else {"phoneme": list(m.shapes.phoneme_buckets),
                                                    "frame": list(m.shapes.frame_buckets)},
         "static_graphs": {s: sorted({k for k in g.variants if "@" in k}) for s, g in m.graphs.items()
                           if any("@" in k for k in g.variants)},
     }
-    return {k: v for k, v in facts.items() if v not in (None, "", {})}
+    return {k: v for k, v in facts.items() if v not in (None, "", {}, [])}
 
 
 def format_facts(facts: dict[str, Any]) -> str:
@@ -80,8 +88,8 @@ def format_facts(facts: dict[str, Any]) -> str:
     lines += [(f"  {stage}", ", ".join(p) or "-") for stage, p in facts["precisions"].items()]
     if "calibrated" in facts:
         lines.append(("calibrated", ""))
-        lines += [(f"  {runtime}", ", ".join(f"{s} {p}" for s, p in policy.items()))
-                  for runtime, policy in facts["calibrated"].items()]
+        lines += [(f"  {p['runtime']}", f"{', '.join(f'{s} {x}' for s, x in p['precisions'].items()) or 'fp32'}"
+                   f"  ({p['device']}; {p['proved']})") for p in facts["calibrated"]]
     if "buckets" in facts:
         lines += [(f"{axis} buckets", ", ".join(map(str, sizes))) for axis, sizes in facts["buckets"].items()]
     if "static_graphs" in facts:

@@ -92,7 +92,7 @@ def _speak_streaming(voice, text: str, config, args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
-        from voxport.calibration import CalibrationRefused, calibrate
+        from voxport.calibration import CalibrationRefused
     except ImportError as exc:
         print(f"voxport calibrate needs the calibration extra: pip install 'voxport[calibration]' ({exc})",
               file=sys.stderr)
@@ -102,9 +102,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     bundle = args.bundle or ensure_default_bundle(progress=not args.quiet)
     say = progress(args.quiet)
     try:
-        report = calibrate(bundle, args.runtime, corpus=args.corpus, seed=args.seed, method=args.method,
-                           max_sentences=args.max_sentences, check_wer=not args.no_wer, threads=args.threads,
-                           allow_duration_shift=args.allow_duration_shift, progress=say)
+        report = _calibrate_step(args, bundle, say)
+    except ValueError as exc:  # an unknown target, or nothing untimed to time: the message says which
+        say.close()
+        print(f"voxport calibrate: {exc}", file=sys.stderr)
+        return 2
     except CalibrationRefused as exc:
         say.close()
         print(f"voxport calibrate: {exc}", file=sys.stderr)
@@ -115,10 +117,31 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 2
     finally:
         say.close()  # the terminal's progress line ends before anything else is printed
-    policy = ", ".join(f"{stage} {p}" for stage, p in report["result"]["candidates"].items())
-    print(f"calibrated for {report['runtime']} ({report['result']['kind']}): {policy}; load it with --precision "
-          f"calibrated; report: {Path(bundle) / 'calibration'}")
+    result = report["result"]
+    policy = ", ".join(f"{stage} {p}" for stage, p in result.get("candidates", result["precisions"]).items())
+    where = f" on {report['target']} devices (quality-checked by emulation; time it there with --time-only)" \
+        if report.get("target") else ""
+    print(f"calibrated for {report['runtime']}{where} ({result['kind']}): {policy or 'fp32'}; load it with "
+          f"--precision calibrated; report: {Path(bundle) / 'calibration'}")
     return 0
+
+
+def _calibrate_step(args: argparse.Namespace, bundle: str | Path, say) -> dict:
+    """A full calibration, a cross-calibration for --target, or --time-only's timing on this device."""
+    options = {"corpus": args.corpus, "seed": args.seed, "threads": args.threads, "progress": say}
+    if args.time_only:
+        from voxport.calibration.time_only import time_only
+
+        return time_only(bundle, args.runtime, **options)
+    gate = {"max_sentences": args.max_sentences, "check_wer": not args.no_wer,
+            "allow_duration_shift": args.allow_duration_shift}
+    if args.target:
+        from voxport.calibration.cross import cross_calibrate
+
+        return cross_calibrate(bundle, args.target, **options, **gate)
+    from voxport.calibration import calibrate
+
+    return calibrate(bundle, args.runtime, method=args.method, **options, **gate)
 
 
 def cmd_runtimes(args: argparse.Namespace) -> int:
@@ -201,6 +224,13 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--allow-duration-shift", action="store_true",
                    help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
                         "pass and the length moves by <= 2%% (default: no moved duration)")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--target", help="calibrate for another class of device, gating its float precisions by "
+                       "emulation here: arm64-fp16, x86_64-bf16, or ARCH:FEATURES:PRECISIONS; recorded as "
+                       "quality-checked, speed unmeasured (OpenVINO)")
+    where.add_argument("--time-only", action="store_true",
+                       help="on the device: time the bundle's quality-checked, untimed policy (from --target) and "
+                       "keep the stages that are faster than fp32 here")
     c.add_argument("--quiet", action="store_true", help="no progress")
     c.set_defaults(func=cmd_calibrate)
 

@@ -339,6 +339,11 @@ class Backend:
         """Cheap check (no import of the runtime): is the runtime library installed?"""
         return bool(cls.module) and find_spec(cls.module) is not None
 
+    def device_precisions(self, device: str | None = None) -> tuple[str, ...]:
+        """The precisions this backend runs natively on `device` (its default when None), as the runtime
+        reports them; what a calibrated policy may use on this machine (voxport.runtimes.device_class)."""
+        return tuple(self.precisions)
+
     def describe(self) -> dict[str, Any]:
         """What ``voxport runtimes`` prints; backends add ``version``, ``devices`` and their own keys."""
         return {

@@ -356,6 +356,9 @@ class OpenVINOBackend(Backend):
     extra_keys = ("config", "allow_slow_precision", "bucket_copies")
     session_class = OpenVINOSession
 
+    def device_precisions(self, device: str | None = None) -> tuple[str, ...]:
+        return tuple(_device_precisions(shared_core(), device or "CPU"))
+
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         if info["available"]:

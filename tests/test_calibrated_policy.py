@@ -88,7 +88,7 @@ def test_calibrate_installs_a_bf16_only_policy(bf16_bundle):
     assert "Result (bf16 only)" in (bundle_dir / "calibration" / "report-openvino.md").read_text()
 
     bundle = Bundle.load(bundle_dir)  # verifies every recorded size and hash
-    assert bundle.manifest.calibration["openvino"].precisions == result["precisions"]
+    assert bundle.manifest.policies_for("openvino")[0].precisions == result["precisions"]
     vocoder = bundle.manifest.graphs["vocoder"].variants
     assert vocoder["bf16"].file == "bf16/vocoder.onnx" and "int8" not in vocoder
     assert set(bundle.manifest.graphs["decoder"].variants) == {"fp32"}  # bf16 compiled from the fp32 file

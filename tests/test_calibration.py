@@ -9,6 +9,8 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from voxport.runtimes.device_class import this_device
+
 pytest.importorskip("onnxruntime.quantization", reason="needs onnxruntime's quantization tools")
 
 from voxport import Voice  # noqa: E402
@@ -228,7 +230,7 @@ def test_refused_calibration_writes_a_report_and_no_int8(bundle_copy):
     assert "REFUSED" in (bundle_copy / "calibration" / "report-onnxruntime.md").read_text()
     bundle = Bundle.load(bundle_copy)
     assert "int8" not in bundle.manifest.graphs["vocoder"].variants
-    assert bundle.manifest.calibration == {}
+    assert bundle.manifest.calibration == ()
     assert not (bundle_copy / "calibration" / "candidates-onnxruntime").exists()
 
 
@@ -284,9 +286,11 @@ def test_accepted_calibration_installs_what_it_chose_and_int8_loads_it(bundle_co
     assert report["result"]["int8_stages"] == ["decoder", "vocoder"]
 
     bundle = Bundle.load(bundle_copy)  # verifies every recorded size and hash
-    policy = bundle.manifest.calibration["onnxruntime"]
-    assert set(bundle.manifest.calibration) == {"onnxruntime"}
-    assert policy.precisions == chosen
+    (policy,) = bundle.manifest.calibration
+    assert policy.runtime == "onnxruntime" and policy.precisions == chosen
+    # Recorded for this machine's class, measured here, with what passed the gate alone.
+    assert policy.device == this_device("onnxruntime") and policy.timed and not policy.emulated and policy.machine
+    assert policy.passed == {"decoder": ["int8"], "vocoder": ["int8"]}
     assert policy.report == "calibration/report-onnxruntime.json" and (bundle_copy / policy.report).is_file()
     assert policy.seed == report["seed"] and policy.method == report["method"]
     for stage in ("decoder", "vocoder"):

@@ -110,18 +110,21 @@ def test_info_shows_calibration_buckets_and_static_graphs(tiny_bundle):
     from voxport.bundle.manifest import CalibrationPolicy
     from voxport.cli.info import format_facts, voice_facts
     from voxport.runtimes import ShapePlan
+    from voxport.runtimes.device_class import DeviceClass
 
     # The manifest as calibrate and build --static leave it, without running either (both take seconds).
     m = Bundle.load(tiny_bundle, verify=False).manifest
     encoder = m.graphs["encoder"]
     static = {f"fp32@{n}": encoder.variants["fp32"] for n in (32, 64)}
     m = dataclasses.replace(
-        m, calibration={"openvino": CalibrationPolicy({"decoder": "int8-bf16"}, report="calibration/ov.json")},
+        m, calibration=(CalibrationPolicy({"decoder": "int8-bf16"}, report="calibration/ov.json", runtime="openvino",
+                                          device=DeviceClass("x86_64", ("avx512",), ("fp32", "int8"))),),
         shapes=ShapePlan((32, 64), (48, 96)),
         graphs={**m.graphs, "encoder": dataclasses.replace(encoder, variants={**encoder.variants, **static})})
     facts = voice_facts(m)
     text = format_facts(facts)
-    assert facts["calibrated"] == {"openvino": {"decoder": "int8-bf16"}}
+    assert facts["calibrated"] == [{"runtime": "openvino", "precisions": {"decoder": "int8-bf16"}, "proved": "timed",
+                                    "device": "x86_64 avx512 [fp32 int8]"}]
     assert facts["precisions"]["encoder"] == ["fp32"]  # static copies are listed apart
     assert facts["static_graphs"] == {"encoder": ["fp32@32", "fp32@64"]}
     assert "decoder int8-bf16" in text and "fp32@32, fp32@64" in text

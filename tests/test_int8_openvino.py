@@ -154,7 +154,7 @@ def test_openvino_calibration_records_a_policy_that_int8_loads(tiny_bundle, tmp_
     assert chosen in ("int8-bf16", "int8")
     assert precisions["encoder"] == "fp32"
     bundle = Bundle.load(bundle_dir)  # verifies every recorded size and hash
-    assert bundle.manifest.calibration["openvino"].precisions == precisions
+    assert bundle.manifest.policies_for("openvino")[0].precisions == precisions
     installed = bundle.manifest.graphs["vocoder"].variants["int8"]
     assert _sha(bundle_dir / installed.file) == installed.sha256
     with Voice.load(bundle_dir, runtime="openvino", precision="int8") as voice:

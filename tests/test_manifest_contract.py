@@ -63,9 +63,40 @@ def test_typed_fields_round_trip(bdir: Path) -> None:
                                   "seed": 3}}))
     m = Bundle.load(bdir).manifest
     assert m.streaming == Reach(32, None)
-    assert m.calibration == {"openvino": CalibrationPolicy({"decoder": "int8-bf16"}, "calibration/r.json", 3)}
-    assert m.calibration["openvino"].int8_stages == ["decoder"]
+    # The format-2 object keyed by runtime reads as one policy of unrecorded device class.
+    assert m.calibration == (CalibrationPolicy({"decoder": "int8-bf16"}, "calibration/r.json", 3, runtime="openvino"),)
+    assert m.policies_for("openvino")[0].int8_stages == ["decoder"] and m.policies_for("onnxruntime") == ()
     assert type(m).from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
+def test_policies_per_device_class_round_trip(bdir: Path) -> None:
+    arm = {"arch": "arm64", "features": ["fp16", "dotprod"], "precisions": ["fp32", "fp16", "int8"]}
+    edit_manifest(bdir, lambda d: d.update(calibration=[
+        {"runtime": "openvino", "precisions": {"decoder": "bf16"}, "report": "a.json", "machine": "Xeon",
+         "device": {"arch": "x86_64", "features": ["amx-bf16"], "precisions": ["fp32", "bf16", "int8"]},
+         "passed": {"decoder": ["bf16", "fp16"]}},
+        {"runtime": "openvino", "precisions": {"decoder": "fp16"}, "report": "b.json", "device": arm,
+         "timed": False, "emulated": True}]))
+    m = Bundle.load(bdir).manifest
+    first, second = m.policies_for("openvino")
+    assert first.device.features == ("amx-bf16",) and first.safe("decoder") == ["bf16", "fp16"] and first.timed
+    assert second.device.arch == "arm64" and not second.timed and second.emulated
+    assert "quality-checked by emulation" in second.describe()
+    assert type(m).from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
+@pytest.mark.parametrize(("policy", "field"), [
+    ({"precisions": {"decoder": "bf16"}, "report": "a.json"}, "calibration[0].runtime"),
+    ({"runtime": "openvino", "precisions": {}, "report": "a.json", "passed": {"decoder": ["int4"]}},
+     "calibration[0].passed.decoder[0]"),
+    ({"runtime": "openvino", "precisions": {}, "report": "a.json", "device": {"arch": "arm64", "cores": 4}},
+     "calibration[0].device.cores"),
+])
+def test_bad_policy_fields_are_named(bdir: Path, policy: dict, field: str) -> None:
+    edit_manifest(bdir, lambda d: d.update(calibration=[policy]))
+    with pytest.raises(BundleFormatError) as ei:
+        Bundle.load(bdir)
+    assert ei.value.field == field
 
 
 def test_format_1_manifest_is_read(bdir: Path) -> None:
@@ -80,7 +111,8 @@ def test_format_1_manifest_is_read(bdir: Path) -> None:
     edit_manifest(bdir, to_version_1)
     m = Bundle.load(bdir).manifest
     assert m.n_vocab == 42 and m.streaming == Reach(5, 7)
-    assert list(m.calibration) == ["onnxruntime"] and m.calibration["onnxruntime"].precisions == {"decoder": "int8"}
+    assert [p.runtime for p in m.calibration] == ["onnxruntime"]
+    assert m.policies_for("onnxruntime")[0].precisions == {"decoder": "int8"}
     assert m.extra == {"model_config": {"n_vocab": 42}}
 
 

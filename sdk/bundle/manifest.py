@@ -10,20 +10,21 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from voxport.bundle.contract import STAGES, StageContract, pipeline_order
+from voxport.bundle.contract import StageContract, pipeline_order
 from voxport.bundle.errors import BundleVersionError, MissingVariantError
 from voxport.bundle.fields import JsonObject, ManifestPath, check_int, fail
 from voxport.bundle.mel_params import MelParams
+from voxport.bundle.policy import CalibrationPolicy, policies_from_json
 from voxport.families.tacotron2.params import DecoderLoop, VocoderNoise
 from voxport.runtimes.base import TensorSpec
 from voxport.runtimes.shapes import ShapePlan
 from voxport.synthesis import Scales
 
 # 2: n_vocab, streaming reach and calibration policies became validated fields (1 kept them in `extra`).
-FORMAT_VERSION = 2
+# 3: calibration became a list of policies, one per (runtime, device class) (voxport.bundle.policy).
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8-bf16")
 
 
 def _tensor_from_dict(d: Any, manifest_path: ManifestPath, fld: str) -> TensorSpec:
@@ -136,36 +137,6 @@ class Reach:
                    vocoder=None if vocoder is None else o.integer("vocoder_context_frames"))
 
 
-@dataclass(frozen=True)
-class CalibrationPolicy:
-    """What `voxport calibrate` accepted for one runtime: a precision per stage, and where its report is."""
-
-    precisions: dict[str, str]
-    report: str
-    seed: int = 0
-    method: str = ""
-
-    @property
-    def int8_stages(self) -> list[str]:
-        return [s for s, p in self.precisions.items() if p.startswith("int8")]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"precisions": dict(self.precisions), "int8_stages": self.int8_stages, "report": self.report,
-                "seed": self.seed, "method": self.method}
-
-    @classmethod
-    def from_dict(cls, d: Any, manifest_path: ManifestPath = None, field: str = "calibration",
-                  stages: tuple[str, ...] = STAGES) -> CalibrationPolicy:
-        o = JsonObject(d, field, manifest_path, {"precisions", "int8_stages", "report", "seed", "method"})
-        precisions = o.obj("precisions")
-        for stage in precisions.d:
-            if stage not in stages:
-                fail(o.mp, precisions.name(stage), f"is not a stage of this bundle ({list(stages)})")
-            precisions.choice(stage, PRECISIONS)
-        return cls(precisions=dict(precisions.d), report=o.string("report"), seed=o.integer("seed", 0, default=0),
-                   method=str(o.get("method", "")))
-
-
 def static_variant(precision: str, size: int) -> str:
     """The variant key of a graph copy whose time axis is fixed at `size` ("fp32@128")."""
     return f"{precision}@{size}"
@@ -198,7 +169,7 @@ def _shape_plan(o: JsonObject) -> ShapePlan | None:
 
 # Optional fields written only when they differ from these defaults, so manifests stay short.
 _OPTIONAL_DEFAULTS: dict[str, Any] = {"durations": DurationRule(), "frame_multiple": 1, "mel": None,
-                                      "streaming": None, "calibration": {}, "shapes": None,
+                                      "streaming": None, "calibration": (), "shapes": None,
                                       "decoder_loop": None, "vocoder_noise": None, "params": {}}
 
 
@@ -225,7 +196,7 @@ class Manifest:
     frame_multiple: int = 1
     mel: MelParams | None = None  # for models that decode to a mel spectrogram
     streaming: Reach | None = None
-    calibration: dict[str, CalibrationPolicy] = field(default_factory=dict)  # runtime -> accepted policy
+    calibration: tuple[CalibrationPolicy, ...] = ()  # accepted policies, one per (runtime, device class)
     shapes: ShapePlan | None = None  # the buckets fixed-shape runs use (and static graphs were written for)
     decoder_loop: DecoderLoop | None = None  # autoregressive families: the decoder step's loop on the host
     vocoder_noise: VocoderNoise | None = None  # a vocoder that samples (WaveGlow's z)
@@ -242,6 +213,10 @@ class Manifest:
     def stages(self) -> tuple[str, ...]:
         return tuple(self.graphs)
 
+    def policies_for(self, runtime: str) -> tuple[CalibrationPolicy, ...]:
+        """The calibrated policies recorded for `runtime` (canonical name), in the order they were added."""
+        return tuple(p for p in self.calibration if p.runtime == runtime)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready deep copy, keys in a readable order; mutating it does not affect the manifest."""
         d: dict[str, Any] = {}
@@ -249,8 +224,10 @@ class Manifest:
             value = getattr(self, f.name)
             if f.name in _OPTIONAL_DEFAULTS and value == _OPTIONAL_DEFAULTS[f.name]:
                 continue
-            if f.name == "graphs" or f.name == "calibration":
+            if f.name == "graphs":
                 d[f.name] = {k: v.to_dict() for k, v in value.items()}
+            elif f.name == "calibration":
+                d[f.name] = [policy.to_dict() for policy in value]
             else:
                 d[f.name] = value.to_dict() if hasattr(value, "to_dict") else copy.deepcopy(value)
         return d
@@ -269,7 +246,6 @@ class Manifest:
         for spk in speakers.d:
             if speakers.integer(spk) >= num_speakers:
                 fail(o.mp, speakers.name(spk), f"is {speakers.d[spk]}, but num_speakers is {num_speakers}")
-        calibration = o.obj("calibration", default={})
         sample_rate = o.integer("sample_rate", 1)
         return cls(
             family=o.string("family"),
@@ -290,8 +266,7 @@ class Manifest:
             mel=None if o.get("mel", None) is None else MelParams.from_dict(o.d["mel"], o.mp,
                                                                           sample_rate=sample_rate),
             streaming=None if o.get("streaming", None) is None else Reach.from_dict(o.d["streaming"], o.mp),
-            calibration={r: CalibrationPolicy.from_dict(p, o.mp, calibration.name(r), tuple(graphs))
-                         for r, p in calibration.d.items()},
+            calibration=policies_from_json(o.get("calibration", []), o.mp, tuple(graphs)),
             shapes=_shape_plan(o),
             decoder_loop=(None if o.get("decoder_loop", None) is None
                           else DecoderLoop.from_dict(o.d["decoder_loop"], o.mp)),

@@ -3,9 +3,10 @@ or a mapping per stage) and the bundle's manifest to the graph file, the declare
 precision of every stage. Defaults are written here once; names are lower-cased once, here.
 
 "calibrated" (or "int8", its older name) asks for the policy `voxport calibrate` installed for the stage's
-runtime; OpenVINO and TensorRT compile bf16/fp16 from the fp32 file when the bundle has no file of that
-precision (the runtime says which: `compiles_precision`); "int8-bf16" runs the int8 file with a bf16
-float remainder; a stage that will never be padded opens the unmasked copy of its fp32 file.
+runtime and a machine like this one (voxport.pipeline.calibrated); OpenVINO and TensorRT compile bf16/fp16
+from the fp32 file when the bundle has no file of that precision (the runtime says which:
+`compiles_precision`); "int8-bf16" runs the int8 file with a bf16 float remainder; a stage that will never
+be padded opens the unmasked copy of its fp32 file.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 from voxport.bundle import Bundle, MissingVariantError
 from voxport.bundle import contract as c
 from voxport.bundle.manifest import GraphEntry, unmasked_variant
+from voxport.pipeline import calibrated
 from voxport.runtimes import TensorSpec, canonical_runtime
+from voxport.runtimes.device_class import this_device
 from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.runtimes.registry import compiles_precision
 
-__all__ = ["CALIBRATED", "DEFAULT_PRECISION", "DEFAULT_RUNTIME", "StageChoice", "StagePlan", "calibrated_precision",
+__all__ = ["CALIBRATED", "DEFAULT_PRECISION", "DEFAULT_RUNTIME", "StageChoice", "StagePlan", "calibrated_precisions",
            "per_stage", "resolve", "variant_for"]
 
 StageChoice = str | Mapping[str, str]
@@ -74,24 +77,32 @@ def variant_for(runtime: str, precision: str, variants: Collection[str]) -> str:
     return "fp32" if "fp32" in variants and compiles_precision(runtime, precision) else precision
 
 
-def calibrated_precision(bundle: Bundle, runtime: str, stage: str, requested: str = "calibrated") -> str:
-    """The precision `voxport calibrate` chose for `stage` on `runtime` (int8, int8-bf16, bf16, fp16 or
-    fp32). Calibrated graphs are made per runtime, so a bundle calibrated for another runtime is refused
-    with the command that calibrates this one."""
+def calibrated_precisions(bundle: Bundle, runtime: str, requested: str = "calibrated") -> dict[str, str]:
+    """Every stage's precision under the policy `voxport calibrate` chose for `runtime` on a machine like
+    this one (voxport.pipeline.calibrated: this device class, else one that fits, else a fallback with a
+    warning). Calibrated graphs are made per runtime, so a bundle calibrated only for another runtime is
+    refused with the command that calibrates this one."""
     try:
         name = canonical_runtime(runtime)
     except RuntimeUnavailableError:  # reported, with its advice, when the session is opened
-        return requested
-    calibration = bundle.manifest.calibration
-    if name not in calibration:
-        entry = bundle.graph(stage)
-        done = f" (it was calibrated for {', '.join(sorted(calibration))})" if calibration else ""
+        return dict.fromkeys(bundle.stages, requested)
+    policies = bundle.manifest.policies_for(name)
+    if not policies:
+        entry = bundle.graph(bundle.stages[-1])
+        others = sorted({p.runtime for p in bundle.manifest.calibration})
+        done = f" (it was calibrated for {', '.join(others)})" if others else ""
         raise MissingVariantError(
-            requested, sorted(v for v in entry.variants if v != "int8"), stage,
+            requested, sorted(v for v in entry.variants if v != "int8"), bundle.stages[-1],
             advice=f"this bundle has no calibrated policy for {name}{done}: run `voxport calibrate --bundle DIR "
             f"--runtime {name}` to create and quality-check one",
         )
-    return calibration[name].precisions.get(stage, DEFAULT_PRECISION)
+    try:
+        device = this_device(name)
+    except RuntimeUnavailableError:  # the runtime is not installed: opening the session says so
+        return dict.fromkeys(bundle.stages, requested)
+    choice = calibrated.choose(policies, device, bundle.stages, name)
+    calibrated.warn(choice)
+    return choice.precisions
 
 
 def resolve(bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: StageChoice = DEFAULT_PRECISION, *,
@@ -104,6 +115,7 @@ def resolve(bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: S
     runtimes = per_stage(runtime, stages, "runtime")
     asked = {s: str(p).strip().lower() for s, p in per_stage(precision, stages, "precision").items()}
     hints = _hints(bundle)
+    policies: dict[str, dict[str, str]] = {}  # runtime -> the calibrated precisions, chosen once
     plans = {}
     for stage in stages:
         entry, rt, prec = bundle.graph(stage), runtimes[stage], asked[stage]
@@ -111,7 +123,9 @@ def resolve(bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: S
             plans[stage] = StagePlan(stage, rt, prec, None, Path(files[stage]), entry.inputs, hints=hints[stage])
             continue
         if prec in CALIBRATED:
-            prec = calibrated_precision(bundle, rt, stage, prec)
+            if rt not in policies:
+                policies[rt] = calibrated_precisions(bundle, rt, prec)
+            prec = policies[rt][stage]
         if static and entry.static_sizes():
             plans[stage] = replace(_static_plan(stage, entry, rt, prec), hints=hints[stage])
         else:

@@ -14,7 +14,7 @@ from voxport.pipeline.precision import (  # noqa: F401 -- StageChoice, per_stage
     DEFAULT_RUNTIME,
     StageChoice,
     StagePlan,
-    calibrated_precision,
+    calibrated_precisions,
     per_stage,
     resolve,
 )
