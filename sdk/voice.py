@@ -223,11 +223,14 @@ class Voice:
     def _windows(self, utterance: Any, reach: Reach, first: int, size: int, pacing: AheadPacing | None
                  ) -> Iterator[tuple[np.ndarray, bool]]:
         """The sentence's (audio, is_last) pieces: one whole render when `pacing` finds the listener far
-        enough ahead, else the pipeline's windows."""
+        enough ahead (handed out in pieces of at most `size` frames, as windows are: a client's audio
+        messages stay as small as before), else the pipeline's windows."""
         if pacing is not None:
             seconds = float(np.sum(self.pipeline.frames(utterance))) * self.hop_length / self.sample_rate
             if pacing.whole(seconds):
-                yield self.pipeline.render(utterance), True
+                audio, step = self.pipeline.render(utterance), size * self.hop_length
+                for start in range(0, max(audio.size, 1), step):
+                    yield audio[start : start + step], start + step >= audio.size
                 return
         yield from self.pipeline.stream(utterance, reach, first, size)
 

@@ -38,9 +38,12 @@ def test_later_sentences_rendered_whole_join_into_the_same_audio_and_timings(tin
     assert pacing.whole_sentences == 2  # every sentence after the first
     first = [c for c in paced if c.sentence_index == 0]
     assert len(first) > 1 and len(first) == len([c for c in plain if c.sentence_index == 0])  # still windows
-    for index in (1, 2):
-        assert len([c for c in paced if c.sentence_index == index]) == 1  # one whole render
-        assert len([c for c in plain if c.sentence_index == index]) > 1
+    step = 16 * tiny_voice.hop_length
+    for index in (1, 2):  # one whole render, handed out in pieces of chunk_frames
+        sizes = [c.audio.size for c in paced if c.sentence_index == index]
+        assert len(sizes) > 1 and set(sizes[:-1]) == {step} and 0 < sizes[-1] <= step
+        assert [c.last_in_sentence for c in paced if c.sentence_index == index] == [False] * (len(sizes) - 1) + [True]
+        assert sizes != [c.audio.size for c in plain if c.sentence_index == index]  # not the windows
     a, b = np.concatenate([c.audio for c in plain]), np.concatenate([c.audio for c in paced])
     assert a.shape == b.shape and float(np.max(np.abs(a - b))) <= TOLERANCE
     assert np.array_equal(a[: first[-1].offset], b[: first[-1].offset])  # the first sentence: the same calls
