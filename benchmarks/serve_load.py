@@ -2,10 +2,10 @@
 
 For each number of concurrent clients (default 1, 4, 16) and each server, a fresh server process is
 started, warmed up (--warmup requests at once, not counted: every worker of a 16-worker voxport has
-spoken before measuring starts, as in a server that has been up a while), then every client sends `--requests`
-requests of `--sentences` sentences (default one) one after another, each on a new connection with the `wyoming` package's
-AsyncTcpClient (as Home Assistant does). Every request speaks a sentence no other request of the run
-speaks, on either server (benchmarks/_serve_clients.py). Per configuration it reports time to first
+spoken before measuring starts, as in a server that has been up a while), then every client sends
+`--requests` requests of `--sentences` sentences (default one) one after another, each on a new connection
+with the `wyoming` package's AsyncTcpClient (as Home Assistant does). Every request speaks sentences no other
+request of the run speaks, on either server (benchmarks/_serve_clients.py). Per configuration it reports time to first
 audio (the first audio-chunk with samples, from before connecting) and total latency at p50/p99,
 throughput (audio seconds per wall second of the measured phase), errors (error events, dropped
 connections, answers without audio, requests past --request-timeout) and the server's peak RSS.
