@@ -137,3 +137,22 @@ def test_a_lone_request_gets_the_audio_it_would_get_in_windows(tiny_bundle, monk
     assert whole == 2 and chunks[0] == windows[0]
     # Equal within float rounding (Pipeline.whole_is_stream); the tiny committed voice gives the very samples.
     assert paced.shape == windowed.shape and float(np.max(np.abs(paced - windowed))) <= 1e-4
+
+
+@pytest.mark.parametrize("flag,ahead", [([], True), (["--solo-windows"], False)])
+def test_serve_paces_the_lone_request_unless_told_not_to(monkeypatch, tiny_bundle, flag, ahead):
+    pytest.importorskip("uvicorn", reason="voxport serve needs the serve extra")
+    import voxport.server.app as app
+    from voxport.cli import main
+
+    seen = {}
+
+    async def fake_serve(registry, options):  # the registry as the server would get it, then stop
+        pool = registry.pools["tiny"]
+        seen["ahead"], seen["solo"] = pool._solo_ahead, pool._solo is not None
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    argv = ["serve", "--voice", f"tiny={tiny_bundle}", "--preload", "--workers", "1", "--solo-threads", "2",
+            "--port", "0", "--wyoming", "none", *flag]
+    assert main(argv) == 0
+    assert seen == {"ahead": ahead, "solo": True}
