@@ -15,7 +15,9 @@ meaningful on a quiet machine). Modes:
     solo     Voice.stream with the lone request's pacing (voxport.pipeline.pacing.AheadPacing)
 
 The sum over the stage calls' wall time (Engine hooks) is split per stage, to see where a mode's extra
-cost lies.
+cost lies. `--spinning` lets onnxruntime's idle threads busy-wait (its own default, and wyoming-piper's;
+voxport's is off): that costs CPU by design, so compare its wall column with a run without it, on a quiet
+machine only.
 """
 
 from __future__ import annotations
@@ -55,6 +57,24 @@ def run_mode(voice: Any, mode: str, text: str) -> tuple[int, float, int]:
     return samples, first or 0.0, pacing.whole_sentences if pacing is not None else 0
 
 
+def load_voice(threads: int, spinning: bool) -> Any:
+    """The default voice as `Voice.load` opens it, with spinning threads if asked."""
+    from voxport.voice import Voice
+
+    if not spinning:
+        return Voice.load(threads=threads, progress=False)
+    from voxport.bundle import Bundle
+    from voxport.bundle.default_voice import ensure_default_bundle
+    from voxport.pipeline.sessions import StageSessions
+    from voxport.runtimes import RuntimeOptions
+    from voxport.voice import _unpadded_stages
+
+    bundle = Bundle.load(ensure_default_bundle(progress=False))
+    options = RuntimeOptions(threads=threads, extra={"allow_spinning": True})
+    return Voice(bundle, StageSessions.open(bundle, options=options,
+                                            unpadded=_unpadded_stages(bundle, "onnxruntime", None)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2, help="the voice's threads (default %(default)s)")
@@ -62,13 +82,12 @@ def main() -> None:
     p.add_argument("--sentences", type=int, default=1, help="sentences per request (default %(default)s)")
     p.add_argument("--modes", default="stream,whole,solo", help="comma-separated (default %(default)s)")
     p.add_argument("--seed", type=int, default=7, help="sentence draw (default %(default)s)")
+    p.add_argument("--spinning", action="store_true", help="onnxruntime's idle threads busy-wait")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args()
 
-    from voxport.voice import Voice
-
     modes = args.modes.split(",")
-    voice = Voice.load(threads=args.threads, progress=False)
+    voice = load_voice(args.threads, args.spinning)
     texts = unseen_sentences(len(modes) * args.requests * args.sentences + 1, seed=args.seed)
     voice.synthesize(texts.pop())  # the process's one-off costs, in no mode
     cpu: dict[str, float] = defaultdict(float)
@@ -94,7 +113,8 @@ def main() -> None:
             whole[mode] += paced
     voice.close()
 
-    print(f"threads {args.threads}, {args.requests} requests of {args.sentences} sentence(s) per mode, "
+    spinning = " (spinning)" if args.spinning else ""
+    print(f"threads {args.threads}{spinning}, {args.requests} requests of {args.sentences} sentence(s) per mode, "
           f"load average {os.getloadavg()[0]:.2f} at the end")
     print(f"{'mode':8} {'audio s':>8} {'CPU s/audio s':>14} {'wall s/audio s':>15} {'first audio p50':>16}  "
           "stage wall s/audio s")
