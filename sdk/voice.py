@@ -185,8 +185,8 @@ class Voice:
         its breaks are silence chunks (sentence index -1) and count in the offsets.
 
         `pacing` (voxport.pipeline.pacing.AheadPacing): a sentence it finds the listener far enough ahead
-        for is rendered whole and leaves as one chunk, where the family says that equals its windows
-        (`Pipeline.whole_is_stream`); the same audio and timestamps for less work.
+        for is rendered whole (handed out in pieces of `chunk_frames`), where the family says that equals
+        its windows (`Pipeline.whole_is_stream`); the same audio and timestamps for less work.
         """
         config = SynthesisConfig.of(config, family_options=self.family.options, **settings)
         draws = self._draws(config)

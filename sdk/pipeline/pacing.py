@@ -2,7 +2,7 @@
 
 Windows exist for the first audio: a sentence streamed in windows starts playing after its first small
 chunk, but every window pays its context margins again and runs graphs on shapes too small to use the
-cores well (the default voice's sentence costs ~1.1x in windows what it costs whole, benchmarks/solo_cpu.py).
+cores well (a sentence of the default voice costs 7-10% more CPU in windows than whole, benchmarks/solo_cpu.py).
 Once the listener holds more audio than the next sentence takes to synthesize, nobody waits for that
 sentence's first chunk, and rendering it whole, in one call per stage, is the cheaper way to the same audio.
 
