@@ -40,8 +40,9 @@ class Pipeline(ABC):
     context frames and frame multiples for windowed calls)."""
 
     # Whether `render` gives the audio its `stream` windows join into (the same draws, the same frames, equal
-    # up to float rounding: within 1e-4 of full scale), with `frames` known once `utterance` returned. Then a
-    # stream may render a sentence whole when nobody waits for its first chunk (voxport.pipeline.pacing).
+    # up to the rounding of the precision it runs at: fp32 within 1e-4 of full scale), with `frames` known once
+    # `utterance` returned. Then a stream may render a sentence whole when nobody waits for its first chunk
+    # (voxport.pipeline.pacing).
     whole_is_stream: ClassVar[bool] = False
 
     def __init__(self, engine: Engine) -> None:
