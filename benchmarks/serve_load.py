@@ -2,10 +2,10 @@
 
 For each number of concurrent clients (default 1, 4, 16) and each server, a fresh server process is
 started, warmed up (--warmup requests at once, not counted: every worker of a 16-worker voxport has
-spoken before measuring starts, as in a server that has been up a while), then every client sends `--requests`
-one-sentence requests one after another, each on a new connection with the `wyoming` package's
-AsyncTcpClient (as Home Assistant does). Every request speaks a sentence no other request of the run
-speaks, on either server (benchmarks/_serve_clients.py). Per configuration it reports time to first
+spoken before measuring starts, as in a server that has been up a while), then every client sends
+`--requests` requests of `--sentences` sentences (default one) one after another, each on a new connection
+with the `wyoming` package's AsyncTcpClient (as Home Assistant does). Every request speaks sentences no other
+request of the run speaks, on either server (benchmarks/_serve_clients.py). Per configuration it reports time to first
 audio (the first audio-chunk with samples, from before connecting) and total latency at p50/p99,
 throughput (audio seconds per wall second of the measured phase), errors (error events, dropped
 connections, answers without audio, requests past --request-timeout) and the server's peak RSS.
@@ -28,7 +28,14 @@ are missing from the data dir, and the catalog (voices.json) only with --update-
 its configurations for a 2-core machine: two workers of one thread each (one per core), and sixteen
 (one per client: the cores are shared among all requests, so none waits for a worker before its first
 chunk, at the cost of a loaded copy of the voice per worker, visible in the RSS column). Both have a
-queue that admits 16 clients without "busy" answers.
+queue that admits 16 clients without "busy" answers. Both give a request that runs alone a copy of the
+voice with every usable core's threads, which streams its first sentence in windows and synthesizes a later
+one whole once the client is far enough ahead; `--solo-windows` streams every sentence in windows there too,
+`--solo-threads 0` drops that copy:
+
+    .venv/bin/python benchmarks/serve_load.py --clients 1,4,16 --requests 30 --sentences 3 \\
+        --voxport-args "--workers 2 --threads 1 --queue 32" \\
+        --voxport-args "--workers 2 --threads 1 --queue 32 --solo-windows"
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", default="1,4,16", help="concurrent client counts (default %(default)s)")
     p.add_argument("--requests", type=int, default=50, help="requests per client (default %(default)s)")
+    p.add_argument("--sentences", type=int, default=1,
+                   help="unseen sentences per request (default %(default)s; more shows how a server paces the "
+                   "sentences after the first)")
     p.add_argument("--servers", default="voxport,wyoming-piper", help="servers to run (default %(default)s)")
     p.add_argument("--voxport-args", action="append", metavar="ARGS",
                    help=f"`voxport serve` options, one row each (repeatable; default: {DEFAULT_VOXPORT_ARGS})")
@@ -274,7 +284,11 @@ def header_lines() -> tuple[list[str], dict[str, Any]]:
 def main() -> int:
     args = parse_args()
     configs = configurations(args)
-    texts = unseen_sentences(len(configs) * args.warmup + sum(c.clients * args.requests for c in configs), args.seed)
+    if args.sentences < 1:
+        raise SystemExit(f"--sentences must be at least 1, got {args.sentences}")
+    count = len(configs) * args.warmup + sum(c.clients * args.requests for c in configs)
+    drawn, k = unseen_sentences(count * args.sentences, args.seed), args.sentences
+    texts = [" ".join(drawn[i:i + k]) for i in range(0, len(drawn), k)]
     head, machine = header_lines()
     report: dict[str, Any] = {"settings": vars(args), "machine": machine, "header": head, "rows": []}
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp:

@@ -28,6 +28,10 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--solo-threads", type=int, metavar="N",
                    help="threads of one more copy of each voice, for a request that runs alone (the usual home "
                    "has one client): default the usable cores; 0: no such copy (less memory)")
+    s.add_argument("--solo-windows", action="store_true",
+                   help="a request running alone streams every sentence in windows, as on a worker copy "
+                   "(default: once the client is far enough ahead, its next sentence is synthesized whole: "
+                   "the same audio for less work)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on HTTP (default: $VOXPORT_API_KEY)")
     s.add_argument("--max-chars", type=int, default=10_000, help="longest accepted text (default 10000)")
     s.add_argument("--seed", type=int, help="fixed noise seed per request (reproducible audio)")
@@ -79,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.solo_threads is not None and args.solo_threads < 0:
         raise ValueError(f"--solo-threads must be 0 or more, got {args.solo_threads}")
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
-                                  solo_threads=args.solo_threads,
+                                  solo_threads=args.solo_threads, solo_ahead=not args.solo_windows,
                                   preload=args.preload, max_loaded=args.max_loaded, progress=not args.quiet,
                                   **load_options)
     options = ServeOptions(

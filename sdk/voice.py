@@ -18,6 +18,7 @@ from voxport.bundle import contract as c
 from voxport.families import Family, Pipeline, family_of
 from voxport.pipeline.engine import FRONTEND, Engine
 from voxport.pipeline.memory import release_freed_memory
+from voxport.pipeline.pacing import AheadPacing
 from voxport.pipeline.precision import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice, per_stage
 from voxport.pipeline.reach import Reach
 from voxport.pipeline.sessions import StageSessions
@@ -173,6 +174,7 @@ class Voice:
         first_chunk_frames: int = DEFAULT_FIRST_CHUNK_FRAMES,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
         text_format: TextFormat = "text",
+        pacing: AheadPacing | None = None,
         **settings: Any,
     ) -> Iterator[AudioChunk]:
         """Yield audio chunks as soon as each is ready; joined, they equal `synthesize` with the same seed.
@@ -181,6 +183,10 @@ class Voice:
         starts at each sentence boundary without waiting for the rest. Each chunk carries its sample
         offset and its sentence's phoneme and word timestamps. SSML (`text_format="ssml"`) is one string;
         its breaks are silence chunks (sentence index -1) and count in the offsets.
+
+        `pacing` (voxport.pipeline.pacing.AheadPacing): a sentence it finds the listener far enough ahead
+        for is rendered whole (handed out in pieces of `chunk_frames`), where the family says that equals
+        its windows (`Pipeline.whole_is_stream`); the same audio and timestamps for less work.
         """
         config = SynthesisConfig.of(config, family_options=self.family.options, **settings)
         draws = self._draws(config)
@@ -188,11 +194,16 @@ class Voice:
         reach = self.reach
         if text_format == "ssml" and not isinstance(text, str):
             raise TypeError("SSML is streamed from one string, not from pieces")
+        if not self.pipeline.whole_is_stream:
+            pacing = None  # its whole render is not its stream: every sentence streams in windows
         pieces = [text] if isinstance(text, str) else sentences_from_pieces(text)
-        offset, index = 0, 0
+        offset, index, mark = 0, 0, time.perf_counter()
         for before, sentence, phonemes, ids, sub in self._utterances(pieces, config, text_format):
             if before:
+                if pacing is not None:
+                    pacing.made(before / self.sample_rate, 0.0, speech=False)
                 yield AudioChunk(np.zeros(before, np.float32), offset, -1, True, None)
+                mark = time.perf_counter()
                 offset += before
             if sentence is None:
                 continue
@@ -200,11 +211,28 @@ class Voice:
             utterance = self.pipeline.utterance(ids, sub, draws)
             # Computed on first access: aligning words (or finishing a decoder loop) must not delay the first sound.
             timing = LazyTiming(partial(self.pipeline.timing, sentence, phonemes, utterance, self.frontend, offset))
-            for audio, last in self.pipeline.stream(utterance, reach, first_chunk_frames, chunk_frames):
+            for audio, last in self._windows(utterance, reach, first_chunk_frames, chunk_frames, pacing):
                 audio = apply_volume(audio, sub.volume)
+                if pacing is not None:
+                    pacing.made(audio.size / self.sample_rate, time.perf_counter() - mark)
                 yield AudioChunk(audio, offset, index, last, timing)
+                mark = time.perf_counter()  # the time the consumer held the chunk is no synthesis
                 offset += audio.size
             index += 1
+
+    def _windows(self, utterance: Any, reach: Reach, first: int, size: int, pacing: AheadPacing | None
+                 ) -> Iterator[tuple[np.ndarray, bool]]:
+        """The sentence's (audio, is_last) pieces: one whole render when `pacing` finds the listener far
+        enough ahead (handed out in pieces of at most `size` frames, as windows are: a client's audio
+        messages stay as small as before), else the pipeline's windows."""
+        if pacing is not None:
+            seconds = float(np.sum(self.pipeline.frames(utterance))) * self.hop_length / self.sample_rate
+            if pacing.whole(seconds):
+                audio, step = self.pipeline.render(utterance), size * self.hop_length
+                for start in range(0, max(audio.size, 1), step):
+                    yield audio[start : start + step], start + step >= audio.size
+                return
+        yield from self.pipeline.stream(utterance, reach, first, size)
 
     @property
     def reach(self) -> Reach:

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from voxport.pipeline.pacing import AheadPacing
 from voxport.pipeline.streaming import AudioChunk
 from voxport.server.registry import VoiceRegistry, VoiceSpec
 from voxport.synthesis import SynthesisConfig
@@ -19,12 +20,14 @@ TIMEOUT = 10.0
 class ThreadsVoice:
     """Stands in for a Voice loaded with `threads`; each stream records them, then waits for `gate` if set."""
 
-    def __init__(self, manifest, threads: int, ran: list[int], gate: threading.Event | None) -> None:
+    def __init__(self, manifest, threads: int, ran: list[int], gate: threading.Event | None,
+                 paced: list[bool] | None = None) -> None:
         self.manifest, self.sample_rate, self.threads = manifest, 22050, threads
-        self.ran, self.gate = ran, gate
+        self.ran, self.gate, self.paced = ran, gate, paced if paced is not None else []
 
     def stream(self, text, config, **kwargs):
         self.ran.append(self.threads)
+        self.paced.append(isinstance(kwargs.get("pacing"), AheadPacing))
         if self.gate is not None and text == "hold":
             assert self.gate.wait(TIMEOUT), "the test never let the held request finish"
         yield AudioChunk(np.zeros(10, np.float32), 0, 0, True, None)
@@ -33,16 +36,17 @@ class ThreadsVoice:
         pass
 
 
-def _registry(tiny_voice, *, solo_threads: int | None, gate: threading.Event | None = None):
+def _registry(tiny_voice, *, solo_threads: int | None, gate: threading.Event | None = None,
+              paced: list[bool] | None = None, **options):
     ran: list[int] = []
     loaded: list[int] = []
 
     def loader(path, *, threads: int, **kwargs):
         loaded.append(threads)
-        return ThreadsVoice(tiny_voice.manifest, threads, ran, gate)
+        return ThreadsVoice(tiny_voice.manifest, threads, ran, gate, paced)
 
     reg = VoiceRegistry.load([VoiceSpec("v", "unused")], workers=2, queue_size=2, threads=1, loader=loader,
-                             solo_threads=solo_threads)
+                             solo_threads=solo_threads, **options)
     return reg, ran, loaded
 
 
@@ -51,9 +55,10 @@ async def _speak(reg: VoiceRegistry, text: str) -> None:
         pass
 
 
-def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice):
-    gate = threading.Event()
-    reg, ran, loaded = _registry(tiny_voice, solo_threads=4, gate=gate)
+@pytest.mark.parametrize("ahead", [True, False])
+def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice, ahead):
+    gate, paced = threading.Event(), []
+    reg, ran, loaded = _registry(tiny_voice, solo_threads=4, gate=gate, paced=paced, solo_ahead=ahead)
     assert sorted(loaded) == [1, 1, 4]  # two worker copies and the all-cores one
 
     async def scenario() -> None:
@@ -73,6 +78,8 @@ def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice)
         reg.close()
     assert ran == [4, 4, 1, 4]
     assert reg.slots["v"].stats.solo == 3
+    # The lone requests are paced (unless turned off); the one beside them keeps its windows.
+    assert paced == [ahead, ahead, False, ahead]
 
 
 def test_no_extra_copy_when_it_would_have_no_more_threads(tiny_voice):
@@ -93,3 +100,59 @@ def test_the_default_is_the_usable_cores(tiny_voice, monkeypatch, cores):
     reg, _, loaded = _registry(tiny_voice, solo_threads=None)
     reg.close()
     assert loaded == ([1, 1, 2] if cores == 2 else [1, 1])
+
+
+TEXT = "A lone request speaks first. Then its next sentence comes whole. And the last one too!"
+
+
+def _audio(tiny_bundle, monkeypatch, ahead: bool) -> tuple[np.ndarray, list[int], int]:
+    """A lone request's audio through a real registry, its chunks per sentence, and its whole sentences."""
+    import voxport.server.pool as pool
+
+    made: list[AheadPacing] = []
+
+    def pacing() -> AheadPacing:  # the listener is always far enough ahead: every later sentence is whole
+        made.append(AheadPacing(margin=1e-12, clock=lambda: 0.0))
+        return made[-1]
+
+    monkeypatch.setattr(pool, "AheadPacing", pacing)
+    reg = VoiceRegistry.load([VoiceSpec("v", tiny_bundle)], workers=1, queue_size=1, threads=1, solo_threads=2,
+                             solo_ahead=ahead)
+
+    async def speak() -> list[AudioChunk]:
+        return [c async for c in await reg.open_stream("v", TEXT, SynthesisConfig(seed=3))]
+
+    try:
+        chunks = asyncio.run(speak())
+    finally:
+        reg.close()
+    per_sentence = [sum(c.sentence_index == i for c in chunks) for i in range(3)]
+    return np.concatenate([c.audio for c in chunks]), per_sentence, sum(p.whole_sentences for p in made)
+
+
+def test_a_lone_request_gets_the_audio_it_would_get_in_windows(tiny_bundle, monkeypatch):
+    windowed, windows, whole = _audio(tiny_bundle, monkeypatch, ahead=False)
+    assert whole == 0 and min(windows) > 1
+    paced, chunks, whole = _audio(tiny_bundle, monkeypatch, ahead=True)
+    assert whole == 2 and chunks[0] == windows[0]
+    # Equal within float rounding (Pipeline.whole_is_stream); the tiny committed voice gives the very samples.
+    assert paced.shape == windowed.shape and float(np.max(np.abs(paced - windowed))) <= 1e-4
+
+
+@pytest.mark.parametrize("flag,ahead", [([], True), (["--solo-windows"], False)])
+def test_serve_paces_the_lone_request_unless_told_not_to(monkeypatch, tiny_bundle, flag, ahead):
+    pytest.importorskip("uvicorn", reason="voxport serve needs the serve extra")
+    import voxport.server.app as app
+    from voxport.cli import main
+
+    seen = {}
+
+    async def fake_serve(registry, options):  # the registry as the server would get it, then stop
+        pool = registry.pools["tiny"]
+        seen["ahead"], seen["solo"] = pool._solo_ahead, pool._solo is not None
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    argv = ["serve", "--voice", f"tiny={tiny_bundle}", "--preload", "--workers", "1", "--solo-threads", "2",
+            "--port", "0", "--wyoming", "none", *flag]
+    assert main(argv) == 0
+    assert seen == {"ahead": ahead, "solo": True}

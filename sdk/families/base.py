@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,12 @@ class Pipeline(ABC):
     `render`'s; `frames` how many frames each id lasted (timestamps). The class methods describe the
     family's graphs to the Engine before any session runs (buckets for a stream's first chunk,
     context frames and frame multiples for windowed calls)."""
+
+    # Whether `render` gives the audio its `stream` windows join into (the same draws, the same frames, equal
+    # up to the rounding of the precision it runs at: fp32 within 1e-4 of full scale), with `frames` known once
+    # `utterance` returned. Then a stream may render a sentence whole when nobody waits for its first chunk
+    # (voxport.pipeline.pacing).
+    whole_is_stream: ClassVar[bool] = False
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

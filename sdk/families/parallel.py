@@ -55,6 +55,10 @@ class Prepared:
 class ParallelPipeline(Pipeline):
     """Duration-predicted families: every stage runs once per sentence (decoder and vocoder per window)."""
 
+    # Both render and stream run the decoder and vocoder on the one prepared latent (windows with their
+    # measured margins), and the frames are the duration predictor's.
+    whole_is_stream = True
+
     def draws(self, config: SynthesisConfig) -> RandomNoise:
         return RandomNoise(np.random.default_rng(config.seed))
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from voxport.pipeline.pacing import AheadPacing
 from voxport.pipeline.streaming import AudioChunk
 from voxport.pipeline.timestamps import SentenceTiming
 from voxport.server.errors import Busy, Cancelled
@@ -40,10 +41,12 @@ class VoicePool:
     """
 
     def __init__(self, name: str, voices: list[Any], queue_size: int, *, stats: PoolStats | None = None,
-                 on_idle: Callable[[], None] | None = None, solo: Any = None) -> None:
+                 on_idle: Callable[[], None] | None = None, solo: Any = None, solo_ahead: bool = True) -> None:
         """`solo`: one more loaded copy, with every core's threads, that a request gets when no other request
         of this voice is running (the usual Home Assistant home has one client): a worker copy keeps one
-        thread so that concurrent requests share the cores instead of fighting over them."""
+        thread so that concurrent requests share the cores instead of fighting over them. `solo_ahead`: on
+        that copy, a sentence the client is far enough ahead for is synthesized whole instead of in
+        windows (voxport.pipeline.pacing; the same audio, less work)."""
         if not voices:
             raise ValueError("a voice pool needs at least one worker")
         self.name = name
@@ -54,6 +57,7 @@ class VoicePool:
             self._idle.put(v)
         self._voices = voices + ([solo] if solo is not None else [])
         self._solo, self._solo_free, self._running = solo, solo is not None, 0
+        self._solo_ahead = solo_ahead
         self.workers = len(voices)
         self.capacity = len(voices) + queue_size
         self._admitted = threading.BoundedSemaphore(self.capacity)
@@ -107,7 +111,10 @@ class VoicePool:
         self._admit()
         try:
             def make(voice: Any) -> Iterator[AudioChunk | SentenceTiming]:
-                chunks = voice.stream(text, config, **kwargs)
+                # Only a request that runs alone is paced: a worker copy's request shares the cores with
+                # others, so its sentences keep their windows (first audio early for every client).
+                paced = {"pacing": AheadPacing()} if voice is self._solo and self._solo_ahead else {}
+                chunks = voice.stream(text, config, **kwargs, **paced)
                 return _with_timings(chunks) if timings else chunks
 
             stream = self._run(make, timeout, text if isinstance(text, TextFeed) else None)

@@ -73,14 +73,15 @@ class VoiceRegistry:
     def load(
         cls, specs: list[VoiceSpec], *, workers: int | None = None, queue_size: int = 8, threads: int = 1,
         loader: Callable[..., Any] | None = None, preload: bool = True, max_loaded: int | None = None,
-        progress: bool = False, solo_threads: int | None = None, **load_options: Any,
+        progress: bool = False, solo_threads: int | None = None, solo_ahead: bool = True, **load_options: Any,
     ) -> VoiceRegistry:
         """Configure `specs`, `workers` copies each when loaded (default: the cores shared among the voices,
         at most 8). `preload` loads them now (as many as `max_loaded` allows), else each on its first
         request. A Piper `.onnx` is converted into the cache now if it is not there yet (`progress`
         reports it on stderr). `solo_threads` (default: the usable cores; 0: none) loads one more copy per
         voice with that many threads, for a request that runs alone (VoicePool); none when it would have no
-        more threads than a worker's copy."""
+        more threads than a worker's copy. `solo_ahead`: that request's later sentences are synthesized
+        whole once the client is far enough ahead (VoicePool), else every sentence streams in windows."""
         if loader is None:
             from voxport.voice import Voice
 
@@ -108,7 +109,7 @@ class VoiceRegistry:
                 for v in voices:
                     v.close()
                 raise
-            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone)
+            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone, solo_ahead=solo_ahead)
 
         changes = Changes()
         loaded = LoadedVoices(slots, make_pool, max_loaded, changes)
