@@ -166,3 +166,32 @@ def test_a_compilation_that_fails_with_the_cache_is_retried_without_it(tiny_bund
             Voice.load(tiny_bundle, runtime="openvino", threads=1, compile_cache=tmp_path) as voice:
         assert voice.synthesize(TEXTS[0], seed=0).size
     assert refused  # the first try did use the cache
+
+
+def test_profile_gives_a_row_per_thread_count_comma_separated_or_repeated(tiny_bundle, tmp_path):
+    import json
+
+    from voxport.cli.main import main
+    from voxport.tools.profiling.report import to_markdown
+
+    out = tmp_path / "threads.json"
+    code = main(["profile", "--bundle", str(tiny_bundle), "--threads", "1,2", "--threads", "4", "--in-process",
+                 "--runs", "1", "--warmup", "0", "--passes", "1", "--cold", "0", "--no-baseline", "--quiet",
+                 "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    rows = {r["threads"]: r for r in report["configurations"]}
+    assert sorted(rows) == [1, 2, 4]
+    assert all(r["status"] == "ok" and r["name"].endswith(f"/t{n}") for n, r in rows.items())
+    markdown = to_markdown(report)
+    assert all(f"/t{n}" in markdown for n in (1, 2, 4))
+
+
+def test_profile_refuses_a_thread_count_below_one_in_one_line(tiny_bundle, capsys):
+    from voxport.cli.main import main
+
+    assert main(["profile", "--bundle", str(tiny_bundle), "--threads", "2", "--threads", "0", "--in-process"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["voxport profile: thread counts must be >= 1, got '2,0'"]
+    assert main(["profile", "--bundle", str(tiny_bundle), "--threads", "two", "--in-process"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["voxport profile: thread counts must be >= 1, got 'two'"]
