@@ -145,16 +145,22 @@ def _prime_cache(bundle: str | None, spec: dict[str, Any], threads: int, cache: 
 
 def _sdk_worker(spec: dict[str, Any], args: Any, threads: int, rec: Recorder) -> None:
     import tempfile
+
+    spec = dict(spec)
+    cache: Any = False  # a first start: nothing compiled before, whatever the user's cache holds
+    with tempfile.TemporaryDirectory(prefix="voxport-compiled-") as scratch:  # removed with what it holds
+        if spec.pop("start", 1) == 2:
+            cache = scratch
+            rec.set(prime_load_s=_prime_cache(args.bundle, spec, threads, cache))
+        _load_and_measure(spec, args, threads, rec, cache)
+
+
+def _load_and_measure(spec: dict[str, Any], args: Any, threads: int, rec: Recorder, cache: Any) -> None:
     import time
 
     from voxport import Voice
     from voxport.tools.profiling.measure import peak_rss_mb
 
-    spec = dict(spec)
-    cache: Any = False  # a first start: nothing compiled before, whatever the user's cache holds
-    if spec.pop("start", 1) == 2:
-        cache = tempfile.mkdtemp(prefix="voxport-compiled-")
-        rec.set(prime_load_s=_prime_cache(args.bundle, spec, threads, cache))
     start = time.perf_counter()
     voice = load_or_skip(Voice.load, args.bundle, threads=threads, progress=False, compile_cache=cache, **spec)
     # Memory of the loaded voice, its compiled bucket shapes included: the cost of a bucket set.
