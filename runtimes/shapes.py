@@ -74,20 +74,25 @@ class ShapePlan:
         return {"phoneme_buckets": list(self.phoneme_buckets), "frame_buckets": list(self.frame_buckets)}
 
 
-def small_plan(plan: ShapePlan, context: int = 0) -> ShapePlan:
+def small_plan(plan: ShapePlan, context: int | None = 0) -> ShapePlan:
     """`plan` cut down for a device with little memory: the largest phoneme bucket (so sentences are split
     where they were) and at most SMALL_PHONEME_BUCKETS - 1 smaller ones, each SMALL_PHONEME_STEP below
     the next; SMALL_FRAME_BUCKETS frame bucket, the smallest of `plan`'s holding SMALL_WINDOW_FACTOR x
-    `context` (the frames a windowed stage needs on each side; longer calls run in windows of it); no
-    compiled copies per bucket. Costs padding per sentence and windowing of long ones (docs/runtimes-and-shapes.md)."""
-    if isinstance(context, bool) or not isinstance(context, int) or context < 0:
-        raise ValueError(f"small_plan: context must be an int >= 0, got {context!r}")
+    `context` (the frames a windowed stage needs on each side; longer calls run in windows of it), or
+    the largest when `context` is None (a stage that cannot be windowed must fit its calls in one bucket);
+    no compiled copies per bucket. Costs padding per sentence and windowing of long ones
+    (docs/runtimes-and-shapes.md)."""
+    if context is not None and (isinstance(context, bool) or not isinstance(context, int) or context < 0):
+        raise ValueError(f"small_plan: context must be None or an int >= 0, got {context!r}")
     kept = [plan.phoneme_buckets[-1]]
     for size in reversed(plan.phoneme_buckets[:-1]):
         if len(kept) < SMALL_PHONEME_BUCKETS and size * SMALL_PHONEME_STEP <= kept[-1]:
             kept.append(size)
-    wanted = max(SMALL_WINDOW_FACTOR * context, 1)
-    # A plan whose frame buckets are all smaller than the windows need keeps its largest: the runner then
-    # windows with whatever that bucket keeps, as it does with that plan.
-    frames = [s for s in plan.frame_buckets if s >= wanted][:SMALL_FRAME_BUCKETS] or [plan.frame_buckets[-1]]
+    if context is None:
+        frames = list(plan.frame_buckets[-SMALL_FRAME_BUCKETS:])
+    else:
+        wanted = max(SMALL_WINDOW_FACTOR * context, 1)
+        # A plan whose frame buckets are all smaller than the windows need keeps its largest: the runner
+        # then windows with whatever that bucket keeps, as it does with that plan.
+        frames = [s for s in plan.frame_buckets if s >= wanted][:SMALL_FRAME_BUCKETS] or [plan.frame_buckets[-1]]
     return ShapePlan(phoneme_buckets=tuple(kept), frame_buckets=tuple(frames), specialize=())

@@ -37,8 +37,29 @@ def test_the_small_plan_keeps_few_buckets_far_apart_and_no_copies():
 def test_the_small_plan_falls_back_to_the_largest_frame_bucket_and_refuses_a_bad_context():
     assert small_plan(ShapePlan(frame_buckets=(24, 40)), context=32).frame_buckets == (40,)
     assert small_plan(ShapePlan(phoneme_buckets=(7,)), context=0).phoneme_buckets == (7,)
-    with pytest.raises(ValueError, match="context must be an int >= 0"):
+    with pytest.raises(ValueError, match="context must be None or an int >= 0"):
         small_plan(ShapePlan(), context=-1)
+    # A stage that cannot be windowed must fit its calls in one bucket: the largest.
+    assert small_plan(ShapePlan(), context=None).frame_buckets == (384,)
+
+
+@pytest.mark.parametrize("name", ["glowtts-hifigan", "tacotron2-hifigan"])
+def test_other_families_get_a_small_plan_from_what_they_declare(committed_bundle, name):
+    """No family is named in shared code: "small" pads the stages "fixed" pads (the family's paddable
+    stages whose graphs mask padding), on buckets sized by the contexts the family declares."""
+    bundle = committed_bundle(name)
+    with Voice.load(bundle, shapes="fixed", threads=1) as fixed:
+        fixed_stages = set(fixed.engine.runners)
+    with Voice.load(bundle, shapes="small", threads=1) as voice:
+        runners = voice.engine.runners
+        assert set(runners) == fixed_stages
+        frame_stages = [s for s in runners if runners[s].axis == "frames"]
+        for stage in frame_stages:
+            plan = runners[stage].plan
+            context = voice.family.pipeline.context(voice.manifest, stage)
+            assert plan.specialize == () and len(plan.frame_buckets) == SMALL_FRAME_BUCKETS
+            assert plan.frame_buckets[0] >= SMALL_WINDOW_FACTOR * context or plan.frame_buckets[0] == 384
+        assert voice.synthesize("A short sentence to speak.", seed=0).size
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -91,12 +91,20 @@ def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: 
     if choice == "latency":
         plan = replace(plan, specialize=family.latency_specialize)
     elif choice == "small":
-        frame_stages = [s for s in wanted if time_axis_of(sessions[s]) == c.FRAMES]
-        contexts = [family.pipeline.context(manifest, s) or 0 for s in frame_stages] if manifest is not None else []
-        plan = small_plan(plan, max(contexts, default=0))
+        plan = small_plan(plan, _window_context(family, manifest, [s for s in wanted
+                                                                   if time_axis_of(sessions[s]) == c.FRAMES]))
     elif plan.specialize is None:
         plan = replace(plan, specialize=family.specialize)
     return (plan, tuple(wanted)) if wanted else (None, ())
+
+
+def _window_context(family: Family, manifest: Manifest | None, stages: list[str]) -> int | None:
+    """The most context frames any of the frame-level `stages` needs per window, or None when one of
+    them cannot be windowed (the family declares no context, or there is no manifest to read it from)."""
+    contexts = [family.pipeline.context(manifest, s) for s in stages] if manifest is not None else [None]
+    if any(n is None for n in contexts):
+        return None
+    return max((n for n in contexts if n is not None), default=0)
 
 
 class ShapedRunner:
