@@ -1,7 +1,15 @@
-"""Real text never repeats a sentence: RTF cold and warm, and cold time to first audio, against piper-tts.
+"""Real text never repeats a sentence: RTF cold and warm, and cold time to first audio, against piper-tts;
+and what each shape plan costs to load: seconds and RSS after load, first start and second start.
 
     python benchmarks/cold_shapes.py [--bundle DIR] [--threads N] [--sentences 12] [--short 10] [--runs 2]
                                      [--rounds 1] [--timeout 300] [--configs ort-fp32,ov-fp32,...] [--json OUT]
+                                     [--load-only]
+
+Every plan (dynamic, the default buckets, small, latency, static) on onnxruntime and OpenVINO is a
+configuration. A first start compiles without the compile cache (`compile_cache=False`); a "2nd-start"
+configuration first loads the voice once in another process with a fresh cache directory, then loads it
+with that cache, as a device's second start would. `--load-only` stops after the load (memory and load
+time of every plan in a minute or two).
 
 Every configuration runs in its own process (benchmarks/_common.py) and speaks, after one warm-up
 sentence that absorbs the process's one-off costs (espeak, thread pools, the streaming reach):
@@ -54,10 +62,17 @@ DEC_VOC_BF16 = {"decoder": "bf16", "vocoder": "bf16", "default": "fp32"}
 CONFIGS: dict[str, dict[str, Any] | None] = {
     PIPER: None,
     "ort-fp32": {"runtime": "onnxruntime", "precision": "fp32"},
+    "ort-small-fp32": {"runtime": "onnxruntime", "precision": "fp32", "shapes": "small"},
     "ov-fp32": {"runtime": "openvino", "precision": "fp32", "shapes": "dynamic"},
     "ov-bf16-dec+voc": {"runtime": "openvino", "precision": DEC_VOC_BF16, "shapes": "dynamic"},
     "ov-bf16-all": {"runtime": "openvino", "precision": "bf16", "shapes": "dynamic"},
     "ov-fixed-fp32": {"runtime": "openvino", "precision": "fp32", "shapes": "fixed"},
+    "ov-fixed-fp32-2nd-start": {"runtime": "openvino", "precision": "fp32", "shapes": "fixed", "start": 2},
+    "ov-small-fp32": {"runtime": "openvino", "precision": "fp32", "shapes": "small"},
+    "ov-small-fp32-2nd-start": {"runtime": "openvino", "precision": "fp32", "shapes": "small", "start": 2},
+    "ov-latency-fp32": {"runtime": "openvino", "precision": "fp32", "shapes": "latency"},
+    # The bundle's static-shape graphs (`voxport build --static`): a bundle without them is reported failed.
+    "ov-static-fp32": {"runtime": "openvino", "precision": "fp32", "static": True},
     "ov-fixed-bf16-dec+voc": {"runtime": "openvino", "precision": DEC_VOC_BF16, "shapes": "fixed"},
     "ov-fixed-bf16-all": {"runtime": "openvino", "precision": "bf16", "shapes": "fixed"},
     # The policy `voxport calibrate` installed, on the runtime's default shapes.
@@ -67,7 +82,8 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
 }
 TARGETS = ("targets (issue 12): calibrated <= 0.5x Piper cold (aim 0.3x); every OpenVINO configuration "
            "cold/warm <= 1.1; onnxruntime fp32 <= 1.0x Piper; TTFA median <= 25 ms and <= 0.2x Piper's whole "
-           "sentence with the fastest passing policy")
+           "sentence with the fastest passing policy.\ntargets (issue 24): OpenVINO fixed shapes <= 250 MB RSS "
+           "after load and <= 1.5 s load with cold/warm <= 1.1; onnxruntime fp32 <= 150 MB RSS after load")
 
 
 def _options(parser: Any) -> None:
@@ -76,6 +92,7 @@ def _options(parser: Any) -> None:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, from: " + ", ".join(CONFIGS))
     parser.add_argument("--calibrated-runtime", default="openvino", help="runtime of the calibrated policy")
     parser.add_argument("--json", metavar="OUT", help="also write every measurement as JSON")
+    parser.add_argument("--load-only", action="store_true", help="measure the load (seconds, RSS) and stop")
     # Cold figures are one-shot per process; a second round is a second fresh process, rarely worth it.
     parser.set_defaults(rounds=1, runs=2)
 
@@ -99,20 +116,61 @@ def _measure(speak: Any, stream: Any, sample_rate: int, args: Any, rec: Recorder
                          "audio_s": runs[0][2] / sample_rate})
 
 
+def _rss_mb() -> float | None:
+    """This process's resident memory now (Linux), in MB; None elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _prime_cache(bundle: str | None, spec: dict[str, Any], threads: int, cache: str) -> float:
+    """Load the voice once in another process with `cache` as its compile cache: seconds it took."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import json, sys; from voxport import Voice; "
+            "Voice.load(sys.argv[1] or None, threads=int(sys.argv[2]), progress=False, compile_cache=sys.argv[3], "
+            "**json.loads(sys.argv[4])).close()")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, bundle or "", str(threads), cache, json.dumps(spec)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the first start (priming the compile cache) failed: {last}")
+    return time.perf_counter() - start
+
+
 def _sdk_worker(spec: dict[str, Any], args: Any, threads: int, rec: Recorder) -> None:
+    import tempfile
+
+    spec = dict(spec)
+    cache: Any = False  # a first start: nothing compiled before, whatever the user's cache holds
+    with tempfile.TemporaryDirectory(prefix="voxport-compiled-") as scratch:  # removed with what it holds
+        if spec.pop("start", 1) == 2:
+            cache = scratch
+            rec.set(prime_load_s=_prime_cache(args.bundle, spec, threads, cache))
+        _load_and_measure(spec, args, threads, rec, cache)
+
+
+def _load_and_measure(spec: dict[str, Any], args: Any, threads: int, rec: Recorder, cache: Any) -> None:
     import time
 
     from voxport import Voice
     from voxport.tools.profiling.measure import peak_rss_mb
 
     start = time.perf_counter()
-    voice = load_or_skip(Voice.load, args.bundle, threads=threads, progress=False, **spec)
+    voice = load_or_skip(Voice.load, args.bundle, threads=threads, progress=False, compile_cache=cache, **spec)
     # Memory of the loaded voice, its compiled bucket shapes included: the cost of a bucket set.
-    rec.set(load_s=time.perf_counter() - start, load_rss_mb=peak_rss_mb(),
+    rec.set(load_s=time.perf_counter() - start, load_rss_mb=_rss_mb(), load_peak_rss_mb=peak_rss_mb(),
             precisions={s: voice.sessions[s].precision for s in voice.bundle.stages},
-            fixed=list(getattr(voice.engine, "runners", {})))  # stages on bucket shapes, where supported
+            fixed=list(getattr(voice.engine, "runners", {})),  # stages on bucket shapes, where supported
+            buckets={s: len(r.buckets) for s, r in getattr(voice.engine, "runners", {}).items()})
     with voice:
-        _measure(voice.iter_sentences, voice.stream, voice.sample_rate, args, rec)
+        if not args.load_only:
+            _measure(voice.iter_sentences, voice.stream, voice.sample_rate, args, rec)
 
 
 def _piper_worker(args: Any, piper: str, rec: Recorder) -> None:
@@ -124,7 +182,9 @@ def _piper_worker(args: Any, piper: str, rec: Recorder) -> None:
     voice = load_or_skip(PiperVoice.load, piper)
     from voxport.tools.profiling.measure import peak_rss_mb
 
-    rec.set(load_s=time.perf_counter() - start, load_rss_mb=peak_rss_mb())
+    rec.set(load_s=time.perf_counter() - start, load_rss_mb=_rss_mb(), load_peak_rss_mb=peak_rss_mb())
+    if args.load_only:
+        return
     # No streaming in piper-tts: its first audio is the first sentence, so stream = speak.
     _measure(voice.synthesize, voice.synthesize, voice.config.sample_rate, args, rec,
              size=lambda chunk: chunk.audio_float_array.size)
@@ -155,6 +215,7 @@ def _ttfa_vs_piper(s: Summary, piper: Summary) -> float | None:
 def _row(config: str, s: Summary, piper: Summary) -> list[str]:
     ttfa = _ttfa_ms(s)
     return [config, s.status, cell(s.info.get("load_s"), 2), cell(s.info.get("load_rss_mb"), 0),
+            cell(s.info.get("load_peak_rss_mb"), 0),
             cell(s.rtf("cold"), 4), cell(s.rtf("warm"), 4),
             cell(rtf_ratio(s, "cold", s, "warm"), 3), cell(rtf_ratio(s, "cold", piper), 3),
             cell(rtf_ratio(s, "warm", piper), 3), cell(percentile(ttfa, 50), 1), cell(percentile(ttfa, 90), 1),
@@ -166,7 +227,11 @@ def _note(s: Summary) -> str:
     if s.info.get("precisions"):
         parts.append(", ".join(f"{stage} {p}" for stage, p in s.info["precisions"].items()))
     if "fixed" in s.info:
-        parts.append(f"fixed shapes: {', '.join(s.info['fixed']) or 'none'}")
+        buckets = s.info.get("buckets", {})
+        parts.append("fixed shapes: " + (", ".join(f"{st} ({buckets[st]})" if st in buckets else st
+                                                   for st in s.info["fixed"]) or "none"))
+    if "prime_load_s" in s.info:
+        parts.append(f"1st start in another process: {s.info['prime_load_s']:.2f} s")
     if s.note():
         parts.append(s.note().replace("|", "/"))
     return "; ".join(parts)
@@ -174,9 +239,9 @@ def _note(s: Summary) -> str:
 
 def _print_table(results: dict[str, Summary]) -> None:
     piper = results.get(PIPER) or Summary("skipped", "not run", {})
-    headers = ["configuration", "status", "load s", "RSS after load MB", "cold RTF", "warm RTF", "cold/warm",
-               "cold × Piper cold", "warm × Piper warm", "TTFA p50 ms", "TTFA p90 ms", "TTFA p50 × Piper sentence",
-               "note"]
+    headers = ["configuration", "status", "load s", "RSS after load MB", "peak RSS MB", "cold RTF", "warm RTF",
+               "cold/warm", "cold × Piper cold", "warm × Piper warm", "TTFA p50 ms", "TTFA p90 ms",
+               "TTFA p50 × Piper sentence", "note"]
     print("| " + " | ".join(headers) + " |")
     print("|" + "|".join("---" for _ in headers) + "|")
     for config, s in results.items():
@@ -197,14 +262,15 @@ def main() -> int:
     if unknown:
         raise SystemExit(f"unknown configurations {unknown}; choose from {list(CONFIGS)}")
     child += ["--sentences", str(args.sentences), "--short", str(args.short),
-              "--calibrated-runtime", args.calibrated_runtime]
+              "--calibrated-runtime", args.calibrated_runtime] + (["--load-only"] if args.load_only else [])
     header = machine_lines(threads)
     outcomes = run_configurations(__file__, configs, args.rounds, child, args.timeout or None)
     results = {c: summarize(o) for c, o in outcomes.items()}
     from voxport.runtimes import physical_core_count
     from voxport.tools.profiling.machine import load_average
 
-    header += [f"{args.sentences} cold sentences (RTF), {args.short} short cold sentences (TTFA), warm = the same "
+    header += ["--load-only: the load measured, nothing spoken" if args.load_only else
+               f"{args.sentences} cold sentences (RTF), {args.short} short cold sentences (TTFA), warm = the same "
                f"{args.sentences} again x {args.runs} (median), rounds={args.rounds}, time limit "
                f"{args.timeout or 'none'} s per configuration; {PIPER}: its defaults, no thread option "
                f"(onnxruntime's pool: {physical_core_count()} threads here); voxport: threads={threads}",

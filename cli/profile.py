@@ -11,6 +11,7 @@ from voxport.cli.options import add_runtime_options
 
 USAGE = """examples:
   voxport profile --threads 1,2 --json a.json --markdown a.md --plot a.png
+  voxport profile --threads 1 --threads 2 --threads 4 --runtime openvino   (a row per thread count: small boards)
   voxport profile --bundle DIR --runtime onnxruntime,openvino --precision fp32,bf16 --runs 10
   voxport profile --runtime "encoder=onnxruntime;default=openvino"   (one configuration, runtime per stage)
   voxport profile --compare a.json b.json                      (two reports side by side, ratios b/a)
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         texts = read_texts(args.texts) if args.texts else None
-        threads = parse_threads(args.threads) or None
+        threads = parse_threads(",".join(args.threads or ())) or None
         report = profile(args.bundle, runtimes=parse_list(args.runtime), precisions=parse_list(args.precision),
                          threads=threads, texts=texts, runs=args.runs, warmup=args.warmup, passes=args.passes,
                          seed=args.seed, piper=args.piper, baseline=not args.no_baseline,

@@ -332,6 +332,10 @@ class Backend:
     # The RuntimeOptions.extra keys the backend understands; open() refuses others, so that a typo
     # raises instead of silently leaving the backend's default in place.
     extra_keys: ClassVar[tuple[str, ...]] = ()
+    # True when ``RuntimeOptions.cache_dir`` holds compiled graphs that make the next start skip
+    # compilation (OpenVINO's CACHE_DIR): the SDK then gives it a directory per bundle by default
+    # (voxport.pipeline.compile_cache).
+    caches_compiled: ClassVar[bool] = False
     session_class: ClassVar[type[Session]]
 
     @classmethod

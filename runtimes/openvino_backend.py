@@ -13,7 +13,10 @@
     devices that forward it), since GPU and NPU plugins reject properties they do not know.
 ``cache_dir``
     ``CACHE_DIR``: OpenVINO stores the compiled blob there, keyed by model, device and config, so a
-    second load skips compilation (and ``OpenVINOSession.loaded_from_cache`` says so).
+    second load skips compilation (and ``OpenVINOSession.loaded_from_cache`` says so). A directory that
+    cannot be created, or a compilation that fails with it, warns and compiles without it: a cache
+    never fails a load (OpenVINO itself recompiles over a blob it cannot import). ``Voice.load`` sets
+    one per bundle by default (voxport.pipeline.compile_cache).
 
 Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRuntimeError):
 
@@ -132,15 +135,7 @@ class OpenVINOSession(Session):
         if not virtual:  # fail before a compilation that can take seconds
             _check_capability(core, [self._device], self.precision)
             self._probes = _check_speed(core, [self._device], self.precision, self.options)
-        try:
-            # From the path, not a read model: with CACHE_DIR set OpenVINO then hashes the file and
-            # can load the cached blob without parsing the ONNX at all.
-            self._compiled = core.compile_model(str(self.model_path), self._device, config)
-        except Exception as exc:
-            raise VoxportRuntimeError(
-                f"graph {self.name!r}: OpenVINO could not compile {self.model_path} for device "
-                f"{self._device!r}: {exc}"
-            ) from exc
+        self._compiled = self._compile(core, config)
         self._check_precision_applied(core)
         if virtual:  # the devices AUTO/MULTI picked are known only now
             self._probes = _check_speed(core, _execution_devices(self._compiled, self._device), self.precision,
@@ -153,6 +148,26 @@ class OpenVINOSession(Session):
         # One infer request holds the input/output tensors of one call; sessions may be shared
         # between threads (the base class allows it), so calls on it are serialised.
         self._lock = threading.Lock()
+
+    def _compile(self, core: Any, config: dict[str, Any]) -> Any:
+        try:
+            # From the path, not a read model: with CACHE_DIR set OpenVINO then hashes the file and
+            # can load the cached blob without parsing the ONNX at all.
+            return core.compile_model(str(self.model_path), self._device, config)
+        except Exception as exc:
+            error = exc
+        if "CACHE_DIR" in config:
+            # OpenVINO recompiles a blob it cannot import, but a cache it cannot read or write (a full
+            # disk, a blob another version left) must cost a compilation, never the load.
+            warnings.warn(f"graph {self.name!r}: OpenVINO failed with the compile cache {config['CACHE_DIR']} "
+                          f"({error}); compiling without it", RuntimeWarning, stacklevel=3)
+            del config["CACHE_DIR"]
+            try:
+                return core.compile_model(str(self.model_path), self._device, config)
+            except Exception as exc:
+                error = exc
+        raise VoxportRuntimeError(f"graph {self.name!r}: OpenVINO could not compile {self.model_path} for "
+                                  f"device {self._device!r}: {error}") from error
 
     @property
     def device(self) -> str:
@@ -262,8 +277,12 @@ def _compile_config(core: Any, device: str, precision: str, options: RuntimeOpti
         # plugin pins every such model to the same first cores, so two workers ran slower than one (0.84x).
         config["ENABLE_CPU_PINNING"] = False
     if options.cache_dir is not None:
-        Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
-        config["CACHE_DIR"] = str(options.cache_dir)
+        try:
+            Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
+            config["CACHE_DIR"] = str(options.cache_dir)
+        except OSError as exc:  # a read-only home on a board: start without the cache, slower
+            warnings.warn(f"graph {name!r}: cannot use the compile cache {options.cache_dir} ({exc}); "
+                          "compiling without it", RuntimeWarning, stacklevel=4)
     raw = options.extra.get("config", {})
     if not isinstance(raw, dict):
         raise VoxportRuntimeError(f"graph {name!r}: RuntimeOptions.extra['config'] must be a dict, got {raw!r}")
@@ -354,6 +373,7 @@ class OpenVINOBackend(Backend):
     # Precisions compiled from the graph's fp32 file rather than loaded from a file of their own.
     compiled_precisions = ("bf16", "fp16")
     extra_keys = ("config", "allow_slow_precision", "bucket_copies")
+    caches_compiled = True
     session_class = OpenVINOSession
 
     def device_precisions(self, device: str | None = None) -> tuple[str, ...]:

@@ -15,8 +15,22 @@ from dataclasses import dataclass
 FIXED_SHAPE_RUNTIMES = ("openvino", "tensorrt")
 
 # What `Voice.load(shapes=...)` and the CLI's --shapes take besides a plan: "latency" is "fixed" with
-# more graphs compiled per bucket (the model family says which).
-SHAPE_CHOICES = ("fixed", "dynamic", "latency")
+# more graphs compiled per bucket (the model family says which); "small" is `small_plan` of the buckets,
+# for boards with little memory.
+SHAPE_CHOICES = ("fixed", "dynamic", "latency", "small")
+
+# The small plan's budget, in shapes: every bucket a stage is warmed up on costs an OpenVINO dynamic model
+# per-shape memory (the default 9+9 buckets: 889 MB RSS after load on the joe-medium voice vs 393 MB with
+# 2+1, fp32, 2-core Intel Xeon), and a copy per bucket costs its weights again, so the small plan keeps
+# few buckets and compiles no copies.
+SMALL_PHONEME_BUCKETS = 3
+SMALL_FRAME_BUCKETS = 1
+# Phoneme buckets the small plan keeps lie at least this factor apart: padding costs at most 4x on the
+# encoder and duration predictor, the cheap stages (they are a few % of a sentence on VITS).
+SMALL_PHONEME_STEP = 4
+# A frame window keeps (bucket - 2 * context) frames: a bucket of at least 4x the context keeps half or
+# more of what it computes.
+SMALL_WINDOW_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -51,5 +65,34 @@ class ShapePlan:
         sizes = self.phoneme_buckets if axis == "phonemes" else self.frame_buckets
         return next((s for s in sizes if s >= n), None)
 
+    def shape_count(self) -> int:
+        """How many bucket shapes the plan has (a stage runs on one axis's buckets, plus a stream's
+        first-chunk sizes where its family asks for them)."""
+        return len(self.phoneme_buckets) + len(self.frame_buckets)
+
     def to_dict(self) -> dict[str, list[int]]:
         return {"phoneme_buckets": list(self.phoneme_buckets), "frame_buckets": list(self.frame_buckets)}
+
+
+def small_plan(plan: ShapePlan, context: int | None = 0) -> ShapePlan:
+    """`plan` cut down for a device with little memory: the largest phoneme bucket (so sentences are split
+    where they were) and at most SMALL_PHONEME_BUCKETS - 1 smaller ones, each SMALL_PHONEME_STEP below
+    the next; SMALL_FRAME_BUCKETS frame bucket, the smallest of `plan`'s holding SMALL_WINDOW_FACTOR x
+    `context` (the frames a windowed stage needs on each side; longer calls run in windows of it), or
+    the largest when `context` is None (a stage that cannot be windowed must fit its calls in one bucket);
+    no compiled copies per bucket. Costs padding per sentence and windowing of long ones
+    (docs/runtimes-and-shapes.md)."""
+    if context is not None and (isinstance(context, bool) or not isinstance(context, int) or context < 0):
+        raise ValueError(f"small_plan: context must be None or an int >= 0, got {context!r}")
+    kept = [plan.phoneme_buckets[-1]]
+    for size in reversed(plan.phoneme_buckets[:-1]):
+        if len(kept) < SMALL_PHONEME_BUCKETS and size * SMALL_PHONEME_STEP <= kept[-1]:
+            kept.append(size)
+    if context is None:
+        frames = list(plan.frame_buckets[-SMALL_FRAME_BUCKETS:])
+    else:
+        wanted = max(SMALL_WINDOW_FACTOR * context, 1)
+        # A plan whose frame buckets are all smaller than the windows need keeps its largest: the runner
+        # then windows with whatever that bucket keeps, as it does with that plan.
+        frames = [s for s in plan.frame_buckets if s >= wanted][:SMALL_FRAME_BUCKETS] or [plan.frame_buckets[-1]]
+    return ShapePlan(phoneme_buckets=tuple(kept), frame_buckets=tuple(frames), specialize=())

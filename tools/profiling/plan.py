@@ -63,7 +63,10 @@ def parse_list(value: str | None) -> list[str]:
 
 
 def parse_threads(value: str | None) -> list[int]:
-    counts = [int(part) for part in parse_list(value)]
+    try:
+        counts = [int(part) for part in parse_list(value)]
+    except ValueError:
+        counts = [0]  # not an integer: the same one-line refusal as a count below one
     if any(n < 1 for n in counts):
         raise ValueError(f"thread counts must be >= 1, got {value!r}")
     return counts
