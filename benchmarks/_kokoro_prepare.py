@@ -46,26 +46,65 @@ def int8_model(work: Path) -> Path:
     return path
 
 
+def _model(int8: Path) -> Any:
+    """KokoroModel with the int8 file's weights dequantized to float (voxport's importer)."""
+    from voxport.export.kokoro.ja_packages import vocab_path
+    from voxport.export.kokoro.monolith import load_monolith, read_vocab
+
+    return load_monolith(int8, read_vocab(vocab_path()))
+
+
 def fp32_model(work: Path, int8: Path) -> Path:
-    """The int8 file's weights, dequantized to float (voxport's importer), as a kokoro-onnx monolith."""
+    """The int8 file's weights, dequantized to float, as a kokoro-onnx monolith."""
     path = work / "kokoro-v1.0.fp32-from-int8.onnx"
     if path.is_file():
         return path
     import warnings
 
-    from voxport.export.kokoro.ja_packages import vocab_path
-    from voxport.export.kokoro.monolith import load_monolith, read_vocab
     from voxport.export.kokoro.write_monolith import export_monolith
 
     _say(f"writing {path.name}: the int8 file's weights dequantized to float, exported in kokoro-onnx's layout")
     start = time.perf_counter()
-    model = load_monolith(int8, read_vocab(vocab_path()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.onnx's tracer warnings about Python control flow
-        export_monolith(model, path.with_suffix(".part.onnx"))
+        export_monolith(_model(int8), path.with_suffix(".part.onnx"))
     path.with_suffix(".part.onnx").replace(path)
     _say(f"wrote {path.name} in {time.perf_counter() - start:.0f} s")
     return path
+
+
+# Convolutions kokoro does not weight-norm (everything else 3-D is saved as weight_g / weight_v).
+PLAIN_CONVS = ("generator.noise_convs.", "F0_proj.", "N_proj.")
+
+
+def kmodel_files(work: Path, int8: Path) -> tuple[Path, Path]:
+    """(checkpoint, config.json) for kokoro's KModel: the int8 file's weights dequantized to float, saved as
+    kokoro saves them (five parts, `module.` keys, convolutions as weight_g / weight_v), and Kokoro-82M's
+    config with the Japanese vocab. No kokoro .pth is reachable here; this is the same weights in its layout."""
+    checkpoint, config = work / "kokoro-from-int8.pth", work / "kokoro-config.json"
+    if checkpoint.is_file() and config.is_file():
+        return checkpoint, config
+    import torch
+
+    from voxport.export.kokoro.ja_packages import vocab_path
+    from voxport.export.kokoro.monolith import KOKORO_82M, read_vocab
+
+    _say(f"writing {checkpoint.name}: the int8 file's weights dequantized to float, in kokoro's layout")
+    model = _model(int8)
+    parts = {}
+    for part in ("bert", "bert_encoder", "predictor", "text_encoder", "decoder"):
+        state = {}
+        for key, value in getattr(model, part).state_dict().items():
+            if key.endswith(".weight") and value.dim() == 3 and not key.startswith(PLAIN_CONVS):
+                stem = key[:-len("weight")]
+                state[f"module.{stem}weight_g"] = value.flatten(1).norm(dim=1).view(-1, 1, 1)
+                state[f"module.{stem}weight_v"] = value.clone()
+            else:
+                state[f"module.{key}"] = value.clone()
+        parts[part] = state
+    torch.save(parts, checkpoint)
+    config.write_text(json.dumps({**KOKORO_82M, "vocab": read_vocab(vocab_path())}, ensure_ascii=False), "utf-8")
+    return checkpoint, config
 
 
 def voices_file(work: Path) -> Path:
@@ -112,7 +151,7 @@ def sentences(bundle_dir: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def prepare(work: Path, bundle_path: str | None, with_fp32: bool) -> dict[str, Any]:
+def prepare(work: Path, bundle_path: str | None, with_fp32: bool, with_kmodel: bool) -> dict[str, Any]:
     """Make (or reuse) every file; returns the paths and the sentences as a JSON-ready dict, also
     written to work/plan.json for the workers."""
     work.mkdir(parents=True, exist_ok=True)
@@ -120,6 +159,8 @@ def prepare(work: Path, bundle_path: str | None, with_fp32: bool) -> dict[str, A
     b = bundle(bundle_path)
     plan = {"int8": str(int8), "fp32": str(fp32_model(work, int8)) if with_fp32 else None,
             "voices": str(voices_file(work)), "bundle": str(b), "voice": VOICE, "sentences": sentences(b)}
+    if with_kmodel:
+        plan["kmodel_checkpoint"], plan["kmodel_config"] = map(str, kmodel_files(work, int8))
     from voxport.export.kokoro.ja_packages import vocab_path
 
     plan["vocab"] = str(vocab_path())

@@ -12,10 +12,12 @@ Rows (each in a child process under --timeout; one that fails, hangs or is skipp
 - ko-fp32: kokoro-onnx on an fp32 monolith of the same weights (the int8 file's weights dequantized to float
   by voxport's importer, exported in kokoro-onnx's layout: benchmarks/_kokoro_prepare.py);
 - kmodel: the `kokoro` package's KModel on torch, only with --kmodel-python (an interpreter where `kokoro`
-  imports): see the report's note when it is absent.
+  0.9.x and torch import, e.g. `pip install kokoro==0.9.4 --no-deps loguru "transformers<5" "huggingface_hub<1"
+  "tokenizers<0.23" safetensors regex torch`), on the same weights written in kokoro's checkpoint layout (no
+  kokoro .pth is reachable here); it has no streaming call, so its first audio is the whole sentence.
 
 kokoro-onnx needs its own venv (`python -m venv /tmp/ko-venv && /tmp/ko-venv/bin/pip install
-'kokoro-onnx>=0.6,<0.7'`); its worker (benchmarks/_kokoro_onnx_worker.py) runs there with kokoro-onnx's
+'kokoro-onnx>=0.6,<0.7'`); its worker (benchmarks/_kokoro_worker.py) runs there with kokoro-onnx's
 defaults. Every side speaks the phonemes voxport's Japanese front-end made (kokoro-onnx with
 `is_phonemes=True`), voice jf_alpha, speed 1: G2P is not timed. Figures: RTF (compute / own audio; kokoro-onnx
 trims silence, so its audio is a little shorter) on sentences new to the process (cold) and the same again
@@ -38,13 +40,11 @@ from voxport.tools.profiling.child import Recorder, run_child
 
 CONFIGS = ("voxport", "ko-int8", "ko-fp32", "kmodel")
 KEYS = ("cold", "cold_warm", "warm")
-KMODEL_ABSENT = ("not run: give --kmodel-python, an interpreter where the `kokoro` package (0.9.x) imports; "
-                 "no kokoro .pth is reachable here, so it would run the int8 file's weights dequantized by "
-                 "voxport and written in kokoro's layout (not implemented in this benchmark yet)")
+KMODEL_ABSENT = "not run: give --kmodel-python, an interpreter where the `kokoro` package (0.9.x) and torch import"
 
 
 def rss_mb(field: str = "VmRSS") -> float | None:
-    from _kokoro_onnx_worker import rss_mb as read
+    from _kokoro_worker import rss_mb as read
 
     return read(field)
 
@@ -87,15 +87,15 @@ def _command(config: str, args: argparse.Namespace, plan: dict[str, Any], plan_f
     if config == "voxport":
         return [sys.executable, str(here / "kokoro.py"), "--worker", "voxport", "--plan", str(plan_file),
                 "--threads", str(args.threads), "--runs", str(args.runs)]
+    worker = [str(here / "_kokoro_worker.py"), "--plan", str(plan_file), "--runs", str(args.runs)]
     if config == "kmodel":
-        return KMODEL_ABSENT
+        return [args.kmodel_python, *worker, "--engine", "kmodel"] if args.kmodel_python else KMODEL_ABSENT
     model = plan["int8"] if config == "ko-int8" else plan["fp32"]
     if not Path(args.ko_python).exists():
         return f"not run: no kokoro-onnx interpreter at {args.ko_python} (see --ko-python)"
     if model is None:
         return "not run: no fp32 monolith (--no-fp32)"
-    return [args.ko_python, str(here / "_kokoro_onnx_worker.py"), "--plan", str(plan_file), "--model", model,
-            "--runs", str(args.runs)]
+    return [args.ko_python, *worker, "--engine", "onnx", "--model", model]
 
 
 def _first_audio_mean(s: Summary, key: str) -> float | None:
@@ -171,7 +171,8 @@ def main() -> int:
     from _kokoro_prepare import prepare
 
     work = Path(args.work)
-    plan = prepare(work, args.bundle, with_fp32=not args.no_fp32 and "ko-fp32" in args.configs)
+    plan = prepare(work, args.bundle, with_fp32=not args.no_fp32 and "ko-fp32" in args.configs,
+                   with_kmodel=bool(args.kmodel_python) and "kmodel" in args.configs)
     commands = {c: _command(c, args, plan, work / "plan.json") for c in args.configs}
     outcomes: dict[str, list[Any]] = {c: [] for c in commands}
     for round_index in range(args.rounds):
