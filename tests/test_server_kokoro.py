@@ -193,3 +193,24 @@ def test_wyoming_speaks_a_pack_one_shot_and_streaming(registry, kokoro_voice):
     assert [e.type for e in streamed if e.type != "audio-chunk"] == ["audio-start", "audio-stop", "audio-start",
                                                                      "audio-stop", "synthesize-stopped"]
     assert _audio(streamed) == pcm16(kokoro_voice.synthesize("".join(pieces), seed=0, speaker=BLEND))
+
+
+def test_cli_voice_map_reaches_the_server_and_a_bad_one_is_one_line(monkeypatch, capsys, tiny_bundle, kokoro_bundle):
+    import voxport.server.app as app
+    from voxport.cli import main
+
+    seen = {}
+
+    async def fake_serve(registry, options):  # what the servers would get, then stop
+        seen["map"] = options.voice_map
+        seen["alloy"] = VoiceNames(registry, dict(options.voice_map)).resolve("alloy")
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    voices = ["--voice", f"piper={tiny_bundle}", "--voice", f"ja={kokoro_bundle}", "--port", "0", "--wyoming", "none"]
+    assert main(["serve", *voices, "--voice-map", "alloy=am_b"]) == 0
+    assert seen == {"map": (("alloy", "am_b"),), "alloy": ("ja", "am_b")}
+    assert main(["serve", *voices, "--voice-map", "alloy=nobody"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("--voice-map alloy=nobody: unknown voice 'nobody'; known: piper, ja, af_a, am_b, af_c")
+    assert main(["serve", *voices, "--voice-map", "alloy"]) == 1
+    assert "--voice-map is NAME=VOICE" in capsys.readouterr().err
