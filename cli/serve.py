@@ -150,6 +150,8 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="voxport serve: %(message)s")
     if args.replicas is not None and args.autoscale:
         raise ValueError("give --replicas or --autoscale, not both")
+    if args.voice_map:  # the replicas' HTTP app takes OpenAI names onto its voices by the families' defaults only
+        raise ValueError("--voice-map is not supported with --ray yet")
     if args.voice:
         voices = list(args.voice)
     else:
