@@ -37,6 +37,7 @@ def _recorder() -> Any:
     spec = importlib.util.spec_from_file_location("voxport_child", CHILD)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module.Recorder(sys.stdout)
 

@@ -98,9 +98,19 @@ def _command(config: str, args: argparse.Namespace, plan: dict[str, Any], plan_f
     return [args.ko_python, *worker, "--engine", "onnx", "--model", model]
 
 
-def _first_audio_mean(s: Summary, key: str) -> float | None:
-    entries = s.entries(key)
+def _first_audio_mean(s: Summary, key: str, upto: int | None = None) -> float | None:
+    entries = s.entries(key)[:upto]
     return statistics.mean(e["ttfa_s"] for e in entries) if entries else None
+
+
+def _ratio(a: Summary, b: Summary, key: str, first_audio: bool = False) -> float | None:
+    """a's over b's `key` on the sentences both reached (a row stopped early is compared on what it measured)."""
+    n = min(len(a.entries(key)), len(b.entries(key)))
+    if not n:
+        return None
+    if first_audio:
+        return ratio(_first_audio_mean(a, key, n), _first_audio_mean(b, key, n))
+    return ratio(sum(e["s"] for e in a.entries(key)[:n]), sum(e["s"] for e in b.entries(key)[:n]))
 
 
 def _mb(value: float | None) -> str:
@@ -129,10 +139,9 @@ def report(results: dict[str, Summary], args: argparse.Namespace, plan: dict[str
         lengths = [a["samples"] / b["samples"] for a, b in zip(vox.entries("cold"), s.entries("cold"), strict=False)
                    if b["samples"]]
         ids = [(a["ids"], b["ids"]) for a, b in zip(vox.entries("cold"), s.entries("cold"), strict=False)]
-        print(f"voxport / {c}: time cold {cell(ratio(vox.total('cold'), s.total('cold')))}, warm "
-              f"{cell(ratio(vox.total('cold_warm'), s.total('cold_warm')))}; first audio cold "
-              f"{cell(ratio(_first_audio_mean(vox, 'first_audio'), _first_audio_mean(s, 'first_audio')))}, warm "
-              f"{cell(ratio(_first_audio_mean(vox, 'first_audio_warm'), _first_audio_mean(s, 'first_audio_warm')))}"
+        print(f"voxport / {c}: time cold {cell(_ratio(vox, s, 'cold'))}, warm {cell(_ratio(vox, s, 'cold_warm'))}; "
+              f"first audio cold {cell(_ratio(vox, s, 'first_audio', True))}, warm "
+              f"{cell(_ratio(vox, s, 'first_audio_warm', True))}"
               f"; RSS {cell(ratio(vox.info.get('rss_mb'), s.info.get('rss_mb')), 2)}; audio length "
               f"{cell(statistics.mean(lengths) if lengths else None, 3)}"
               f"{'' if all(a == b for a, b in ids) else '; NOTE: other token counts than voxport'}")
