@@ -70,3 +70,22 @@ def test_the_report_prints_every_row_and_same_run_ratios(bench, capsys):
     assert "voxport / ko-fp32: time cold 0.250" in out
     assert "timeout (1/2 cold): stopped at the time limit" in out
     assert "kmodel" in out and "give --kmodel-python" in out
+
+
+def test_the_worker_reports_a_missing_engine_as_a_skipped_row(tmp_path):
+    """The worker runs in an interpreter without voxport; here, one without kokoro-onnx: the row is skipped
+    with the reason, through the same record protocol the parent reads (tools/profiling/child.py)."""
+    import importlib.util
+    import json
+    import sys
+
+    if importlib.util.find_spec("kokoro_onnx") is not None:
+        pytest.skip("kokoro-onnx is installed here, so its absence cannot be shown")
+    from voxport.tools.profiling.child import run_child
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"voices": "v.bin", "vocab": "vocab.json", "voice": "jf_alpha", "sentences": {}}))
+    outcome = run_child([sys.executable, str(ROOT / "benchmarks" / "_kokoro_worker.py"), "--engine", "onnx",
+                         "--plan", str(plan), "--model", "m.onnx"], 120)
+    assert outcome.status == "skipped"
+    assert "kokoro_onnx" in outcome.error and "lacks what --engine onnx needs" in outcome.error
