@@ -20,7 +20,7 @@ from voxport.server.errors import UnknownVoice
 
 __all__ = ["VoiceNames", "parse_voice_map"]
 
-Resolved = tuple[str, "str | None"]  # (configured voice, speaker spec or None: the voice's default)
+Resolved = tuple[str, str | None]  # (configured voice, speaker spec or None: the voice's default)
 
 
 def parse_voice_map(given: list[str]) -> dict[str, str]:
