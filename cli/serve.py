@@ -17,6 +17,10 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--voice-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="a setting voice NAME always speaks with, of its family's own (e.g. a VALL-E X voice "
                    "prompt: alice:prompt=alice.npz). Repeatable; requests cannot set these")
+    s.add_argument("--voice-map", action="append", default=[], metavar="NAME=VOICE",
+                   help="what a requested voice NAME speaks with, e.g. an OpenAI name onto a Kokoro pack "
+                   "(alloy=jf_alpha) or a configured voice (alloy=default). Repeatable. Unmapped OpenAI names "
+                   "follow the first voice whose family maps them (Kokoro: by register), else the default voice")
     s.add_argument("--wyoming", default="tcp://127.0.0.1:10200", metavar="URI",
                    help="Wyoming address (default %(default)s; 'none' to disable)")
     s.add_argument("--host", default="127.0.0.1", help="HTTP address (default %(default)s: this machine only)")
@@ -62,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from voxport.server.app import ServeOptions, serve
         from voxport.server.registry import VoiceRegistry, VoiceSpec
+        from voxport.server.voice_names import VoiceNames, parse_voice_map
     except ImportError as exc:
         raise ValueError(f"{exc.name} is missing: pip install 'voxport[server]'") from None
     logging.basicConfig(level=logging.INFO, format="voxport serve: %(message)s")
@@ -82,15 +87,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes}
     if args.solo_threads is not None and args.solo_threads < 0:
         raise ValueError(f"--solo-threads must be 0 or more, got {args.solo_threads}")
+    voice_map = parse_voice_map(args.voice_map)  # malformed: refused before any voice loads
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
                                   solo_threads=args.solo_threads, solo_ahead=not args.solo_windows,
                                   preload=args.preload, max_loaded=args.max_loaded, progress=not args.quiet,
                                   **load_options)
+    try:
+        VoiceNames(registry, voice_map)  # a target that is no configured voice or speaker: refused now
+    except ValueError:
+        registry.close()
+        raise
+    mapped = tuple(voice_map.items())
     options = ServeOptions(
         wyoming_uri=None if args.wyoming.lower() == "none" else args.wyoming, http_host=args.host,
         http_port=args.port or None, api_key=args.api_key or os.environ.get("VOXPORT_API_KEY"),
         max_chars=args.max_chars, seed=args.seed, request_timeout=args.request_timeout,
-        drain_timeout=args.drain_timeout,
+        drain_timeout=args.drain_timeout, voice_map=mapped,
     )
     try:
         asyncio.run(serve(registry, options))
@@ -142,6 +154,8 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="voxport serve: %(message)s")
     if args.replicas is not None and args.autoscale:
         raise ValueError("give --replicas or --autoscale, not both")
+    if args.voice_map:  # the replicas' HTTP app takes OpenAI names onto its voices by the families' defaults only
+        raise ValueError("--voice-map is not supported with --ray yet")
     if args.voice:
         voices = list(args.voice)
     else:

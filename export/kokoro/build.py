@@ -28,7 +28,8 @@ def id_map(vocab: Mapping[str, int]) -> dict[str, list[int]]:
 
 
 def phonemizer(language: str) -> dict[str, Any]:
-    kind = {"type": "kokoro_ja"} if language == "ja" else {"type": "espeak", "voice": language}
+    # "language": what servers list the voice as (the Japanese front-end has no espeak voice to tell it).
+    kind = {"type": "kokoro_ja", "language": "ja"} if language == "ja" else {"type": "espeak", "voice": language}
     return {**kind, "pad": PAD, "bos": BOS, "eos": EOS, "pad_after_bos": False}
 
 

@@ -142,6 +142,16 @@ class Family:
     check_params: Callable[[Mapping[str, Any], ManifestPath], None] | None = None
     # What `voxport info` shows as the voice's default settings.
     settings: Callable[[Manifest], dict[str, Any]] = field(default=lambda m: {})
+    # How `voxport serve` names what is inside one bundle (voxport.server.voice_names). True: each of the
+    # manifest's speakers is listed (Wyoming `info`, HTTP `/voices`) and addressable as a voice of its own
+    # (Kokoro's voice packs); False: only the bundle is a voice (a 900-speaker VITS set stays one entry).
+    speakers_are_voices: bool = False
+    # Whether a requested name is a speaker (or a blend of them) of this bundle: False when it names something
+    # else, ValueError when it names this bundle's speakers but is malformed (a blend's bad weight).
+    speaker_spec: Callable[[Manifest, str], bool] = field(default=lambda m, spec: spec in m.speaker_id_map)
+    # OpenAI's voice names (voxport.families.openai_voices) -> speaker specs of a bundle, when the family has
+    # speakers to map them to; empty: OpenAI names speak with the voice's default speaker.
+    openai_voices: Callable[[Manifest], Mapping[str, str]] = field(default=lambda m: {})
 
     @property
     def stages(self) -> tuple[str, ...]:

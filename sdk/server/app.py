@@ -27,6 +27,7 @@ class ServeOptions:
     seed: int | None = None
     request_timeout: float | None = 120.0
     drain_timeout: float = 10.0  # on shutdown, how long running requests may take to finish
+    voice_map: tuple[tuple[str, str], ...] = ()  # --voice-map NAME=VOICE (voxport.server.voice_names)
 
 
 async def serve(registry: VoiceRegistry, options: ServeOptions) -> None:
@@ -38,13 +39,14 @@ async def serve(registry: VoiceRegistry, options: ServeOptions) -> None:
     http = wyoming = None
     if options.wyoming_uri:
         wy = WyomingOptions(seed=options.seed, max_chars=options.max_chars,
-                            request_timeout=options.request_timeout)
+                            request_timeout=options.request_timeout, voice_map=options.voice_map)
         wyoming = asyncio.create_task(serve_wyoming(registry, options.wyoming_uri, wy))
         tasks.append(wyoming)
         log.warning("Wyoming on %s", options.wyoming_uri)
     if options.http_port is not None:
         app = build_app(registry, HttpOptions(api_key=options.api_key, max_chars=options.max_chars,
-                                              seed=options.seed, request_timeout=options.request_timeout))
+                                              seed=options.seed, request_timeout=options.request_timeout,
+                                              voice_map=options.voice_map))
         http = _http_server(app, options)
         tasks.append(asyncio.create_task(http.serve()))
         log.warning("HTTP on http://%s:%d", options.http_host, options.http_port)

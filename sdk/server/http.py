@@ -39,6 +39,7 @@ from voxport.server.registry import (
     pcm16,
 )
 from voxport.server.sse import sse_response
+from voxport.server.voice_names import VoiceNames
 from voxport.synthesis import SynthesisConfig
 
 __all__ = ["BadRequest", "HttpOptions", "build_app", "wav_header"]
@@ -89,7 +90,7 @@ async def _flac(first: AudioChunk | None, rest: ChunkStream) -> Response:
     return Response(out.getvalue(), media_type=MEDIA["flac"])
 
 
-def _openai_request(body: dict[str, Any], options: HttpOptions, registry: VoiceRegistry
+def _openai_request(body: dict[str, Any], options: HttpOptions, names: VoiceNames
                     ) -> tuple[str | None, str, SynthesisConfig, str, str, str]:
     """(voice, text, config, response format, stream format, text format) of an OpenAI speech request."""
     text = fields.text(body, "input", options)
@@ -103,18 +104,28 @@ def _openai_request(body: dict[str, Any], options: HttpOptions, registry: VoiceR
         raise BadRequest(f"stream_format 'sse' carries 16-bit PCM; response_format must be pcm, got {fmt!r}")
     # OpenAI's `model` is tts-1 & co.; a configured voice name there is honoured, anything else ignored.
     model = body.get("model")
-    name = fields.voice_name(body) or (model if isinstance(model, str) and model in registry.slots else None)
+    requested = fields.voice_name(body) or (model if isinstance(model, str) and model in names.registry.slots
+                                            else None)
+    # `voice` may also be a speaker of a voice (a Kokoro pack or blend) or an OpenAI name (voxport.server.voice_names).
+    name, spec = names.resolve(requested)
     speed = fields.number(body, "speed")
-    # speaker / speaker_id and text_format are voxport's own fields (Piper's and Wyoming's names).
-    config = SynthesisConfig(seed=options.seed, speaker=fields.speaker(body),
+    # speaker / speaker_id and text_format are voxport's own fields (Piper's and Wyoming's names); an explicit
+    # speaker wins over the one the voice name carried.
+    config = SynthesisConfig(seed=options.seed, speaker=_or(fields.speaker(body), spec),
                              length_scale=1.0 / speed if speed else None)
     return name, text, config, fmt, stream_format, fields.text_format(body)
 
 
+def _or(speaker: int | str | None, spec: str | None) -> int | str | None:
+    return speaker if speaker is not None else spec
+
+
 def _routes(registry: VoiceRegistry, options: HttpOptions) -> list[Route]:
+    names = VoiceNames(registry, dict(options.voice_map))
+
     async def openai_speech(request: Request) -> Response:
         body = await fields.json_body(request)
-        name, text, config, fmt, stream_format, text_format = _openai_request(body, options, registry)
+        name, text, config, fmt, stream_format, text_format = _openai_request(body, options, names)
         sse = stream_format == "sse"
         chunks = await registry.open_stream(name, text, config, timeout=options.request_timeout,
                                             text_format=text_format, timings=sse)
@@ -133,10 +144,10 @@ def _routes(registry: VoiceRegistry, options: HttpOptions) -> list[Route]:
         else:  # Piper's http_server also takes the bare text as the body
             body = {**request.query_params, "text": (await request.body()).decode("utf-8", "replace")}
         text = fields.text(body, "text", options)
-        name = fields.voice_name(body)
-        registry.slot(name)  # an unknown voice is a 404 before the settings are checked
+        name, spec = names.resolve(fields.voice_name(body))  # an unknown voice is a 404 before the settings
         config = SynthesisConfig(
-            seed=options.seed, speaker=fields.speaker(body), length_scale=fields.number(body, "length_scale"),
+            seed=options.seed, speaker=_or(fields.speaker(body), spec),
+            length_scale=fields.number(body, "length_scale"),
             noise_scale=fields.number(body, "noise_scale"), noise_w=fields.number(body, "noise_w_scale", "noise_w"),
         )
         chunks = await registry.open_stream(name, text, config, timeout=options.request_timeout)
@@ -145,7 +156,7 @@ def _routes(registry: VoiceRegistry, options: HttpOptions) -> list[Route]:
         return Response(wav_header(chunks.sample_rate, len(data)) + data, media_type=MEDIA["wav"])
 
     async def voices(request: Request) -> Response:
-        return JSONResponse({v["name"]: v for v in registry.describe()})
+        return JSONResponse({v["name"]: v for v in names.describe()})
 
     async def health(request: Request) -> Response:
         # A load balancer or orchestrator stops sending requests once this is 503.

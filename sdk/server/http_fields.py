@@ -20,6 +20,8 @@ class HttpOptions:
     max_chars: int = 10_000
     seed: int | None = None  # a fixed seed per request makes answers reproducible
     request_timeout: float | None = 120.0  # seconds per request, queueing included
+    # --voice-map NAME=VOICE pairs (OpenAI's voice names onto configured voices or their speakers)
+    voice_map: tuple[tuple[str, str], ...] = ()
 
 
 class BadRequest(ValueError):

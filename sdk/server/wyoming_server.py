@@ -35,6 +35,7 @@ from voxport.server.registry import (
     VoiceRegistry,
     pcm16,
 )
+from voxport.server.voice_names import VoiceNames
 from voxport.synthesis import SynthesisConfig
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class WyomingOptions:
     max_chars: int = 10_000
     text_timeout: float = 30.0  # longest wait for the next synthesize-chunk of a stream
     request_timeout: float | None = 120.0  # seconds per one-shot synthesize, queueing included
+    voice_map: tuple[tuple[str, str], ...] = ()  # --voice-map NAME=VOICE pairs (voxport.server.voice_names)
 
 
 _SPEECH_EVENTS = {"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"}
@@ -77,9 +79,10 @@ def _check_fields(event: Event) -> None:
         raise ValueError(f"{event.type}: voice 'speaker' must be a name or an id")
 
 
-def info_event(registry: VoiceRegistry) -> Event:
+def info_event(registry: VoiceRegistry, names: VoiceNames | None = None) -> Event:
+    """Every configured voice, and each speaker of a family whose speakers are voices (Kokoro's packs)."""
     voices = []
-    for facts in registry.describe():
+    for facts in (names or VoiceNames(registry)).describe():
         speakers = [TtsVoiceSpeaker(name=s) for s in facts["speakers"]] or None
         voices.append(TtsVoice(
             name=facts["name"], description=facts["model"], installed=True, version=None,
@@ -99,6 +102,7 @@ class VoxportEventHandler(AsyncEventHandler):
         super().__init__(*args, **kwargs)
         self.registry = registry
         self.options = options
+        self.names = VoiceNames(registry, dict(options.voice_map))
         self._feed: TextFeed | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._chars = 0
@@ -118,7 +122,7 @@ class VoxportEventHandler(AsyncEventHandler):
         if event.type in _SPEECH_EVENTS:
             _check_fields(event)
         if Describe.is_type(event.type):
-            await self.write_event(info_event(self.registry))
+            await self.write_event(info_event(self.registry, self.names))
         elif SynthesizeStart.is_type(event.type):
             await self._start_stream(SynthesizeStart.from_event(event))
         elif SynthesizeChunk.is_type(event.type):
@@ -131,11 +135,12 @@ class VoxportEventHandler(AsyncEventHandler):
         return True
 
     def _config(self, voice: Any) -> tuple[str, SynthesisConfig]:
+        spec = None
         if voice is not None and not voice.name and voice.language:
             name = self.registry.for_language(voice.language)
-        else:
-            name = self.registry.slot(voice.name if voice is not None else None).name
-        speaker = voice.speaker if voice is not None else None
+        else:  # a voice's name, or one of its speakers (a Kokoro pack): voxport.server.voice_names
+            name, spec = self.names.resolve(voice.name if voice is not None else None)
+        speaker = voice.speaker if voice is not None and voice.speaker is not None else spec
         return name, SynthesisConfig(seed=self.options.seed, speaker=speaker)
 
     async def _synthesize(self, request: Synthesize) -> None:

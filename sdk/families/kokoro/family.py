@@ -11,6 +11,7 @@ from voxport.bundle.manifest import Manifest
 from voxport.families.base import Family
 from voxport.families.kokoro import contract as k
 from voxport.families.kokoro.pipeline import KokoroPipeline
+from voxport.families.kokoro.voices import openai_voices, speaker_spec
 from voxport.text.frontend import TextFrontend
 
 _INTEGERS = ("pack_rows", "context_length", "source_upsample", "style_dim")
@@ -69,4 +70,9 @@ FAMILY = Family(
                         "MCD/F0 error against fp32 rather than the English WER proxy)",
     check_params=check_params,
     settings=settings,
+    # Each voice pack is a voice of its own in `voxport serve`'s listings; requests may name a pack or a
+    # blend, and OpenAI's voice names map onto packs by register.
+    speakers_are_voices=True,
+    speaker_spec=speaker_spec,
+    openai_voices=openai_voices,
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["style_row", "voice_weights"]
+__all__ = ["openai_voices", "speaker_spec", "style_row", "voice_weights"]
 
 
 def _unknown(name: str, voices: Sequence[str]) -> ValueError:
@@ -61,3 +61,29 @@ def style_row(n_ids: int, rows: int) -> np.ndarray:
 
 def describe(params: Mapping[str, Any]) -> str:
     return ", ".join(params["voices"])
+
+
+def speaker_spec(manifest: Any, spec: str) -> bool:
+    """Whether `spec` (a pack name or a blend "a:0.6,b:0.4") names only this bundle's packs; a blend of its
+    packs with a bad weight is a ValueError (a server answers 400 with it, not "unknown voice")."""
+    voices = manifest.params["voices"]
+    if not all(item.strip().partition(":")[0] in voices for item in spec.split(",")):
+        return False
+    voice_weights(spec, voices, manifest.params["default_voice"])
+    return True
+
+
+def _register(pack: str) -> str | None:
+    """Kokoro's pack names say the register in their second letter: af_heart, jm_kumo (f: female, m: male)."""
+    if len(pack) > 2 and pack[2] == "_":
+        return {"f": "female", "m": "male"}.get(pack[1])
+    return None
+
+
+def openai_voices(manifest: Any) -> dict[str, str]:
+    """OpenAI's voice names -> packs: alloy the default pack, the others by register in turn
+    (voxport.families.openai_voices.by_register)."""
+    from voxport.families.openai_voices import by_register
+
+    p = manifest.params
+    return by_register(p["voices"], p["default_voice"], _register)
