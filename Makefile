@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 OUT ?= out/demo.wav
 TEXT ?= Hello! This is voxport, speaking with the Joe voice through its own split graphs. On March 3rd, a coffee costs $$4.50.
 
-.PHONY: demo demo-kokoro test test-tools test-sdk-no-torch lint bench clean install install-dev
+.PHONY: demo demo-kokoro test test-arm64 test-tools test-sdk-no-torch lint bench clean install install-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test-tools:
 test: install-dev test-tools
 	$(PY) -m pytest -q
 	@$(MAKE) --no-print-directory test-sdk-no-torch
+
+# The wheel on Debian arm64 under qemu-user emulation (needs root; Debian's debootstrap, qemu-user-static and
+# binfmt-support, installed where missing): correctness on ARM, never speed. About 15-20 minutes on 2 cores,
+# so not part of `make test`; docs/arm64.md says what it proves.
+test-arm64: install-dev
+	@sh tests/device/run_arm64.sh
 
 # The on-device SDK must never need torch. Build the wheel from this checkout, install it with the extras the
 # SDK/CLI/server tests use (server; pytest, httpx, openai) into $(NOTORCH_VENV), a venv without torch, and run
