@@ -1,12 +1,14 @@
 """`voxport serve` with a Kokoro bundle beside a Piper (VITS) voice: each voice pack listed as a voice (Wyoming
 `info`, HTTP `/voices`), packs, blends and OpenAI's voice names over HTTP, `--voice-map`, unknown names
 refused with what is known, and streaming (Wyoming chunks, SSE word times) for a pack. The Kokoro bundle is
-built from the tiny Kokoro-shaped model (random weights: plumbing, not speech), so torch is needed."""
+built from the tiny Kokoro-shaped model (random weights: plumbing, not speech) where torch is installed;
+without torch the tests use the committed tests/data/bundles/kokoro, made from the same model and packs."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 from types import SimpleNamespace
 
 import numpy as np
@@ -39,20 +41,22 @@ from voxport.server.voice_names import VoiceNames, parse_voice_map  # noqa: E402
 from voxport.server.wyoming_server import WyomingOptions  # noqa: E402
 
 TEXT = "Hello there. This is a second sentence."
-PACKS = ("af_a", "am_b", "af_c")
+PACKS = ("af_a", "am_b", "af_c")  # support.tiny_kokoro.TINY_PACKS: the committed bundle's packs
 BLEND = "af_a:0.6,am_b:0.4"
 
 
 @pytest.fixture(scope="module")
-def kokoro_bundle(tmp_path_factory):
-    pytest.importorskip("torch", reason="the tiny Kokoro bundle is built from a torch model")
-    from support.tiny_kokoro import tiny_model
+def kokoro_bundle(tmp_path_factory, committed_bundle):
+    if importlib.util.find_spec("torch") is None:
+        # tests/support/make_tiny_bundles.py built it from tiny_model(seed=0) and tiny_packs(PACKS, seed=0)
+        # under the same name: the same graphs and packs as the build below, so the same expectations hold.
+        return committed_bundle("kokoro", "tiny-kokoro")
+    from support.tiny_kokoro import tiny_model, tiny_packs
 
     from voxport.export.kokoro.build import build_bundle
 
-    rng = np.random.default_rng(0)
-    packs = {n: (0.3 * rng.standard_normal((60, 16))).astype(np.float32) for n in PACKS}
-    return build_bundle(tiny_model(), packs, tmp_path_factory.mktemp("kokoro") / "tiny-kokoro", name="tiny-kokoro")
+    out = tmp_path_factory.mktemp("kokoro") / "tiny-kokoro"
+    return build_bundle(tiny_model(seed=0), tiny_packs(PACKS, seed=0), out, name="tiny-kokoro")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ their voices:
 - glowtts-hifigan:  tiny Coqui GlowTTS + Coqui HiFi-GAN (support.tiny_glowtts), build_from_coqui
 - glowtts-gl:       the same GlowTTS with Griffin-Lim, build_from_coqui without a vocoder
 - tacotron2-hifigan: tiny DLE Tacotron2 (stop "gate": exactly 10 frames) + DLE HiFi-GAN, build_from_nvidia
+- kokoro:           tiny Kokoro (support.tiny_kokoro.tiny_model, seed 0) with packs af_a, am_b, af_c
+                    (tiny_packs, seed 0), build_bundle, named "tiny-kokoro" (en-us)
 
 Source files are written under a scratch directory and handed to the importers by *relative* path from
 inside it, so the manifests' `source.origin` never records a temporary path: rerunning the script gives
@@ -34,6 +36,7 @@ TESTS = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = TESTS / "data" / "bundles"
 LICENSE = "test-only"
 VITS_ORIGIN = "made by tests/support/make_tiny_bundles.py (its Piper-style tiny.onnx is not kept)"
+KOKORO_ORIGIN = "made by tests/support/make_tiny_bundles.py from support.tiny_kokoro (seed 0)"
 
 
 def _joe_phoneme_map() -> dict[str, list[int]]:
@@ -101,11 +104,21 @@ def make_tacotron2_hifigan(out: Path) -> Path:
     return build_from_nvidia(checkpoint, out, hifigan=hifigan, name="tiny-tacotron2-gate", license=LICENSE)
 
 
+def make_kokoro(out: Path) -> Path:
+    from support.tiny_kokoro import tiny_model, tiny_packs
+    from voxport.export.kokoro.build import build_bundle
+
+    # The same model, packs and name as tests/test_server_kokoro.py builds with torch, so either serves its tests.
+    source = {"license": LICENSE, "origin": KOKORO_ORIGIN}  # no checkpoint file: the model is built in memory
+    return build_bundle(tiny_model(seed=0), tiny_packs(seed=0), out, name="tiny-kokoro", source=source)
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "vits": make_vits,
     "glowtts-hifigan": make_glowtts_hifigan,
     "glowtts-gl": make_glowtts_gl,
     "tacotron2-hifigan": make_tacotron2_hifigan,
+    "kokoro": make_kokoro,
 }
 
 

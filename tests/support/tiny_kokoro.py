@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
 # Punctuation, space and the IPA espeak-ng gives for English, one id each (pad 0), as Kokoro's 178-symbol
 # vocab maps them.
 SYMBOLS = ';:,.!?—…"()“” ' + "abdefhijklmnopstuvwzæðŋɐɑɔəɚɛɜɡɪɹɾʃʊʌʒʔˈˌːᵻθʧʤ"
@@ -29,10 +31,22 @@ TINY_CONFIG: dict[str, Any] = {
     "voxport_decoder": {"hidden": 24, "asr_res": 4},
 }
 TINY_SAMPLE_RATE = 24000  # kokoro's SineGen is fixed at 24 kHz
+# The packs of the committed tiny Kokoro bundle and of the tests that build the same one with torch: one female
+# pack first (the default, OpenAI's "alloy"), one male (the male registers' names), one more female.
+TINY_PACKS = ("af_a", "am_b", "af_c")
+PACK_ROWS = 60
 
 
 def tiny_config() -> dict[str, Any]:
     return copy.deepcopy(TINY_CONFIG)
+
+
+def tiny_packs(names: tuple[str, ...] = TINY_PACKS, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random voice packs ([PACK_ROWS, 2 * style_dim] each), drawn in `names`' order from one seeded generator.
+    numpy only, so a torch-free test can name the packs the committed bundle holds."""
+    rng = np.random.default_rng(seed)
+    width = 2 * TINY_CONFIG["style_dim"]
+    return {n: (0.3 * rng.standard_normal((PACK_ROWS, width))).astype(np.float32) for n in names}
 
 
 def tiny_model(seed: int = 0):  # noqa: ANN201 -- a KokoroModel (torch imported here only)
