@@ -154,8 +154,6 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="voxport serve: %(message)s")
     if args.replicas is not None and args.autoscale:
         raise ValueError("give --replicas or --autoscale, not both")
-    if args.voice_map:  # the replicas' HTTP app takes OpenAI names onto its voices by the families' defaults only
-        raise ValueError("--voice-map is not supported with --ray yet")
     if args.voice:
         voices = list(args.voice)
     else:
@@ -166,6 +164,7 @@ def cmd_serve_ray(args: argparse.Namespace) -> int:
         "voices": voices, "replicas": args.replicas, "autoscale": args.autoscale, "workers": args.workers,
         "queue": args.queue, "threads": args.threads, "api_key": args.api_key or os.environ.get("VOXPORT_API_KEY"),
         "max_chars": args.max_chars, "seed": args.seed, "request_timeout": args.request_timeout,
+        "voice_map": args.voice_map,  # the form is checked here; each replica checks the targets against its voices
     })
     if not args.port:
         raise ValueError("--ray serves HTTP: give a --port")

@@ -49,7 +49,8 @@ def url(tiny_bundle):
     try:
         port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        options = parse_args({"voices": f"tiny={tiny_bundle}", "replicas": 2, "seed": 0, "max_chars": 100_000})
+        options = parse_args({"voices": f"tiny={tiny_bundle}", "replicas": 2, "seed": 0, "max_chars": 100_000,
+                              "voice_map": "house=tiny"})
         serve.run(build_application(options), name=APP, route_prefix="/")
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -110,6 +111,14 @@ def test_two_replicas_answer_concurrently_with_the_same_audio(url, tiny_voice):
     expected = pcm16(tiny_voice.synthesize(TEXT, seed=0))
     for _, data in answers.values():
         assert data[:4] == b"RIFF" and data[44:] == expected
+
+
+def test_a_mapped_voice_name_reaches_its_voice_through_the_replicas(url, tiny_voice):
+    """`--voice-map house=tiny` under --ray: the replicas' app answers the extra name with the voice it maps to."""
+    r = httpx.post(f"{url}/v1/audio/speech", json={"input": "A mapped name.", "voice": "house",
+                                                    "response_format": "pcm"}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert r.content == pcm16(tiny_voice.synthesize("A mapped name.", seed=0))
 
 
 def test_errors_pass_through_the_proxy(url):
@@ -174,6 +183,8 @@ def test_killed_replica_fails_its_request_and_is_replaced(url, tiny_voice):
     ({"voices": "a=/x", "num_cpus": "nan"}, "num_cpus"),
     ({"voices": "a=/x", "queue": 0}, "queue must be >= 1"),
     ({"voices": "a=/x", "replica": 2}, "unknown argument"),
+    ({"voices": "a=/x", "voice_map": "alloy"}, "voice_map: --voice-map is NAME=VOICE"),
+    ({"voices": "a=/x", "voice_map": 3}, "voice_map is NAME=VOICE"),
 ])
 def test_bad_application_arguments_are_refused_with_the_reason(args, reason):
     with pytest.raises(RayAppError, match=reason):
@@ -188,6 +199,8 @@ def test_autoscaling_options_follow_the_replica_size():
                                "target_ongoing_requests": 4.0},
     }
     assert parse_args({"voices": ["a=/x"], "replicas": 3}).deployment_options()["num_replicas"] == 3
+    assert parse_args({"voices": "a=/x", "voice_map": "alloy=a, echo=a"}).replica.http.voice_map == (
+        ("alloy", "a"), ("echo", "a"))
     # `serve run voxport.server.ray_app:app_builder voices=... replicas=2` passes every value as a string.
     assert isinstance(app_builder({"voices": "a=/x", "replicas": "2", "seed": "0"}), serve.Application)
 

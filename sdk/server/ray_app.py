@@ -29,6 +29,7 @@ from starlette.applications import Starlette
 
 from voxport.server.http import HttpOptions, build_app
 from voxport.server.registry import VoiceRegistry, VoiceSpec
+from voxport.server.voice_names import parse_voice_map
 
 DEPLOYMENT_NAME = "Voxport"
 REPLICA_HEADER = "x-voxport-replica"  # the Ray actor name of the replica that answered
@@ -148,7 +149,7 @@ def app_builder(args: dict[str, Any]) -> serve.Application:
 
 
 _KNOWN = ("voices", "replicas", "autoscale", "target_ongoing_requests", "num_cpus", "workers", "queue", "threads",
-          "api_key", "max_chars", "seed", "request_timeout")
+          "api_key", "max_chars", "seed", "request_timeout", "voice_map")
 
 
 def parse_args(args: Mapping[str, Any]) -> RayServeOptions:
@@ -162,6 +163,7 @@ def parse_args(args: Mapping[str, Any]) -> RayServeOptions:
         max_chars=_int(args, "max_chars", HttpOptions.max_chars, low=1),
         seed=_int(args, "seed", None, low=0),
         request_timeout=_float(args, "request_timeout", HttpOptions.request_timeout),
+        voice_map=_voice_map(args.get("voice_map")),
     )
     replica = ReplicaSettings(voices=voices, workers=_int(args, "workers", 1, low=1),
                               threads=_int(args, "threads", 1, low=1), http=http)
@@ -200,6 +202,21 @@ def _voices(value: Any) -> tuple[VoiceSpec, ...]:
         raise RayAppError(f"voice names must be unique, got {names}")
     # Relative to where the application is built; replicas run elsewhere, so they get absolute paths.
     return tuple(VoiceSpec(s.name, s.path.expanduser().absolute()) for s in specs)
+
+
+def _voice_map(value: Any) -> tuple[tuple[str, str], ...]:
+    """`voice_map=NAME=VOICE[,NAME=VOICE...]` (or a list): extra request names, as `--voice-map` gives them.
+    Only the form is checked here; each replica checks the targets against its voices when it builds its app."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise RayAppError(f"voice_map is NAME=VOICE[,NAME=VOICE...], got {value!r}")
+    try:
+        return tuple(parse_voice_map([str(v) for v in value]).items())
+    except ValueError as exc:
+        raise RayAppError(f"voice_map: {exc}") from None
 
 
 def _int(args: Mapping[str, Any], key: str, default: int | None, *, low: int | None = None) -> Any:
