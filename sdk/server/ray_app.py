@@ -188,9 +188,13 @@ def parse_autoscale(value: Any) -> tuple[int, int] | None:
     return low, high
 
 
+def _listed(value: Any) -> Any:
+    """A comma-separated string (how `serve run` passes every argument) as its non-empty items; else as given."""
+    return [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+
 def _voices(value: Any) -> tuple[VoiceSpec, ...]:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
+    value = _listed(value)
     if not value or not isinstance(value, (list, tuple)):
         raise RayAppError("give at least one voice: voices=NAME=BUNDLE_DIR[,NAME=BUNDLE_DIR...]")
     try:
@@ -209,8 +213,7 @@ def _voice_map(value: Any) -> tuple[tuple[str, str], ...]:
     Only the form is checked here; each replica checks the targets against its voices when it builds its app."""
     if value is None or value == "":
         return ()
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
+    value = _listed(value)
     if not isinstance(value, (list, tuple)):
         raise RayAppError(f"voice_map is NAME=VOICE[,NAME=VOICE...], got {value!r}")
     try:

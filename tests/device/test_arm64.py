@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxport.tools.quality import snr_db  # in the wheel, numpy only
+
 pytestmark = pytest.mark.skipif(
     platform.machine() != "aarch64",
     reason=f"arm64 device suite: runs inside the arm64 root of `make test-arm64`, not on {platform.machine()}")
@@ -63,16 +65,11 @@ def record(name: str, value: object) -> None:
     path.write_text(json.dumps(metrics, indent=1), encoding="utf-8")
 
 
-def snr_db(got: np.ndarray, want: np.ndarray) -> float:
-    noise = float(np.sum((got.astype(np.float64) - want) ** 2))
-    return 10 * np.log10(float(np.sum(want.astype(np.float64) ** 2)) / noise) if noise > 0 else float("inf")
-
-
 def compare(name: str, got: np.ndarray, want: np.ndarray) -> float:
     """Max abs difference (recorded with the SNR in dB); lengths must agree, since durations are seeded."""
     assert got.shape == want.shape, f"{name}: {got.shape} samples on the device, {want.shape} on the host"
     diff = float(np.max(np.abs(got.astype(np.float64) - want)))
-    record(name, {"max_abs_diff": diff, "snr_db": round(snr_db(got, want), 1), "samples": int(want.size)})
+    record(name, {"max_abs_diff": diff, "snr_db": round(snr_db(want, got), 1), "samples": int(want.size)})
     return diff
 
 
@@ -181,7 +178,7 @@ def test_openvino_speaks_with_the_precision_asked(reference, bundle, tmp_path, p
     if precision == "fp32" and not VIEW:
         # Asserted only on a real board (no view set): under qemu the plain vocoder's ConvTranspose comes out
         # wrong (SNR about 0 dB, docs/arm64.md), and only real hardware can say whether OpenVINO-on-ARM does too.
-        snr = snr_db(case["audio"], reference["audio"])
+        snr = snr_db(reference["audio"], case["audio"])
         assert snr >= 60, f"OpenVINO fp32 on this arm64 board is {snr:.1f} dB from the host's onnxruntime fp32"
 
 
