@@ -19,13 +19,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from voxport.bundle import contract as c
 from voxport.bundle import sha256_file
 from voxport.calibration.candidates import CandidateSet, quantize_candidates
 from voxport.calibration.capture import cached_capture
-from voxport.calibration.corpus import CORPUS, HELDOUT, read_sentences
+from voxport.calibration.corpus import corpus_for, read_sentences
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
 from voxport.calibration.install import install
+from voxport.calibration.plan import CalibrationPlan, english, plan_of
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
 from voxport.calibration.search import PolicySearch, ladders, passed_alone, precision_of
 from voxport.calibration.timing import pick_sentences, time_candidates, timing_feeds
@@ -69,24 +69,33 @@ def gated_runtime(runtime: str) -> str:
     return name
 
 
-def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_sentences: int | None) -> Texts:
-    corpus_path, heldout_path = Path(corpus or CORPUS), Path(heldout or HELDOUT)
+def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_sentences: int | None,
+               language: str = "en-us") -> Texts:
+    """The corpus and held-out sentences given, else the shipped ones of the voice's `language`."""
+    default_corpus, default_heldout = corpus_for(language)
+    corpus_path, heldout_path = Path(corpus or default_corpus), Path(heldout or default_heldout)
     # A shortened corpus (tests, quick runs) is judged on proportionally fewer held-out sentences.
     evaluation = read_sentences(heldout_path)[: max_sentences and max(4, max_sentences // 8)]
     return Texts(corpus_path, heldout_path, read_sentences(corpus_path)[:max_sentences], evaluation)
 
 
-def check_voice(voice: Voice) -> None:
-    if voice.family.calibration_refusal:
-        # Capture, the candidates and the gate replay the parallel stage set's draws and frame counts.
-        raise NotImplementedError(f"{voice.family.calibration_refusal}; run it at fp32, or at bf16 on OpenVINO "
-                                  "(precision='bf16')")
-    if voice.manifest.num_speakers > 1:
-        # Ranges captured and a gate run on one speaker would say nothing about the others.
-        raise NotImplementedError("calibration of multi-speaker voices is not supported yet")
-    if c.VOCODER not in voice.bundle.stages:
-        raise NotImplementedError("this bundle vocodes with Griffin-Lim (no vocoder graph); only graphs are quantized "
-                                  "and gated, so calibrate a bundle built with a vocoder")
+def check_voice(voice: Voice) -> CalibrationPlan:
+    """The voice's calibration plan, or NotImplementedError saying why it cannot be calibrated."""
+    return plan_of(voice)
+
+
+def recognizer_for(voice: Voice, check_wer: bool, say: Say):  # noqa: ANN201  (Recognizer | None; lazy import)
+    """The WER proxy's recognizer, when asked for and the voice speaks English (PocketSphinx's model is
+    US English): other languages are judged by MCD and durations against fp32 alone, said once."""
+    if not check_wer:
+        return None
+    if not english(voice):
+        say(f"no WER: the recognizer is US English and this voice speaks {voice.manifest.language()}; judged by "
+            "MCD and durations against fp32")
+        return None
+    from voxport.calibration.asr import Recognizer
+
+    return Recognizer()
 
 
 def search_step(voice: Voice, candidates: CandidateSet, speed: dict[str, dict], texts: Texts, *, seed: int,
@@ -94,11 +103,7 @@ def search_step(voice: Voice, candidates: CandidateSet, speed: dict[str, dict], 
                 say: Say) -> tuple[dict[str, str], list[Evaluation]]:
     """Gate the timed candidates against the fp32 voice: stage -> the candidate it keeps (the stages
     that keep one), and every judgement made on the way."""
-    recognizer = None
-    if check_wer:
-        from voxport.calibration.asr import Recognizer
-
-        recognizer = Recognizer()
+    recognizer = recognizer_for(voice, check_wer, say)
     say(f"fp32 reference on {len(texts.evaluation)} held-out sentences")
     gate = Gate(voice, texts.evaluation, seed, thresholds, recognizer)
 
@@ -157,7 +162,7 @@ def calibrate(
     heldout: str | Path | None = None,
     seed: int = 0,
     method: str = "percentile",
-    stages: tuple[str, ...] = c.STAGES,
+    stages: tuple[str, ...] | None = None,
     thresholds: GateThresholds | None = None,
     max_sentences: int | None = None,
     check_wer: bool = True,
@@ -169,8 +174,9 @@ def calibrate(
     """Write the graphs of the fastest configuration that passes the gate into the bundle, with a report.
 
     `runtime` is "onnxruntime" (alias "cpu") or "openvino"; the bundle records the result under its
-    canonical name, and `Voice.load(..., precision="calibrated")` loads it. Raises CalibrationRefused
-    (report attached) when no stage passes in any reduced precision.
+    canonical name, and `Voice.load(..., precision="calibrated")` loads it. `stages`: the family plan's
+    by default. The shipped corpus is the voice's language's where there is one (calibration/data).
+    Raises CalibrationRefused (report attached) when no stage passes in any reduced precision.
     """
     runtime = gated_runtime(runtime)
     thresholds = thresholds or GateThresholds()
@@ -178,16 +184,16 @@ def calibrate(
         thresholds = replace(thresholds, allow_duration_shift=True)
     say = progress or (lambda message: None)
     bundle_dir = Path(bundle_dir)
-    texts = read_texts(corpus, heldout, max_sentences)
     described = method if runtime == "onnxruntime" else OPENVINO_METHOD
     work = bundle_dir / "calibration" / f"candidates-{runtime}"
     shutil.rmtree(work, ignore_errors=True)
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
-            check_voice(voice)
+            plan = check_voice(voice)
+            texts = read_texts(corpus, heldout, max_sentences, voice.manifest.language())
             captured = cached_capture(voice, texts.sentences, seed, bundle_dir / "calibration", say)
-            candidates = quantize_candidates(voice.bundle, runtime, stages, captured, method=method, seed=seed,
-                                             threads=threads, work=work, say=say)
+            candidates = quantize_candidates(voice.bundle, runtime, stages or plan.stages, captured, method=method,
+                                             seed=seed, threads=threads, work=work, say=say, plan=plan)
             feeds = timing_feeds(voice, pick_sentences(texts.sentences), seed)
             speed = time_candidates(candidates, feeds, voice.manifest, say)
             chosen, evaluations = search_step(voice, candidates, speed, texts, seed=seed, thresholds=thresholds,

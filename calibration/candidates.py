@@ -17,8 +17,8 @@ import numpy as np
 
 from voxport import progress
 from voxport.bundle import Bundle
-from voxport.bundle import contract as c
 from voxport.calibration.capture import Captured
+from voxport.calibration.plan import CalibrationPlan
 from voxport.calibration.quantize_openvino import quantize_for_openvino
 from voxport.calibration.quantize_ort import quantize_graph
 from voxport.calibration.rewrite import polyphase_upsampling
@@ -31,17 +31,6 @@ from voxport.runtimes import RuntimeOptions, Session, open_session
 CANDIDATES = {"onnxruntime": ("int8",), "openvino": ("int8-bf16", "int8", "bf16", "fp16")}
 FLOAT_PRECISIONS = ("bf16", "fp16")
 POLYPHASE = "+polyphase"
-# onnxruntime's calibrators hold every intermediate tensor of every sample in memory: 32 vocoder crops
-# are ~3 GB; the whole corpus (500+ crops) was killed for memory on a 24 GB machine.
-MAX_SAMPLES = {c.ENCODER: 128, c.DURATION: 128, c.DECODER: 32, c.VOCODER: 32}
-# Convolutions kept in float, from measurement on the default voice (gate MCD, 5 held-out sentences):
-# - decoder: the couplings' pre/post 1x1 convs produce the shift subtracted from the latent, so their
-#   error lands in the output unattenuated (all int8 2.0 dB; these kept 1.5 dB, 1.3 dB with percentile).
-# - vocoder: the waveform-facing edges and upsampling convs were the most sensitive layers one by one
-#   (24-26 dB SNR alone vs 27-40 dB for resblock convs); keeping them: 3.3 dB -> 2.5 dB.
-# On OpenVINO the upsampling convs ("/ups.", polyphase there) stay float too: alone they cost the most
-# MCD of any layer (0.36-0.44 dB each) for 12 % of the vocoder's multiply-adds.
-KEEP_FLOAT = {c.DECODER: ("/pre/", "/post/"), c.VOCODER: ("conv_pre", "/ups.", "conv_post")}
 
 
 @dataclass
@@ -86,23 +75,24 @@ def _conv_nodes(path: Path) -> list[str]:
             if n.op_type in ("Conv", "ConvTranspose")]
 
 
-def _onnxruntime_candidates(source: Path, stage: str, samples: list, method: str, work: Path) -> dict[str, Path]:
-    keep = [n for n in _conv_nodes(source) if any(p in n for p in KEEP_FLOAT.get(stage, ()))]
+def _onnxruntime_candidates(source: Path, stage: str, samples: list, method: str, work: Path,
+                            plan: CalibrationPlan) -> dict[str, Path]:
+    keep = [n for n in _conv_nodes(source) if any(p in n for p in plan.keep_float.get(stage, ()))]
     # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
-    # phoneme-level inputs vary with sentence length and use min/max ranges.
-    stage_method = method if stage in (c.DECODER, c.VOCODER) else "minmax"
+    # inputs captured whole vary with sentence length and use min/max ranges.
+    stage_method = method if stage in plan.frame_inputs else "minmax"
     return {"int8": quantize_graph(source, work / f"{stage}.int8.onnx", samples, method=stage_method,
                                    exclude_nodes=keep)}
 
 
 def _openvino_candidates(source: Path, stage: str, samples: list, seed: int, work: Path,
-                         notes: list[str]) -> dict[str, Path]:
+                         notes: list[str], plan: CalibrationPlan) -> dict[str, Path]:
     import onnx
 
     files: dict[str, Path] = {}
     try:
         int8 = quantize_for_openvino(source, work / f"{stage}.int8.onnx", samples,
-                                     keep_float=KEEP_FLOAT.get(stage, ()), seed=seed)
+                                     keep_float=plan.keep_float.get(stage, ()), seed=seed)
         files["int8-bf16"] = files["int8"] = int8
     except ValueError as exc:
         notes.append(f"{stage}: no int8 candidate ({exc})")
@@ -124,19 +114,23 @@ def _openvino_candidates(source: Path, stage: str, samples: list, seed: int, wor
 
 def quantize_candidates(bundle: Bundle, runtime: str, stages: tuple[str, ...], captured: Captured, *,
                         method: str, seed: int, threads: int | None, work: Path,
-                        say: Callable[[str], None]) -> CandidateSet:
-    """The candidates step: each stage quantized from its captured inputs for `runtime`, into `work`."""
+                        say: Callable[[str], None], plan: CalibrationPlan) -> CandidateSet:
+    """The candidates step: each stage quantized from its captured inputs for `runtime`, into `work`
+    (which samples and which convolutions stay float: the family's `plan`)."""
     candidates = CandidateSet(bundle, runtime, threads)
     work.mkdir(parents=True, exist_ok=True)
     progress.stage(say, f"quantizing {len(stages)} stages", len(stages))
     for i, stage in enumerate(stages):
         progress.step(say, i, len(stages), f"quantizing {stage}")
         source = bundle.graph_path(stage)
-        samples = _subsample(captured[stage], MAX_SAMPLES[stage], seed)
+        samples = _subsample(captured.get(stage, []), plan.max_samples[stage], seed)
+        if not samples:
+            candidates.notes.append(f"{stage}: no captured inputs, so no candidate")
+            continue
         if runtime == "onnxruntime":
-            files = _onnxruntime_candidates(source, stage, samples, method, work)
+            files = _onnxruntime_candidates(source, stage, samples, method, work, plan)
         else:
-            files = _openvino_candidates(source, stage, samples, seed, work, candidates.notes)
+            files = _openvino_candidates(source, stage, samples, seed, work, candidates.notes, plan)
         candidates.files[stage] = {c: f for c, f in files.items() if precision_of(c) in CANDIDATES[runtime]}
     progress.step(say, len(stages), len(stages))
     return candidates

@@ -16,14 +16,12 @@ import numpy as np
 
 from voxport import progress
 from voxport.bundle import contract as c
+from voxport.calibration.plan import plan_of
 from voxport.pipeline.engine import StageEvent
-from voxport.pipeline.noise import RandomNoise
 from voxport.voice import Voice
 
 Captured = dict[str, list[dict[str, np.ndarray]]]  # stage -> feeds, in corpus order
 
-# The frame-level stages and the input whose last axis is the frame axis (cut into crops).
-FRAME_AXIS_INPUT = {c.DECODER: c.PRIOR_LATENT, c.VOCODER: c.LATENT}
 FRAME_CROP = 64
 
 
@@ -43,26 +41,26 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
     """Feeds of every stage for every sentence, in corpus order; deterministic for a given seed.
 
     The voice runs its normal fp32 path with its default scales while a hook on the engine records
-    what each graph is fed. Frame-level feeds (decoder, vocoder) are cut into `frame_crop`-frame pieces,
-    or kept whole with `frame_crop=None` (timing: each utterance at its own length). `on_sentence(done,
-    total)` is called after each sentence (progress).
+    what each graph is fed. Frame-level feeds (the family plan's `frame_inputs`) are cut into
+    `frame_crop`-frame pieces, or kept whole with `frame_crop=None` (timing: each utterance at its own
+    length). `on_sentence(done, total)` is called after each sentence (progress).
     """
-    engine = voice.engine
-    scales, sid = engine.scales(), engine.speaker_id(None)
-    noise = RandomNoise(np.random.default_rng(seed))
-    captured: Captured = {stage: [] for stage in c.STAGES}
+    plan, engine = plan_of(voice), voice.engine
+    rng = np.random.default_rng(seed)
+    frame_inputs = plan.frame_inputs
+    captured: Captured = {stage: [] for stage in plan.stages}
     masked = {s for s, g in voice.manifest.graphs.items() if c.FRAME_MASK in {t.name for t in g.inputs}}
 
     def record(event: StageEvent) -> None:
         if event.stage not in captured or not event.feeds:  # numpy steps (length regulation) have no graph
             return
         feeds = dict(event.feeds)
-        frames = feeds[FRAME_AXIS_INPUT[event.stage]].shape[-1] if event.stage in FRAME_AXIS_INPUT else 0
+        frames = feeds[frame_inputs[event.stage]].shape[-1] if event.stage in frame_inputs else 0
         if event.stage in masked and c.FRAME_MASK not in feeds:
             # The voice ran the stage's unmasked copy (never padded), but the graphs calibrated and timed
             # here are the masked ones: their mask is all ones on an unpadded call.
             feeds[c.FRAME_MASK] = np.ones((1, 1, frames), np.float32)
-        if event.stage in FRAME_AXIS_INPUT and frame_crop:
+        if event.stage in frame_inputs and frame_crop:
             captured[event.stage].extend(_crops(feeds, frames, frame_crop))
         else:
             captured[event.stage].append(feeds)
@@ -70,7 +68,7 @@ def capture_stage_inputs(voice: Voice, sentences: list[str], seed: int = 0,
     with engine.watch(record):
         for done, text in enumerate(sentences, 1):
             for _, _, ids in voice.frontend.text_to_ids(text):
-                voice.pipeline.render(voice.pipeline.prepare(ids, scales, noise, sid))
+                plan.run(voice, ids, rng)
             if on_sentence is not None:
                 on_sentence(done, len(sentences))
     return captured
@@ -89,11 +87,11 @@ def save_capture(path: Path, captured: Captured) -> None:
 
 
 def load_capture(path: Path) -> Captured:
-    captured: dict[str, dict[int, dict[str, np.ndarray]]] = {stage: {} for stage in c.STAGES}
+    captured: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     with np.load(path) as data:
         for key in data.files:
             stage, index, name = key.split("/")
-            captured[stage].setdefault(int(index), {})[name] = data[key]
+            captured.setdefault(stage, {}).setdefault(int(index), {})[name] = data[key]
     return {stage: [items[i] for i in sorted(items)] for stage, items in captured.items()}
 
 

@@ -28,6 +28,7 @@ from voxport.calibration.calibrate import (
     build_report,
     check_voice,
     read_texts,
+    recognizer_for,
 )
 from voxport.calibration.emulate import EMULATED, emulate_precision
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
@@ -114,13 +115,13 @@ def cross_calibrate(bundle_dir: str | Path, target: str, *, corpus: str | Path |
         thresholds = replace(thresholds, allow_duration_shift=True)
     say = progress or (lambda message: None)
     bundle_dir = Path(bundle_dir)
-    texts = read_texts(corpus, None, max_sentences)
     key = f"{chosen_target.runtime}-{chosen_target.name.replace(':', '_').replace(',', '+')}"
     work = bundle_dir / "calibration" / f"emulated-{key}"
     method = f"emulated {'/'.join(chosen_target.precisions)} (rounded weights and tensors, fp32 accumulation)"
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
             check_voice(voice)
+            texts = read_texts(corpus, None, max_sentences, voice.manifest.language())
             say(f"emulating {', '.join(chosen_target.precisions)} for {chosen_target.device.name}")
             candidates = EmulatedCandidates(voice.bundle, _emulated_files(voice.bundle, chosen_target.precisions,
                                                                            work), threads)
@@ -142,11 +143,7 @@ def cross_calibrate(bundle_dir: str | Path, target: str, *, corpus: str | Path |
 
 def _search(voice: Voice, candidates: EmulatedCandidates, sentences: list[str], seed: int,
             thresholds: GateThresholds, check_wer: bool, say: Say) -> tuple[dict[str, str], list[Evaluation]]:
-    recognizer = None
-    if check_wer:
-        from voxport.calibration.asr import Recognizer
-
-        recognizer = Recognizer()
+    recognizer = recognizer_for(voice, check_wer, say)
     say(f"fp32 reference on {len(sentences)} held-out sentences")
     gate = Gate(voice, sentences, seed, thresholds, recognizer)
 

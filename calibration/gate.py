@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from voxport.calibration.asr import Recognizer, word_errors
-from voxport.families.parallel import ParallelPipeline, Prepared
-from voxport.pipeline.engine import Engine
-from voxport.pipeline.noise import RandomNoise, RecordedNoise
+from voxport.calibration.parallel import shifted_eps  # noqa: F401  (tests import it from here)
+from voxport.calibration.plan import Reference, Rendered, Replay, plan_of
 from voxport.pipeline.sessions import StageSessions
 from voxport.tools.quality import compare, dtw_mel_cepstral_distortion_db
 from voxport.voice import Voice
@@ -68,55 +67,6 @@ class Evaluation:
         return {**asdict(self), "int8_stages": list(self.int8_stages)}
 
 
-@dataclass(frozen=True)
-class Reference:
-    """One held-out utterance as fp32 renders it, with the draws and frames a candidate replays."""
-
-    text: str
-    ids: list[int]
-    prepared: Prepared
-    audio: np.ndarray
-
-
-@dataclass
-class Rendered:
-    """A candidate's audio per reference, at the reference's frames (`forced`: comparable sample by
-    sample) and at its own (`own`: the same arrays where its durations did not move, or when strict)."""
-
-    forced: list[np.ndarray] = field(default_factory=list)
-    own: list[np.ndarray] = field(default_factory=list)
-    own_frames: list[int] = field(default_factory=list)  # total frames per utterance, the candidate's durations
-    moved: int = 0  # phonemes whose predicted frame count differs from the reference's
-    phonemes: int = 0
-
-
-def shifted_eps(eps: np.ndarray, frames: np.ndarray, new_frames: np.ndarray, key: Sequence[int]) -> np.ndarray:
-    """The prior eps [1, C, sum(new_frames)] for `new_frames` per phoneme, made from `eps` (drawn for
-    `frames`) phoneme by phoneme: each keeps its first min(old, new) columns; the columns a phoneme
-    gains are fresh N(0, 1) draws from a generator seeded by (*key, phoneme).
-
-    Why not simply draw again from the reference's seed: eps fills [1, C, n] channel by channel, so a
-    different n shifts every channel's draws against the frames, and the whole utterance would get
-    other noise. The DTW-MCD would then measure two samples of the voice's own randomness (noise_scale
-    is large) instead of the candidate's error. Kept per phoneme, an unmoved phoneme's latent is the
-    reference's exactly, and reusing a subset of i.i.d. columns is still a draw from the same prior.
-    Seeding the gained columns per phoneme keeps them reproducible and independent of other phonemes'
-    moves (one generator in phoneme order would change a later phoneme's draws when an earlier moves).
-    """
-    frames, new_frames = np.asarray(frames, np.int64), np.asarray(new_frames, np.int64)
-    starts = np.concatenate(([0], np.cumsum(frames)[:-1]))
-    channels = eps.shape[:2]
-    pieces = []
-    for phoneme, (start, old, new) in enumerate(zip(starts, frames, new_frames, strict=True)):
-        pieces.append(eps[:, :, start : start + min(old, new)])
-        if new > old:
-            rng = np.random.default_rng([*key, phoneme])
-            pieces.append(rng.standard_normal((*channels, new - old), dtype=np.float32))
-    shifted = np.concatenate(pieces, axis=2)
-    # An utterance of zero frames still gets one (expand_prior's rule), with the reference's first draw.
-    return shifted if shifted.shape[2] else eps[:, :, :1]
-
-
 def _wer(errors: int, words: int) -> float:
     return 100.0 * errors / max(1, words)
 
@@ -125,17 +75,13 @@ class Gate:
     """Evaluates configurations against one fp32 reference, computed (and transcribed) once."""
 
     def __init__(self, voice: Voice, sentences: Sequence[str], seed: int, thresholds: GateThresholds,
-                 recognizer: Recognizer | None) -> None:
+                 recognizer: Recognizer | None, replay: Replay | None = None) -> None:
         self.voice, self.seed, self.thresholds, self.recognizer = voice, seed, thresholds, recognizer
-        engine, pipeline = voice.engine, voice.pipeline
-        self.scales, self.sid = engine.scales(), engine.speaker_id(None)
+        self.replay = replay or plan_of(voice).replay(voice, seed, thresholds.allow_duration_shift)
         self.references: list[Reference] = []
         for i, sentence in enumerate(sentences):
             for text, _, ids in voice.frontend.text_to_ids(sentence):
-                # Seeded per held-out line, so a sentence's reference does not depend on which
-                # sentences precede it (a shorter held-out set judges the same audio).
-                prepared = pipeline.prepare(ids, self.scales, RandomNoise(np.random.default_rng(seed + i)), self.sid)
-                self.references.append(Reference(text, ids, prepared, pipeline.render(prepared)))
+                self.references.append(self.replay.reference(i, text, ids))
         self._ref_words = (None if recognizer is None else [
             word_errors(r.text, recognizer.transcribe(r.audio, voice.sample_rate)) for r in self.references])
 
@@ -155,6 +101,9 @@ class Gate:
             self._judge_shift(result)
         else:
             self._judge_strict(result)
+        for name, limit in self.replay.limits.items():
+            if result.mean.get(name, 0.0) > limit:
+                result.reasons.append(f"{name} {result.mean[name]:.2f} > {limit:g}")
         # Transcribing is the slow part; a configuration already refused is not transcribed (WER n/a).
         if self.recognizer is not None and not result.reasons:
             self._judge_wer(result, rendered.own if shift else rendered.forced)
@@ -180,26 +129,8 @@ class Gate:
 
     def _render(self, sessions: StageSessions) -> Rendered:
         """The candidate's audio per reference from the reference's draws, and how far its own duration
-        predictor moved the frames. The own-duration audio is rendered only when it is judged (duration
-        shift) and differs (some duration moved): otherwise it is the forced audio."""
-        pipeline = ParallelPipeline(Engine(self.voice.manifest, sessions))
-        out = Rendered()
-        for index, ref in enumerate(self.references):
-            prepared = pipeline.prepare(ref.ids, self.scales, ref.prepared.replay(), self.sid,
-                                        frames=ref.prepared.frames)
-            own = prepared.predicted_frames
-            moved = int(np.sum(own != ref.prepared.frames))
-            out.moved += moved
-            out.phonemes += own.size
-            out.own_frames.append(int(own.sum()))
-            out.forced.append(pipeline.render(prepared))
-            if self.thresholds.allow_duration_shift and moved:
-                eps = shifted_eps(ref.prepared.eps, ref.prepared.frames, own, (self.seed, index))
-                noise = RecordedNoise(ref.prepared.duration_noise, eps)
-                out.own.append(pipeline.render(pipeline.prepare(ref.ids, self.scales, noise, self.sid, frames=own)))
-            else:
-                out.own.append(out.forced[-1])
-        return out
+        predictor moved the frames (the family's replay renders them)."""
+        return self.replay.render(sessions, self.references, self.thresholds.allow_duration_shift)
 
     def _measure(self, result: Evaluation, rendered: Rendered) -> None:
         rate = self.voice.sample_rate
@@ -212,6 +143,8 @@ class Gate:
         result.mean = {k: float(np.mean([d[k] for d in diffs])) for k in diffs[0]}
         result.worst = {k: max(d[k] for d in diffs) for k in diffs[0] if k != "snr_db"}
         result.worst["snr_db"] = min(d["snr_db"] for d in diffs)
+        for name, values in rendered.metrics.items():  # the family's own measures (Replay.limits)
+            result.mean[name], result.worst[name] = float(np.mean(values)), float(max(values))
         result.duration_change_fraction = rendered.moved / max(rendered.phonemes, 1)
         self._measure_length(result, rendered.own_frames)
 
@@ -219,7 +152,7 @@ class Gate:
         """Length moves per utterance, summed as absolute values so that a longer and a shorter
         utterance do not cancel, over the held-out set so that one frame on a one-second sentence
         (about 1 %) does not decide alone; the net and the worst utterance say which way it went."""
-        ref_frames = np.array([int(r.prepared.frames.sum()) for r in self.references])
+        ref_frames = np.array([int(r.frames.sum()) for r in self.references])
         change = np.array(own_frames) - ref_frames
         total = max(int(ref_frames.sum()), 1)
         result.length_change_pct = 100.0 * float(np.abs(change).sum()) / total

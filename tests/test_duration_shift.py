@@ -133,7 +133,7 @@ def _moving(voice, every: int | None = None) -> StageSessions:
 def test_strict_gate_refuses_moved_durations_even_when_the_audio_is_identical(tiny_voice):
     gate = Gate(tiny_voice, HELD_OUT, 0, GateThresholds(), recognizer=None)
     result = gate.evaluate("duration moved", _moving(tiny_voice), {"duration": "int8"})
-    moved = len(gate.references) / sum(r.prepared.frames.size for r in gate.references)
+    moved = len(gate.references) / sum(r.frames.size for r in gate.references)
     assert result.duration_policy == "strict" and not result.passed
     assert result.mean["mcd_db"] == 0.0  # at the reference's frames nothing differs...
     assert result.duration_change_fraction == pytest.approx(moved)
@@ -152,10 +152,10 @@ def test_duration_shift_accepts_a_slight_move_and_reports_it(tiny_voice):
     gate = Gate(tiny_voice, HELD_OUT, 0, GateThresholds(allow_duration_shift=True, max_mcd_db=TINY_CLOSE_DB),
                 recognizer=None)
     result = gate.evaluate("duration moved", _moving(tiny_voice), {"duration": "int8"})
-    total = sum(int(r.prepared.frames.sum()) for r in gate.references)
+    total = sum(int(r.frames.sum()) for r in gate.references)
     assert result.passed and result.reasons == [] and result.duration_policy == "shift"
     assert result.duration_change_fraction == pytest.approx(
-        len(gate.references) / sum(r.prepared.frames.size for r in gate.references))
+        len(gate.references) / sum(r.frames.size for r in gate.references))
     assert result.length_change_pct == pytest.approx(100 * len(gate.references) / total)  # one frame each
     assert result.net_length_change_pct == result.length_change_pct > 0
     assert 0 < result.worst_length_change_pct < 2
@@ -183,14 +183,14 @@ def test_per_phoneme_noise_judges_the_move_not_a_new_noise_sample(tiny_voice):
     randomness — as much as fresh noise at unchanged frames."""
     gate = Gate(tiny_voice, HELD_OUT[:1], 0, GateThresholds(allow_duration_shift=True), recognizer=None)
     ref, pipeline = gate.references[0], tiny_voice.pipeline
-    own = ref.prepared.frames.copy()
+    own = ref.frames.copy()
     own[own.size // 2] += 1
 
     def dtw_mcd(noise) -> float:
-        audio = pipeline.render(pipeline.prepare(ref.ids, gate.scales, noise, gate.sid, frames=own))
+        audio = pipeline.render(pipeline.prepare(ref.ids, gate.replay.scales, noise, gate.replay.sid, frames=own))
         return dtw_mel_cepstral_distortion_db(ref.audio, audio, tiny_voice.sample_rate)
 
-    kept = dtw_mcd(RecordedNoise(ref.prepared.duration_noise, shifted_eps(ref.prepared.eps, ref.prepared.frames,
+    kept = dtw_mcd(RecordedNoise(ref.state[1].duration_noise, shifted_eps(ref.state[1].eps, ref.frames,
                                                                           own, (0, 0))))
     redrawn = dtw_mcd(RandomNoise(np.random.default_rng(0)))  # the reference's seed, the new length
     assert kept < 0.25 * redrawn

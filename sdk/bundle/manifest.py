@@ -213,6 +213,11 @@ class Manifest:
     def stages(self) -> tuple[str, ...]:
         return tuple(self.graphs)
 
+    def language(self) -> str:
+        """The language the voice speaks: the phonemizer's, else the source's, else the espeak voice's."""
+        ph = self.phonemizer
+        return ph.get("language") or self.source.get("language") or ph.get("voice") or "en-us"
+
     def policies_for(self, runtime: str) -> tuple[CalibrationPolicy, ...]:
         """The calibrated policies recorded for `runtime` (canonical name), in the order they were added."""
         return tuple(p for p in self.calibration if p.runtime == runtime)

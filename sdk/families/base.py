@@ -133,6 +133,9 @@ class Family:
     latency_specialize: tuple[str, ...] = ()
     # "module:attribute" of the export-side importers `voxport build` offers (each adds its options).
     importers: tuple[str, ...] = ()
+    # "module:attribute" of the calibration-side plan `voxport calibrate` follows (voxport.calibration.plan:
+    # which stages, what stays float, how the gate replays an utterance); None: not calibrated.
+    calibration: str | None = None
     # Why `voxport calibrate` cannot judge this family yet (one line), or None if it can.
     calibration_refusal: str | None = None
     # Hints for graphs of bundles written before the exporter recorded them (GraphEntry.hints).

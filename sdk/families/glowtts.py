@@ -19,5 +19,6 @@ FAMILY = Family(
     latency_specialize=LATENCY_SPECIALIZE,
     graph_hints=FLOW_HINTS,
     importers=("voxport.export.glowtts.importer:COQUI",),
+    calibration="voxport.calibration.parallel:PLAN",
     settings=lambda m: {k: v for k, v in scales(m).items() if k != "noise_w"},
 )

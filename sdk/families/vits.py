@@ -37,5 +37,6 @@ FAMILY = Family(
     latency_specialize=LATENCY_SPECIALIZE,
     graph_hints=FLOW_HINTS,
     importers=("voxport.export.vits.importer:PIPER",),
+    calibration="voxport.calibration.parallel:PLAN",
     settings=scales,
 )

@@ -263,8 +263,7 @@ def _check_options(slot: VoiceSlot) -> None:
 
 def voice_facts(slot: VoiceSlot) -> dict[str, Any]:
     m = slot.manifest
-    ph = m.phonemizer
-    language = ph.get("language") or m.source.get("language") or ph.get("voice") or "en-us"
+    language = m.language()
     return {
         "name": slot.name,
         "model": m.name,

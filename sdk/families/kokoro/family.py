@@ -66,8 +66,7 @@ FAMILY = Family(
     # LSTMs and instance norms see padding: no stage may run on padded buckets.
     paddable=frozenset(),
     importers=("voxport.export.kokoro.importer:KOKORO",),
-    calibration_refusal="calibration of kokoro bundles is not supported yet (its quality gate would need "
-                        "MCD/F0 error against fp32 rather than the English WER proxy)",
+    calibration="voxport.calibration.kokoro:PLAN",
     check_params=check_params,
     settings=settings,
     # Each voice pack is a voice of its own in `voxport serve`'s listings; requests may name a pack or a
