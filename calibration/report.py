@@ -34,7 +34,16 @@ def _row(e: dict[str, Any]) -> str:
     stages = ", ".join(f"{s} {p}" for s, p in e["precisions"].items())
     return (f"| {e['name']} | {stages} | {mean['mcd_db']:.3f} | {_dtw_mcd(mean)} | "
             f"{mean['snr_db']:.1f} / {worst['snr_db']:.1f} | {mean['log_mel_db']:.3f} | {worst['max_abs']:.3g} | "
-            f"{100 * e['duration_change_fraction']:.2f} | {_length_change(e)} | {wer} | {verdict} |")
+            f"{100 * e['duration_change_fraction']:.2f} | {_length_change(e)} | {wer} | {_own(mean)} | {verdict} |")
+
+
+# What every evaluation measures; anything else in `mean` is a family's own measure (Replay.limits).
+SHARED_MEASURES = {"mcd_db", "dtw_mcd_db", "snr_db", "log_mel_db", "max_abs"}
+
+
+def _own(mean: dict[str, Any]) -> str:
+    """The family's own measures (Kokoro: "f0_cents 16.27"), or none."""
+    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(mean.items()) if k not in SHARED_MEASURES) or NONE
 
 
 def _dtw_mcd(mean: dict[str, Any]) -> str:
@@ -73,8 +82,8 @@ def markdown(report: dict[str, Any]) -> str:
         _gate_line(t),
         "",
         "| configuration | stages under test | MCD dB | DTW-MCD dB | SNR dB mean / worst | log-mel dB | max abs "
-        "| durations moved % | length moved % | WER % | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| durations moved % | length moved % | WER % | family's own | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(e) for e in report["evaluations"]),
         "",
         f"**Result ({report['result']['kind']}):** "

@@ -216,11 +216,14 @@ def _add_calibrate(sub) -> None:
                        "quality gate on this machine; --precision calibrated loads it")
     c.add_argument("--bundle", help="bundle directory (default: the default voice)")
     add_calibration_runtime(c)
-    c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport)")
+    c.add_argument("--corpus", help="one sentence per line (default: the corpus shipped with voxport for "
+                   "the voice's language: Japanese or English)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--method", default="percentile", choices=["minmax", "percentile", "entropy"])
     c.add_argument("--max-sentences", type=int, help="use only the first N corpus sentences")
-    c.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx intelligibility check")
+    c.add_argument("--no-wer", action="store_true",
+                   help="skip the PocketSphinx intelligibility check (English voices only: others are judged by "
+                        "MCD, durations and the family's own measures)")
     c.add_argument("--allow-duration-shift", action="store_true",
                    help="accept encoder/duration candidates that move durations if the DTW-aligned MCD and the WER "
                         "pass and the length moves by <= 2%% (default: no moved duration)")

@@ -48,6 +48,18 @@ def test_rows_that_cannot_run_say_why(bench, tmp_path):
     assert "no fp32 monolith" in kokoro._command("ko-fp32", _args(ko_python=__file__), plan, tmp_path)
 
 
+def test_the_calibrated_row_needs_a_policy_in_the_bundle(bench, tmp_path):
+    kokoro, _ = bench
+    (tmp_path / "manifest.json").write_text('{"calibration": [{"runtime": "onnxruntime"}]}', encoding="utf-8")
+    plan = {"bundle": str(tmp_path), "int8": "m.onnx", "fp32": None}
+    assert "no calibrated openvino policy" in kokoro._command("voxport-ov-cal", _args(), plan, tmp_path)
+    (tmp_path / "manifest.json").write_text('{"calibration": [{"runtime": "openvino"}]}', encoding="utf-8")
+    cmd = kokoro._command("voxport-ov-cal", _args(), plan, tmp_path)
+    assert cmd[cmd.index("--worker") + 1] == "voxport-ov-cal"
+    ov = kokoro._command("voxport-ov", _args(), plan, tmp_path)  # fp32 needs no policy
+    assert ov[ov.index("--worker") + 1] == "voxport-ov"
+
+
 def _summary(kokoro, status: str, seconds: float, samples: int, rss: float):
     entry = {"ids": 30, "s": seconds, "samples": samples}
     first = {"text": 0, "ttfa_s": seconds / 2, "s": seconds, "audio_s": samples / 24000}
