@@ -91,10 +91,12 @@ class EmulatedCandidates:
                                   files=files)
 
 
-def _emulated_files(bundle: Bundle, precisions: tuple[str, ...], work: Path) -> dict[str, dict[str, Path]]:
+def _emulated_files(bundle: Bundle, stages: tuple[str, ...], precisions: tuple[str, ...],
+                    work: Path) -> dict[str, dict[str, Path]]:
+    """Each of `stages` (the family plan's, where the bundle has them) at each emulated precision."""
     work.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Path]] = {}
-    for stage in bundle.stages:
+    for stage in (s for s in stages if s in bundle.stages):
         model = onnx.load(str(bundle.graph_path(stage, "fp32")))
         for precision in precisions:
             path = work / f"{stage}.{precision}.onnx"
@@ -120,11 +122,11 @@ def cross_calibrate(bundle_dir: str | Path, target: str, *, corpus: str | Path |
     method = f"emulated {'/'.join(chosen_target.precisions)} (rounded weights and tensors, fp32 accumulation)"
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
-            check_voice(voice)
+            plan = check_voice(voice)
             texts = read_texts(corpus, None, max_sentences, voice.manifest.language())
             say(f"emulating {', '.join(chosen_target.precisions)} for {chosen_target.device.name}")
-            candidates = EmulatedCandidates(voice.bundle, _emulated_files(voice.bundle, chosen_target.precisions,
-                                                                           work), threads)
+            candidates = EmulatedCandidates(voice.bundle, _emulated_files(voice.bundle, plan.stages,
+                                                                           chosen_target.precisions, work), threads)
             chosen, evaluations = _search(voice, candidates, texts.evaluation, seed, thresholds, check_wer, say)
             report = build_report(voice, chosen_target.runtime, texts, chosen, evaluations, {}, [], seed=seed,
                                   method=method, thresholds=thresholds)
