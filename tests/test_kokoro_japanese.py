@@ -38,3 +38,34 @@ def test_the_g2p_gives_kokoro_phonemes():
     assert phonemes.startswith("kʲoː") and phonemes.endswith(".")
     ids = fe.ids(phonemes)
     assert ids[0] == ids[-1] == 0 and len(ids) > 10
+
+
+class _OneSymbolPerCharacter:
+    """A stand-in G2P: one "a" per character, so a sentence's id count is its length plus the markers."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def phonemize(self, text: str) -> str:
+        self.seen.append(text)
+        return "a" * len(text)
+
+
+def test_a_sentence_over_the_context_is_split_at_a_clause_mark_never_truncated():
+    fake = _OneSymbolPerCharacter()
+    fe = JapaneseFrontend(ID_MAP, espeak_voice="ja", phonemizer=fake, pad="\ue000", bos="\ue001", eos="\ue002",
+                          pad_after_bos=False)
+    fe.max_ids = 40
+    text = "雨が降っていたので、駅まで歩いて行きましたが、電車は遅れていて、会社には昼に着きました。"
+    pieces = list(fe.text_to_ids(text))
+    assert len(pieces) > 1 and all(len(ids) <= 40 for _, _, ids in pieces)
+    assert "".join(sentence for sentence, _, _ in pieces) == text  # nothing dropped, nothing added
+    assert all(s.endswith(("、", "。")) for s, _, _ in pieces)  # cut after clause marks
+
+
+def test_a_sentence_without_clause_marks_or_spaces_is_still_split():
+    fe = _frontend()
+    assert fe.halves("あいうえおかきくけこ") == ("あいうえお", "かきくけこ")
+    assert fe.halves("前半、後半です。") == ("前半、", "後半です。")
+    assert fe.halves("前半 後半") == ("前半", "後半")
+    assert fe.halves("あ") is None

@@ -176,12 +176,17 @@ class TextFrontend:
         ids = self.ids(phonemes)
         if len(ids) <= self.mapper.num_marker_ids:
             return  # every symbol was unknown (already warned): nothing to speak
-        halves = _split_at_middle_space(sentence) if self.max_ids and len(ids) > self.max_ids else None
+        halves = self.halves(sentence) if self.max_ids and len(ids) > self.max_ids else None
         if halves is None:
             yield sentence, phonemes, ids
             return
         for half in halves:
             yield from self._sentence_to_ids(half)
+
+    def halves(self, sentence: str) -> tuple[str, str] | None:
+        """Where a sentence too long for the model (`max_ids`) is cut in two: the space nearest its middle;
+        None when it has none (it is then spoken whole, and a model with a hard limit refuses it)."""
+        return _split_at_middle_space(sentence)
 
     def _phonemize_text(self, text: str) -> str:
         if not text.strip():

