@@ -23,15 +23,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", help="bundle directory (default: the default voice)")
     add_runtime_options(p, matrix=True, shapes=False)
-    p.add_argument("--texts", metavar="FILE", help="texts to speak, one per line (default: four built-in texts)")
+    p.add_argument("--texts", metavar="FILE", help="texts to speak, one per line (default: four built-in texts in "
+                   "the voice's language: Japanese for a Japanese voice, else English)")
     p.add_argument("--runs", type=int, default=5, help="timed rounds over the texts per pass (default: 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds before them (default: 1)")
     p.add_argument("--passes", type=int, default=2,
                    help="fresh loads of each configuration; their disagreement is the reported spread (default: 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cold", type=int, default=8, metavar="N",
-                   help="corpus sentences each process speaks for the first time, and as many short ones for "
-                   "time to first audio, reported as the cold figures beside the warm ones (default: 8; 0: off)")
+                   help="corpus sentences (in the voice's language) each process speaks for the first time, "
+                   "and as many short ones for time to first audio, reported as the cold figures beside the warm "
+                   "ones (default: 8; 0: off)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="time limit per configuration and pass; one that exceeds it is reported as 'timeout' "
                    "with what it measured (default: 300; 0: none); with --in-process it is checked between "

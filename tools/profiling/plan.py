@@ -12,6 +12,7 @@ from voxport.bundle import contract as c
 from voxport.pipeline.engine import FRONTEND, LENGTH_REGULATION
 from voxport.pipeline.sessions import parse_stage_choice
 from voxport.tools.piper_monolith import MONOLITH_RUNTIME
+from voxport.tools.profiling.cold import corpus_language
 
 # Pipeline order as the engine reports it (the flow families', then Tacotron2's decoder step and postnet);
 # a stage it does not name is appended after these.
@@ -29,6 +30,18 @@ DEFAULT_TEXTS: tuple[str, ...] = (
     "On a cold winter morning the old lighthouse keeper climbed the stairs once more. He counted every "
     "step, as his father had taught him, and watched the grey sea for ships.",
 )
+# The same ladder in Japanese, so a Japanese voice's G2P gets text it can read (written for voxport, in
+# none of the corpus files the cold sentences come from).
+JAPANESE_TEXTS: tuple[str, ...] = (
+    "はじめまして、よろしくお願いします。",
+    "小さな本屋で、古い地図の本を見つけました。",
+    "音声を少しずつ送り出せば、アシスタントは答えを考え終える前に話し始めることができます。",
+    "寒い冬の朝、年老いた灯台守はもう一度らせん階段を上りました。父に教わったとおりに一段ずつ数えながら、"
+    "灰色の海に船の影を探しました。",
+)
+# By corpus_language(): a language without texts of its own (German, French, ...) gets the English ones,
+# as it gets the English corpus for its cold sentences and for calibration.
+TEXTS_BY_LANGUAGE: dict[str, tuple[str, ...]] = {"en": DEFAULT_TEXTS, "ja": JAPANESE_TEXTS}
 
 Choice = str | dict[str, str]  # one name for every stage, or stage -> name with an optional "default"
 
@@ -77,6 +90,11 @@ def build_matrix(
 ) -> list[Configuration]:
     """Every combination, threads varying fastest so neighbouring rows differ in one knob."""
     return [Configuration(r, p, t) for r, p, t in itertools.product(list(runtimes), list(precisions), list(threads))]
+
+
+def default_texts(language: str = "en") -> tuple[str, ...]:
+    """The built-in texts for a voice speaking `language` (Manifest.language(): "ja", "en-us", ...)."""
+    return TEXTS_BY_LANGUAGE[corpus_language(language)]
 
 
 def read_texts(path: str | Path) -> list[str]:

@@ -25,10 +25,10 @@ from voxport.tools.profiling.cold import draw_cold_sets
 from voxport.tools.profiling.machine import library_versions, load_average, machine_info
 from voxport.tools.profiling.measure import measure_job
 from voxport.tools.profiling.plan import (
-    DEFAULT_TEXTS,
     Choice,
     Configuration,
     build_matrix,
+    default_texts,
     parse_choice,
     unavailable_reason,
 )
@@ -63,7 +63,8 @@ def profile(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     decoder_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Profile every runtime × precision × threads configuration of a bundle on the same texts.
+    """Profile every runtime × precision × threads configuration of a bundle on the same texts (default:
+    four built-in ones in the voice's language, plan.default_texts).
 
     Returns the report as a JSON-ready dict (see voxport.tools.profiling.schema). `runtimes`/`precisions`
     items are names or per-stage mappings (`{"decoder": "openvino", "default": "onnxruntime"}`); `threads`
@@ -71,8 +72,9 @@ def profile(
     process each time when `isolate`), warmed up with `warmup` rounds over the texts, then timed
     `runs` rounds. A configuration that cannot run is reported with status "skipped" and its error.
 
-    Before the warm-up each process speaks `cold` corpus sentences new to it (and `cold` short ones
-    through `voice.stream`), then the same sentences again: the row's "cold" section (0: off).
+    Before the warm-up each process speaks `cold` corpus sentences new to it, in the voice's language
+    (and `cold` short ones through `voice.stream`), then the same sentences again: the row's "cold"
+    section (0: off).
     `timeout` limits each configuration and pass in seconds (None: no limit): an isolated process is
     stopped at it; in-process (`isolate` False) the clock is checked between texts, so no new text is
     timed past it but a single long call is not cut short. Either way the row says "timeout" and keeps
@@ -87,20 +89,21 @@ def profile(
     _check_counts(runs, warmup, passes, cold, decoder_steps)
     bundle_path = Path(bundle) if bundle is not None else ensure_default_bundle(progress=progress)
     loaded = Bundle.load(bundle_path, verify=False)
-    texts = list(texts or DEFAULT_TEXTS)
+    language = loaded.manifest.language()  # the built-in texts and the cold sentences are in the voice's language
+    texts = list(texts or default_texts(language))
     thread_counts = list(dict.fromkeys(threads or [physical_core_count()]))
     configs = build_matrix([_choice(r) for r in runtimes], [_choice(p) for p in precisions], thread_counts)
 
     found = resolve_piper_file(loaded.manifest.source, piper)
     piper_path = str(found.path) if baseline and found.path is not None else None
-    cold_texts, cold_short = draw_cold_sets(cold, cold, exclude=texts, seed=seed)
+    cold_texts, cold_short = draw_cold_sets(cold, cold, exclude=texts, seed=seed, language=language)
     rows, jobs = _plan_jobs(configs, piper_path, thread_counts, str(loaded.root), texts, runs, warmup, seed,
                             decoder_steps)
     for job in jobs:  # the same cold sentences for every configuration, each new to its process
         job["cold"] = {"texts": cold_texts, "short": cold_short}
     settings = {"runs": runs, "warmup": warmup, "passes": passes, "seed": seed, "isolated": isolate, "texts": texts,
                 "scales": loaded.manifest.inference.to_dict(), "cold": {"texts": cold_texts, "short": cold_short},
-                "timeout_s": timeout, "decoder_steps": decoder_steps}
+                "timeout_s": timeout, "decoder_steps": decoder_steps, "language": language}
     load_start = load_average()
     _fill_rows(rows, _run_passes(jobs, passes, isolate, progress, timeout), isolate)
     base_names = [job["name"] for job in jobs if job["kind"] == "baseline"]

@@ -144,6 +144,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "cold": {"type": "object", "properties": {"texts": _TEXTS, "short": _TEXTS}},
                 "timeout_s": {"type": ["number", "null"], "minimum": 0},
                 "decoder_steps": {"type": ["integer", "null"], "minimum": 1},
+                "language": {"type": "string"},  # the voice's: it chose the built-in texts and the corpus
             },
         },
         "baseline": {
