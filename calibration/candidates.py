@@ -31,6 +31,7 @@ from voxport.runtimes import RuntimeOptions, Session, open_session
 CANDIDATES = {"onnxruntime": ("int8",), "openvino": ("int8-bf16", "int8", "bf16", "fp16")}
 FLOAT_PRECISIONS = ("bf16", "fp16")
 POLYPHASE = "+polyphase"
+POLICY_SUFFIX = "+"  # "int8+name": an int8 variant of the family plan's (CalibrationPlan.int8_variants)
 
 
 @dataclass
@@ -75,14 +76,23 @@ def _conv_nodes(path: Path) -> list[str]:
             if n.op_type in ("Conv", "ConvTranspose")]
 
 
+def _int8_variants(stage: str, plan: CalibrationPlan) -> dict[str, tuple[str, ...]]:
+    """Candidate label suffix ("" for plain "int8") -> the conv-name patterns it keeps float."""
+    return {"": plan.keep_float.get(stage, ()),
+            **{POLICY_SUFFIX + name: keep for name, keep in plan.int8_variants.get(stage, {}).items()}}
+
+
 def _onnxruntime_candidates(source: Path, stage: str, samples: list, method: str, work: Path,
                             plan: CalibrationPlan) -> dict[str, Path]:
-    keep = [n for n in _conv_nodes(source) if any(p in n for p in plan.keep_float.get(stage, ()))]
     # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
     # inputs captured whole vary with sentence length and use min/max ranges.
     stage_method = method if stage in plan.frame_inputs else "minmax"
-    return {"int8": quantize_graph(source, work / f"{stage}.int8.onnx", samples, method=stage_method,
-                                   exclude_nodes=keep)}
+    files = {}
+    for suffix, patterns in _int8_variants(stage, plan).items():
+        keep = [n for n in _conv_nodes(source) if any(p in n for p in patterns)]
+        files["int8" + suffix] = quantize_graph(source, work / f"{stage}.int8{suffix}.onnx", samples,
+                                                method=stage_method, exclude_nodes=keep)
+    return files
 
 
 def _openvino_candidates(source: Path, stage: str, samples: list, seed: int, work: Path,
@@ -90,12 +100,13 @@ def _openvino_candidates(source: Path, stage: str, samples: list, seed: int, wor
     import onnx
 
     files: dict[str, Path] = {}
-    try:
-        int8 = quantize_for_openvino(source, work / f"{stage}.int8.onnx", samples,
-                                     keep_float=plan.keep_float.get(stage, ()), seed=seed)
-        files["int8-bf16"] = files["int8"] = int8
-    except ValueError as exc:
-        notes.append(f"{stage}: no int8 candidate ({exc})")
+    for suffix, patterns in _int8_variants(stage, plan).items():
+        try:
+            int8 = quantize_for_openvino(source, work / f"{stage}.int8{suffix}.onnx", samples, keep_float=patterns,
+                                         seed=seed)
+            files["int8-bf16" + suffix] = files["int8" + suffix] = int8
+        except ValueError as exc:
+            notes.append(f"{stage}: no int8{suffix} candidate ({exc})")
     # bf16 / fp16 are compiled from a float graph: the one as exported, and where the stage upsamples
     # the polyphase one too. OpenVINO runs ConvTranspose as a gemm whatever the hint; measured on an
     # AMD EPYC (AVX-512 BF16) a bf16 one feeding a conv ran 5-17x slower than at f32.

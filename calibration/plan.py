@@ -73,6 +73,9 @@ class CalibrationPlan:
     replay: Callable[[Voice, int, bool], Replay]  # (voice, seed, allow_duration_shift) -> its replay
     # Raises NotImplementedError with the reason when this bundle cannot be calibrated (e.g. no vocoder graph).
     check: Callable[[Voice], None] = field(default=lambda voice: None)
+    # More int8 candidates of a stage, each with its own float convolutions: stage -> {name: keep_float},
+    # timed and gated as "int8+name" beside "int8" (a bolder one first when it is faster, the safe one after).
+    int8_variants: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def plan_of(voice: Voice) -> CalibrationPlan:

@@ -33,15 +33,21 @@ def ladders(speed: Mapping[str, Mapping[str, Any]], require_speedup: bool = True
     """Each stage's candidates fastest first. One no faster than fp32 has no reason to exist, unless
     `require_speedup` is off (tests of tiny graphs, where timing says nothing). Of candidates at one
     precision (the same function, rewritten: "bf16" and "bf16+polyphase") only the fastest is judged:
-    the gate would judge the same audio twice."""
+    the gate would judge the same audio twice. Int8 variants that keep other layers float ("int8" and
+    "int8+name") compute different audio, so each is judged."""
     result = {}
     for stage, s in speed.items():
         ranked = sorted((ms, p) for p, ms in s["candidates_ms"].items() if ms < s["fp32_ms"] or not require_speedup)
         fastest: dict[str, str] = {}
         for _, candidate in ranked:
-            fastest.setdefault(precision_of(candidate), candidate)
-        result[stage] = [c for _, c in ranked if fastest[precision_of(c)] == c]
+            fastest.setdefault(_function_of(candidate), candidate)
+        result[stage] = [c for _, c in ranked if fastest[_function_of(c)] == c]
     return result
+
+
+def _function_of(candidate: str) -> str:
+    """What a candidate computes: an exact rewrite ("+polyphase") computes what its precision's graph does."""
+    return precision_of(candidate) if candidate.endswith("+polyphase") else candidate
 
 
 def passed_alone(evaluations: Sequence[Any]) -> dict[str, list[str]]:

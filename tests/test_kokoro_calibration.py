@@ -89,3 +89,26 @@ def test_no_wer_for_a_voice_that_is_not_english(bundle, monkeypatch):
         assert recognizer_for(voice, True, said.append) is None
         assert recognizer_for(voice, False, said.append) is None
     assert len(said) == 1 and "judged by MCD and durations" in said[0]
+
+
+def test_int8_variants_are_each_judged_but_exact_rewrites_are_not():
+    from voxport.calibration.search import ladders
+
+    speed = {"decoder": {"fp32_ms": 10.0, "candidates_ms": {"int8": 8.0, "int8+bold": 6.0, "bf16": 7.0,
+                                                             "bf16+polyphase": 5.0, "fp16": 12.0}}}
+    # bf16+polyphase computes what bf16 does (only the faster is judged); the int8 variants keep other layers
+    # float, so both are judged, the faster first; fp16 is slower than fp32 and never judged.
+    assert ladders(speed)["decoder"] == ["bf16+polyphase", "int8+bold", "int8"]
+
+
+def test_a_plan_s_int8_variant_is_built_and_gated(bundle, monkeypatch):
+    from dataclasses import replace
+
+    import voxport.calibration.kokoro as plan_module
+
+    variants = {"decoder": {"bold": ()}}  # keeps nothing float: a different graph from the plain int8
+    monkeypatch.setattr(plan_module, "PLAN", replace(plan_module.PLAN, int8_variants=variants))
+    report = calibrate(bundle, "onnxruntime", max_sentences=8, check_wer=False, require_speedup=False)
+    assert {"int8", "int8+bold"} <= set(report["speed"]["decoder"]["candidates_ms"])
+    judged = [e["precisions"].get("decoder") for e in report["evaluations"] if len(e["precisions"]) == 1]
+    assert "int8+bold" in judged or "int8" in judged
