@@ -30,6 +30,14 @@ FIRST_AUDIO = ["すみません、この近くに郵便局はありますか。"
                "この道をまっすぐ行って、二つ目の角を右に曲がってください。", "昨日の夜は遅くまで映画を見ていました。",
                "駅前の新しいパン屋さんは、朝七時から開いています。", "日本語の勉強を始めて、もう三年になります。",
                "夏休みには、おばあちゃんの家で花火をしました。", "会議の資料は、明日の朝までに送ります。"]
+# Paragraphs for first audio on longer text: voxport streams sentence by sentence, kokoro-onnx packs the
+# phonemes into the fewest batches of at most 510 (one batch for each of these).
+PARAGRAPHS = ["今朝は早く起きて、近くの公園を散歩しました。池のそばでは、鳥が水浴びをしていました。ベンチに座って、"
+              "しばらく空を眺めていました。帰り道に、パン屋でクロワッサンを買いました。",
+              "来月、大阪に住んでいる姉の家へ遊びに行く予定です。新幹線の切符はもう予約しました。姉の子供たちに会うのは"
+              "一年ぶりです。お土産に何を持って行こうか、まだ迷っています。",
+              "この町の図書館は、去年新しく建て替えられました。中はとても明るくて、窓から川が見えます。子供向けの本の"
+              "部屋もあります。週末になると、たくさんの家族が訪れます。"]
 
 
 def _say(message: str) -> None:
@@ -148,7 +156,16 @@ def sentences(bundle_dir: Path) -> dict[str, list[dict[str, Any]]]:
             _, phonemes, ids = parts[0]
             items.append({"text": text, "phonemes": phonemes, "ids": list(map(int, ids))})
         out[key] = items
+    out["paragraphs"] = [_paragraph(frontend, text) for text in PARAGRAPHS]
     return out
+
+
+def _paragraph(frontend: Any, text: str) -> dict[str, Any]:
+    """A paragraph's sentences as voxport's front-end cuts them (ids each), and their phonemes joined for
+    kokoro-onnx, which batches them itself."""
+    parts = list(frontend.text_to_ids(text))
+    return {"text": text, "phonemes": " ".join(p for _, p, _ in parts),
+            "sentences": [list(map(int, ids)) for _, _, ids in parts]}
 
 
 def prepare(work: Path, bundle_path: str | None, with_fp32: bool, with_kmodel: bool) -> dict[str, Any]:

@@ -23,7 +23,9 @@ defaults. Every side speaks the phonemes voxport's Japanese front-end made (koko
 `is_phonemes=True`), voice jf_alpha, speed 1: G2P is not timed. Figures: RTF (compute / own audio; kokoro-onnx
 trims silence, so its audio is a little shorter) on sentences new to the process (cold) and the same again
 (warm), the warm set repeated, time to first audio (voxport: the first streamed chunk; kokoro-onnx: the first
-`create_stream` chunk) cold and warm, load time and RSS right after loading, peak RSS at the end.
+`create_stream` chunk) cold and warm, and on three 4-sentence paragraphs (voxport streams sentence after
+sentence; kokoro-onnx batches the paragraph's phonemes itself; KModel: not measured), load time and RSS right
+after loading, peak RSS at the end.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def _voxport_worker(plan: dict[str, Any], config: str, threads: int, runs: int, 
         for index, item in enumerate(s["first_audio"]):
             first, total, samples = time_first_audio(stream(item["ids"]), size=lambda c: int(c[0].size))
             rec.add(key, {"text": index, "ttfa_s": first, "s": total, "audio_s": samples / voice.sample_rate})
+    for index, item in enumerate(s.get("paragraphs", [])):  # sentence after sentence, as Voice.stream goes
+        chunks = (chunk for ids in item["sentences"] for chunk in stream(ids))
+        first, total, samples = time_first_audio(chunks, size=lambda c: int(c[0].size))
+        rec.add("paragraph", {"text": index, "ttfa_s": first, "s": total, "audio_s": samples / voice.sample_rate})
     rec.set(peak_rss_mb=rss_mb("VmHWM"))
 
 
@@ -138,12 +144,13 @@ def report(results: dict[str, Summary], args: argparse.Namespace, plan: dict[str
           f"{n['cold']} sentences new to the process, once; warm: the same again; warm set: {n['warm']} "
           f"sentences x {args.runs}; first audio: {n['first_audio']} other new sentences (cold), then again (warm)")
     print(f"\n{'config':<14} {'load s':>6} {'RSS MB':>6} {'peak MB':>7} {'cold RTF':>8} {'warm RTF':>8} "
-          f"{'set RTF':>7} {'1st cold':>8} {'1st warm':>8}  note")
+          f"{'set RTF':>7} {'1st cold':>8} {'1st warm':>8} {'1st para':>8}  note")
     for c, s in results.items():
         print(f"{c:<14} {cell(s.info.get('load_s'), 2, 6)} {_mb(s.info.get('rss_mb')):>6} "
               f"{_mb(s.info.get('peak_rss_mb')):>7} {cell(s.rtf('cold'), 4, 8)} {cell(s.rtf('cold_warm'), 4, 8)} "
               f"{cell(s.rtf('warm'), 4, 7)} {cell(_first_audio_mean(s, 'first_audio'), 3, 8)} "
-              f"{cell(_first_audio_mean(s, 'first_audio_warm'), 3, 8)}  {s.note()}")
+              f"{cell(_first_audio_mean(s, 'first_audio_warm'), 3, 8)} "
+              f"{cell(_first_audio_mean(s, 'paragraph'), 3, 8)}  {s.note()}")
     for name, vox in results.items():
         if name in VOXPORT_ROWS and vox.entries("cold"):
             _compare(name, vox, results)
@@ -159,7 +166,8 @@ def _compare(name: str, vox: Summary, results: dict[str, Summary]) -> None:
         ids = [(a["ids"], b["ids"]) for a, b in zip(vox.entries("cold"), s.entries("cold"), strict=False)]
         print(f"{name} / {c}: time cold {cell(_ratio(vox, s, 'cold'))}, warm {cell(_ratio(vox, s, 'cold_warm'))}; "
               f"first audio cold {cell(_ratio(vox, s, 'first_audio', True))}, warm "
-              f"{cell(_ratio(vox, s, 'first_audio_warm', True))}"
+              f"{cell(_ratio(vox, s, 'first_audio_warm', True))}, on paragraphs "
+              f"{cell(_ratio(vox, s, 'paragraph', True))}"
               f"; RSS {cell(ratio(vox.info.get('rss_mb'), s.info.get('rss_mb')), 2)}; audio length "
               f"{cell(statistics.mean(lengths) if lengths else None, 3)}"
               f"{'' if all(a == b for a, b in ids) else '; NOTE: other token counts than voxport'}")

@@ -36,6 +36,9 @@ def test_sentence_sets_are_distinct_and_big_enough(bench):
     every = prep.WARM + prep.COLD + prep.FIRST_AUDIO
     assert len(set(every)) == len(every)
     assert len(prep.COLD) >= 10 and len(prep.FIRST_AUDIO) >= 10
+    sentences = [x + "。" for p in prep.PARAGRAPHS for x in p.split("。") if x]
+    assert len(prep.PARAGRAPHS) >= 3 and all(p.count("。") >= 3 for p in prep.PARAGRAPHS)
+    assert not set(sentences) & set(every) and len(set(sentences)) == len(sentences)
 
 
 def test_rows_that_cannot_run_say_why(bench, tmp_path):
@@ -66,7 +69,7 @@ def _summary(kokoro, status: str, seconds: float, samples: int, rss: float):
     return kokoro.Summary(status, None if status == "ok" else "stopped at the time limit (600 s)",
                           {"sample_rate": 24000, "rss_mb": rss, "load_s": 1.0, "planned": {"cold": 2}},
                           {"cold": [entry], "cold_warm": [entry], "warm": [entry], "first_audio": [first],
-                           "first_audio_warm": [first]})
+                           "first_audio_warm": [first], "paragraph": [first]})
 
 
 def test_the_report_prints_every_row_and_same_run_ratios(bench, capsys):
@@ -78,7 +81,7 @@ def test_the_report_prints_every_row_and_same_run_ratios(bench, capsys):
     plan = {"voice": "jf_alpha", "sentences": {"warm": [1], "cold": [1], "first_audio": [1]}}
     kokoro.report(results, _args(), plan)
     out = capsys.readouterr().out
-    assert "voxport / ko-int8: time cold 0.500, warm 0.500; first audio cold 0.500, warm 0.500; RSS 0.50" in out
+    assert "voxport / ko-int8: time cold 0.500, warm 0.500; first audio cold 0.500, warm 0.500, on paragraphs 0.500; RSS 0.50" in out
     assert "voxport / ko-fp32: time cold 0.250" in out
     assert "timeout (1/2 cold): stopped at the time limit" in out
     assert "kmodel" in out and "give --kmodel-python" in out
