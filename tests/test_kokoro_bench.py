@@ -81,7 +81,8 @@ def test_the_report_prints_every_row_and_same_run_ratios(bench, capsys):
     plan = {"voice": "jf_alpha", "sentences": {"warm": [1], "cold": [1], "first_audio": [1]}}
     kokoro.report(results, _args(), plan)
     out = capsys.readouterr().out
-    assert "voxport / ko-int8: time cold 0.500, warm 0.500; first audio cold 0.500, warm 0.500, on paragraphs 0.500; RSS 0.50" in out
+    assert ("voxport / ko-int8: time cold 0.500, warm 0.500; first audio cold 0.500, warm 0.500, on paragraphs "
+            "0.500; RSS 0.50") in out
     assert "voxport / ko-fp32: time cold 0.250" in out
     assert "timeout (1/2 cold): stopped at the time limit" in out
     assert "kmodel" in out and "give --kmodel-python" in out

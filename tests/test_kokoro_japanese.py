@@ -69,3 +69,21 @@ def test_a_sentence_without_clause_marks_or_spaces_is_still_split():
     assert fe.halves("前半、後半です。") == ("前半、", "後半です。")
     assert fe.halves("前半 後半") == ("前半", "後半")
     assert fe.halves("あ") is None
+
+
+def test_a_japanese_bundle_from_before_the_language_field_still_speaks_japanese(tmp_path):
+    """Bundles written before the importer recorded "language": "ja" say only their G2P's type: the Kokoro
+    family infers the language from it (listings, calibration's corpus, profile texts), others say en-us."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from voxport.bundle import Bundle
+
+    folder = Path(shutil.copytree(Path(__file__).parent / "data" / "bundles" / "kokoro", tmp_path / "old-ja"))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert Bundle.load(folder, verify=False).manifest.language() == "en-us"  # espeak en-us, as built
+    manifest["phonemizer"] = {k: v for k, v in manifest["phonemizer"].items() if k not in ("voice", "language")}
+    manifest["phonemizer"]["type"] = "kokoro_ja"
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert Bundle.load(folder, verify=False).manifest.language() == "ja"

@@ -214,9 +214,15 @@ class Manifest:
         return tuple(self.graphs)
 
     def language(self) -> str:
-        """The language the voice speaks: the phonemizer's, else the source's, else the espeak voice's."""
+        """The language the voice speaks: the phonemizer's, else the source's, else the espeak voice's, else
+        what its family infers for a bundle written before the exporter recorded it, else en-us."""
         ph = self.phonemizer
-        return ph.get("language") or self.source.get("language") or ph.get("voice") or "en-us"
+        recorded = ph.get("language") or self.source.get("language") or ph.get("voice")
+        if recorded:
+            return str(recorded)
+        from voxport.families import family_named  # families import the manifest: not at load
+
+        return family_named(self.family).language_of(self) or "en-us"
 
     def policies_for(self, runtime: str) -> tuple[CalibrationPolicy, ...]:
         """The calibrated policies recorded for `runtime` (canonical name), in the order they were added."""

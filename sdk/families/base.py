@@ -138,6 +138,9 @@ class Family:
     calibration: str | None = None
     # Why `voxport calibrate` cannot judge this family yet (one line), or None if it can.
     calibration_refusal: str | None = None
+    # The language of a bundle whose manifest does not name one (written before the exporter recorded it),
+    # from what else the manifest says; None: unknown (Manifest.language then says en-us).
+    language_of: Callable[[Manifest], str | None] = field(default=lambda m: None)
     # Hints for graphs of bundles written before the exporter recorded them (GraphEntry.hints).
     graph_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The family's own manifest fields (`params`): a checker that raises BundleFormatError naming the

@@ -47,6 +47,11 @@ def frontend(m: Manifest) -> TextFrontend:
     return fe
 
 
+def language_of(m: Manifest) -> str | None:
+    """Japanese bundles written before the importer recorded `"language": "ja"` have its G2P's type."""
+    return "ja" if m.phonemizer.get("type") == "kokoro_ja" else None
+
+
 def settings(m: Manifest) -> dict[str, Any]:
     """Numbers only (`voxport info` lists them as scales); the voice packs show as the voice's speakers."""
     return {"speed": round(1.0 / m.inference.length_scale, 3), "noise_scale": m.inference.noise_scale}
@@ -69,6 +74,7 @@ FAMILY = Family(
     calibration="voxport.calibration.kokoro:PLAN",
     check_params=check_params,
     settings=settings,
+    language_of=language_of,
     # Each voice pack is a voice of its own in `voxport serve`'s listings; requests may name a pack or a
     # blend, and OpenAI's voice names map onto packs by register.
     speakers_are_voices=True,
