@@ -25,7 +25,7 @@ from voxport.calibration.capture import cached_capture
 from voxport.calibration.corpus import corpus_for, read_sentences
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
 from voxport.calibration.install import install
-from voxport.calibration.plan import CalibrationPlan, english, plan_of
+from voxport.calibration.plan import english, plan_of
 from voxport.calibration.report import REPORT_SCHEMA, write_reports
 from voxport.calibration.search import PolicySearch, ladders, passed_alone, precision_of
 from voxport.calibration.timing import pick_sentences, time_candidates, timing_feeds
@@ -77,11 +77,6 @@ def read_texts(corpus: str | Path | None, heldout: str | Path | None, max_senten
     # A shortened corpus (tests, quick runs) is judged on proportionally fewer held-out sentences.
     evaluation = read_sentences(heldout_path)[: max_sentences and max(4, max_sentences // 8)]
     return Texts(corpus_path, heldout_path, read_sentences(corpus_path)[:max_sentences], evaluation)
-
-
-def check_voice(voice: Voice) -> CalibrationPlan:
-    """The voice's calibration plan, or NotImplementedError saying why it cannot be calibrated."""
-    return plan_of(voice)
 
 
 def recognizer_for(voice: Voice, check_wer: bool, say: Say):  # noqa: ANN201  (Recognizer | None; lazy import)
@@ -189,7 +184,7 @@ def calibrate(
     shutil.rmtree(work, ignore_errors=True)
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
-            plan = check_voice(voice)
+            plan = plan_of(voice)
             texts = read_texts(corpus, heldout, max_sentences, voice.manifest.language())
             captured = cached_capture(voice, texts.sentences, seed, bundle_dir / "calibration", say)
             candidates = quantize_candidates(voice.bundle, runtime, stages or plan.stages, captured, method=method,

@@ -87,9 +87,9 @@ def _onnxruntime_candidates(source: Path, stage: str, samples: list, method: str
     # Histogram methods need one shape per tensor: only the cropped frame-level stages have that;
     # inputs captured whole vary with sentence length and use min/max ranges.
     stage_method = method if stage in plan.frame_inputs else "minmax"
-    files = {}
+    files, convs = {}, _conv_nodes(source)
     for suffix, patterns in _int8_variants(stage, plan).items():
-        keep = [n for n in _conv_nodes(source) if any(p in n for p in patterns)]
+        keep = [n for n in convs if any(p in n for p in patterns)]
         files["int8" + suffix] = quantize_graph(source, work / f"{stage}.int8{suffix}.onnx", samples,
                                                 method=stage_method, exclude_nodes=keep)
     return files

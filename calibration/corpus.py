@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Which files a language gets is kept with the profiler's cold sentences (numpy-free, onnx-free), which
+# read the same files without importing this package: one table for both.
+from voxport.tools.profiling.cold import CORPORA, corpus_language
+
 DATA = Path(__file__).parent / "data"
-CORPUS = DATA / "corpus_en.txt"
-HELDOUT = DATA / "heldout_en.txt"
-# Languages with texts of their own (else the English ones): the voice's language prefix -> its files.
-CORPORA = {"ja": (DATA / "corpus_ja.txt", DATA / "heldout_ja.txt")}
+CORPUS, HELDOUT = (DATA / name for name in CORPORA["en"])
 
 
 def corpus_for(language: str) -> tuple[Path, Path]:
-    """The shipped calibration corpus and held-out sentences for `language` ("ja", "en-us", ...)."""
-    return CORPORA.get(language.lower().replace("_", "-").split("-")[0], (CORPUS, HELDOUT))
+    """The shipped calibration corpus and held-out sentences for `language` ("ja", "en-us", ...); a
+    language without texts of its own gets the English ones."""
+    corpus, heldout = CORPORA[corpus_language(language)]
+    return DATA / corpus, DATA / heldout
 
 
 def read_sentences(path: str | Path) -> list[str]:

@@ -26,13 +26,13 @@ from voxport.calibration.calibrate import (
     CalibrationRefused,
     Say,
     build_report,
-    check_voice,
     read_texts,
     recognizer_for,
 )
 from voxport.calibration.emulate import EMULATED, emulate_precision
 from voxport.calibration.gate import Evaluation, Gate, GateThresholds
 from voxport.calibration.install import install
+from voxport.calibration.plan import plan_of
 from voxport.calibration.report import report_file, write_reports
 from voxport.calibration.search import PolicySearch, passed_alone
 from voxport.pipeline.sessions import StageSessions
@@ -122,7 +122,7 @@ def cross_calibrate(bundle_dir: str | Path, target: str, *, corpus: str | Path |
     method = f"emulated {'/'.join(chosen_target.precisions)} (rounded weights and tensors, fp32 accumulation)"
     try:
         with Voice.load(bundle_dir, threads=threads) as voice:
-            plan = check_voice(voice)
+            plan = plan_of(voice)
             texts = read_texts(corpus, None, max_sentences, voice.manifest.language())
             say(f"emulating {', '.join(chosen_target.precisions)} for {chosen_target.device.name}")
             candidates = EmulatedCandidates(voice.bundle, _emulated_files(voice.bundle, plan.stages,

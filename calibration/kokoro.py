@@ -57,10 +57,9 @@ class KokoroReplay:
     def __init__(self, voice: Voice, seed: int, allow_shift: bool) -> None:
         self.voice, self.seed = voice, seed
         config = SynthesisConfig()
-        pipeline = voice.pipeline
-        self.weights = pipeline.weights(config)
-        self.speed = 1.0 / voice.engine.scales(config).length_scale
-        self.noise_scale = voice.engine.scales(config).noise_scale
+        scales = voice.engine.scales(config)
+        self.weights = voice.pipeline.weights(config)
+        self.speed, self.noise_scale = 1.0 / scales.length_scale, scales.noise_scale
 
     def _draws(self, index: int) -> KokoroDraws:
         return KokoroDraws(self.seed + index, self.noise_scale)
@@ -76,27 +75,20 @@ class KokoroReplay:
         for ref in references:
             index, f0 = ref.state
             u = pipeline.prepare(ref.ids, self.weights, self.speed, self._draws(index), frames=ref.frames)
-            predicted = frames_of(u.durations, self.speed)
-            moved = int(np.sum(predicted != ref.frames))
-            out.moved += moved
-            out.phonemes += predicted.size
-            out.own_frames.append(int(predicted.sum()))
-            out.forced.append(pipeline.render(u))
+            predicted, mine = frames_of(u.durations, self.speed), None
+            if own and np.any(predicted != ref.frames):
+                mine = pipeline.render(pipeline.prepare(ref.ids, self.weights, self.speed, self._draws(index),
+                                                        frames=predicted))
+            out.add(pipeline.render(u), ref.frames, predicted, mine)
             out.metrics.setdefault("f0_cents", []).append(f0_error_cents(f0, u.f0))
-            if own and moved:
-                mine = pipeline.prepare(ref.ids, self.weights, self.speed, self._draws(index), frames=predicted)
-                out.own.append(pipeline.render(mine))
-            else:
-                out.own.append(out.forced[-1])
         return out
 
 
 def _run(voice: Voice, ids: list[int], rng: np.random.Generator) -> np.ndarray:
+    """One utterance as the voice speaks it by default, its source drawn from `rng` (one generator through
+    the corpus, as the parallel families' capture draws)."""
     pipeline, config = voice.pipeline, SynthesisConfig()
-    draws = KokoroDraws(None, voice.engine.scales(config).noise_scale)
-    draws.rng = rng  # one generator through the corpus, as the parallel families' capture draws
-    u = pipeline.prepare(ids, pipeline.weights(config), 1.0 / voice.engine.scales(config).length_scale, draws)
-    return pipeline.render(u)
+    return pipeline.render(pipeline.utterance(ids, config, KokoroDraws(rng, voice.engine.scales(config).noise_scale)))
 
 
 PLAN = CalibrationPlan(stages=(k.ENCODER, k.PROSODY, k.DECODER), frame_inputs={}, keep_float=KEEP_FLOAT,

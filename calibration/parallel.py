@@ -80,19 +80,12 @@ class ParallelReplay:
         for ref in references:
             index, reference = ref.state
             prepared = pipeline.prepare(ref.ids, self.scales, reference.replay(), self.sid, frames=ref.frames)
-            predicted = prepared.predicted_frames
-            moved = int(np.sum(predicted != ref.frames))
-            out.moved += moved
-            out.phonemes += predicted.size
-            out.own_frames.append(int(predicted.sum()))
-            out.forced.append(pipeline.render(prepared))
-            if own and moved:
+            predicted, mine = prepared.predicted_frames, None
+            if own and np.any(predicted != ref.frames):
                 eps = shifted_eps(reference.eps, ref.frames, predicted, (self.seed, index))
                 noise = RecordedNoise(reference.duration_noise, eps)
-                out.own.append(pipeline.render(pipeline.prepare(ref.ids, self.scales, noise, self.sid,
-                                                                frames=predicted)))
-            else:
-                out.own.append(out.forced[-1])
+                mine = pipeline.render(pipeline.prepare(ref.ids, self.scales, noise, self.sid, frames=predicted))
+            out.add(pipeline.render(prepared), ref.frames, predicted, mine)
         return out
 
 

@@ -45,6 +45,16 @@ class Rendered:
     # reports their means and refuses a candidate over the replay's `limits`.
     metrics: dict[str, list[float]] = field(default_factory=dict)
 
+    def add(self, forced: np.ndarray, reference_frames: np.ndarray, predicted: np.ndarray,
+            own: np.ndarray | None = None) -> None:
+        """One utterance: its audio at the reference's frames, and at its own `predicted` frames where those
+        were rendered (None: the same audio)."""
+        self.moved += int(np.sum(predicted != reference_frames))
+        self.phonemes += predicted.size
+        self.own_frames.append(int(predicted.sum()))
+        self.forced.append(forced)
+        self.own.append(forced if own is None else own)
+
 
 class Replay(Protocol):
     """How the gate renders one family's utterances: the fp32 reference once, then each candidate's

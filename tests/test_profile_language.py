@@ -59,8 +59,8 @@ def test_japanese_texts_run_from_a_greeting_to_a_paragraph_and_are_not_corpus_li
 
 
 def test_the_corpus_files_are_the_ones_calibration_uses():
-    """cold.py keeps its own copy of the language -> files table (importing voxport.calibration pulls in
-    onnx); calibration/corpus.py itself is plain Python, loaded here without its package."""
+    """Calibration's corpus_for reads cold.py's language -> files table (cold.py cannot import
+    voxport.calibration: it pulls in onnx); calibration/corpus.py is loaded here without its package."""
     spec = importlib.util.spec_from_file_location("_corpus", corpus_dir().parent / "corpus.py")
     assert spec is not None and spec.loader is not None
     corpus = importlib.util.module_from_spec(spec)

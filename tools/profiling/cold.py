@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from importlib.util import find_spec
 from pathlib import Path
 
-# The voice's language prefix -> the corpus and held-out files in calibration/data. The same choice as
-# voxport.calibration.corpus.CORPORA, written out here because importing that package pulls in the
-# quantizers (onnx); a language without texts of its own gets the English ones, as calibration does.
+# The voice's language prefix -> the corpus and held-out files in calibration/data, for these cold
+# sentences and for calibration (voxport.calibration.corpus reads this table; this module cannot import
+# that package, whose __init__ pulls in the quantizers and onnx). A language without texts of its own
+# gets the English ones.
 CORPORA: dict[str, tuple[str, str]] = {
     "en": ("corpus_en.txt", "heldout_en.txt"),
     "ja": ("corpus_ja.txt", "heldout_ja.txt"),

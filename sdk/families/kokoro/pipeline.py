@@ -43,8 +43,8 @@ def _context(value: object) -> int:
 class KokoroDraws:
     """One synthesis call's source of draws: each utterance takes its initial phases and noise in turn."""
 
-    def __init__(self, seed: int | None, noise_scale: float) -> None:
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, seed: int | np.random.Generator | None, noise_scale: float) -> None:
+        self.rng = np.random.default_rng(seed)  # a Generator is used as it is (calibration's capture shares one)
         self.noise_scale = noise_scale
 
     def next(self, samples: int) -> SourceDraws:
