@@ -91,6 +91,9 @@ class Session(ABC):
     """
 
     runtime: ClassVar[str] = ""  # the owning backend's canonical name
+    # Whether `run` may be called from several threads at once, so that loaded copies of a voice can share
+    # one session (onnxruntime's InferenceSession.run is thread-safe; an OpenVINO infer request is not).
+    concurrent: ClassVar[bool] = False
 
     def __init__(
         self,

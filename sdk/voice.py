@@ -85,6 +85,7 @@ class Voice:
         # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
         release_freed_memory()
         self._reach: Reach | None = m.streaming
+        self._shapes = shapes
         self.sentence_silence = sentence_silence
         self.sample_rate: int = m.sample_rate
         self.hop_length: int = m.hop_length
@@ -255,6 +256,22 @@ class Voice:
     def phonemize(self, text: str) -> list[str]:
         """The phoneme string of each sentence, for inspection."""
         return [phonemes for _, phonemes, _ in self.frontend.text_to_ids(text)]
+
+    def sibling(self) -> Voice | None:
+        """Another loaded copy of this voice, for another thread, that shares this one's graph sessions: the
+        weights and the runtime's arenas are held once however many copies run (a server's workers). None
+        when a session cannot run from several threads at once (OpenVINO, TensorRT): load another copy
+        then. The sessions are released when the last copy sharing them closes."""
+        if not self.sessions.concurrent:
+            return None
+        shared = self.sessions.share()
+        try:
+            copy = Voice(self.bundle, shared, sentence_silence=self.sentence_silence, shapes=self._shapes)
+        except BaseException:
+            shared.close()
+            raise
+        copy._reach = self._reach  # measured once is enough
+        return copy
 
     def close(self) -> None:
         """Release the graph sessions, and hand the memory they freed back to the system."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from voxport.bundle import Bundle
@@ -22,6 +23,8 @@ from voxport.pipeline.precision import (  # noqa: F401 -- StageChoice, per_stage
 )
 from voxport.runtimes import RuntimeOptions, Session, get_backend, open_session
 from voxport.runtimes.static import StaticSessions
+
+_SHARING = threading.Lock()  # guards the holder counts of shared sessions
 
 
 def parse_stage_choice(value: str, option: str = "a stage option") -> StageChoice:
@@ -73,9 +76,13 @@ def _open_static(bundle: Bundle, plan: StagePlan, options: RuntimeOptions) -> St
 
 @dataclass
 class StageSessions:
-    """Open sessions keyed by stage name, in pipeline order. Closes them all on `close` or `with` exit."""
+    """Open sessions keyed by stage name, in pipeline order. Closes them all on `close` or `with` exit,
+    once every holder of them (`share`) has closed its own."""
 
     sessions: dict[str, Session]
+    # How many StageSessions hold these sessions (one list shared by every holder, see `share`).
+    _holders: list[int] = field(default_factory=lambda: [1], repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @classmethod
     def open(
@@ -112,9 +119,32 @@ class StageSessions:
     def input_names(self, stage: str) -> set[str]:
         return {t.name for t in self.sessions[stage].inputs}
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether every session may run from several threads at once (Session.concurrent)."""
+        return all(getattr(session, "concurrent", False) for session in self.sessions.values())
+
+    def share(self) -> StageSessions:
+        """The same sessions for another holder (a second loaded copy of the voice on another thread); they
+        are closed when the last holder closes. ValueError unless every session runs concurrently."""
+        if not self.concurrent:
+            raise ValueError("these sessions cannot run from several threads at once: open another copy")
+        with _SHARING:
+            if self._closed:
+                raise ValueError("these sessions are closed")
+            self._holders[0] += 1
+        return StageSessions(self.sessions, self._holders)
+
     def close(self) -> None:
-        for session in self.sessions.values():
-            session.close()
+        with _SHARING:
+            if self._closed:
+                return
+            self._closed = True
+            self._holders[0] -= 1
+            last = self._holders[0] == 0
+        if last:
+            for session in self.sessions.values():
+                session.close()
 
     def __enter__(self) -> StageSessions:
         return self

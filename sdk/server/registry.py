@@ -103,7 +103,11 @@ class VoiceRegistry:
             voices: list[Any] = []
             try:
                 for _ in range(slot.workers):
-                    voices.append(loader(slot.path, threads=threads, progress=False, **load_options))
+                    # Workers share one copy's sessions where the runtime allows it (Voice.sibling): a worker
+                    # then costs its own activations, not another copy of the weights and arenas.
+                    sibling = getattr(voices[0], "sibling", None) if voices else None
+                    copy = sibling() if sibling is not None else None
+                    voices.append(copy or loader(slot.path, threads=threads, progress=False, **load_options))
                 alone = loader(slot.path, threads=solo, progress=False, **load_options) if solo > threads else None
             except BaseException:
                 for v in voices:
