@@ -39,6 +39,7 @@ test-tools:
 	@sh tests/support/install_audio_tools.sh
 
 test: install-dev test-tools
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 	@$(MAKE) --no-print-directory test-sdk-no-torch
 
