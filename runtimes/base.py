@@ -91,6 +91,9 @@ class Session(ABC):
     """
 
     runtime: ClassVar[str] = ""  # the owning backend's canonical name
+    # Whether `run` may be called from several threads at once, so that loaded copies of a voice can share
+    # one session (onnxruntime's InferenceSession.run is thread-safe; an OpenVINO infer request is not).
+    concurrent: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -118,13 +121,6 @@ class Session(ABC):
             with contextlib.suppress(Exception):
                 self.close()
             raise
-
-    @property
-    def concurrent(self) -> bool:
-        """Whether calls from several threads run at once, so that loaded copies of a voice may share this
-        session (onnxruntime's InferenceSession.run is thread-safe; OpenVINO runs `RuntimeOptions.streams`
-        calls at once). False: one call at a time (calls from several threads would wait for each other)."""
-        return False
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:

@@ -68,10 +68,7 @@ class OnnxRuntimeSession(Session):
     """One graph in an ``onnxruntime.InferenceSession`` restricted to the CPU provider."""
 
     runtime = "onnxruntime"
-
-    @property
-    def concurrent(self) -> bool:
-        return True  # InferenceSession.run is thread-safe, and _run keeps no state between calls
+    concurrent = True  # InferenceSession.run is thread-safe, and _run keeps no state between calls
 
     def _load(self) -> None:
         self._sess: Any = None

@@ -52,6 +52,7 @@ import os
 import threading
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,18 +60,22 @@ import numpy as np
 from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
 from .cores import physical_core_count
 from .errors import UnsupportedPrecisionError, VoxportRuntimeError
-from .openvino_buckets import BucketCopies, RequestPool
-from .openvino_config import (
-    PRECISIONS,
-    REPORTED,
-    VIRTUAL_DEVICES,
-    base_device,
-    compile_config,
-    supported_properties,
-)
+from .openvino_buckets import BucketCopies
 from .openvino_probe import MAX_SLOWDOWN, Probe, measure
 
 __all__ = ["OpenVINOBackend", "OpenVINOSession", "DevicePrecisionError", "SlowPrecisionWarning", "shared_core"]
+
+# voxport precision -> (INFERENCE_PRECISION_HINT value, OPTIMIZATION_CAPABILITIES entries needed)
+# int8 runs a calibrated QDQ graph (voxport calibrate): its quantized ops run int8, the rest f32;
+# int8-bf16 runs the same graph with the rest in bf16.
+_PRECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fp32": ("f32", ("FP32",)), "bf16": ("bf16", ("BF16",)), "fp16": ("f16", ("FP16",)),
+    "int8": ("f32", ("INT8",)), "int8-bf16": ("bf16", ("INT8", "BF16")),
+}
+# What compiled models report back for the hint (ov.Type names).
+_REPORTED = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16"}
+# Virtual devices take hardware properties in compile_model's config and forward them.
+_VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 
 _core: Any = None
 _core_pid: int | None = None
@@ -124,9 +129,9 @@ class OpenVINOSession(Session):
         self._device = self.options.device or "CPU"
         self._probes: list[Probe] = []
         core = shared_core()
-        config = self._config = compile_config(core, self._device, self.precision, self.options, self.name)
+        config = self._config = _compile_config(core, self._device, self.precision, self.options, self.name)
         self._copies: BucketCopies | None = None
-        virtual = base_device(self._device) in VIRTUAL_DEVICES
+        virtual = _base_device(self._device) in _VIRTUAL_DEVICES
         if not virtual:  # fail before a compilation that can take seconds
             _check_capability(core, [self._device], self.precision)
             self._probes = _check_speed(core, [self._device], self.precision, self.options)
@@ -135,14 +140,14 @@ class OpenVINOSession(Session):
         if virtual:  # the devices AUTO/MULTI picked are known only now
             self._probes = _check_speed(core, _execution_devices(self._compiled, self._device), self.precision,
                                         self.options)
-        # One infer request holds the input/output tensors of one call: a call takes a free one, so as many
-        # calls run at once as the model has streams (RuntimeOptions.streams), and others wait for one.
-        self._requests = RequestPool(self._compiled, self.options.streams)
+        self._request = self._compiled.create_infer_request()
         # Looked up without compiled.output(name), which raises on a name the graph lacks: the base
         # class's spec check reports that, with every other mismatch, right after _load.
         ports = {name: port for port in self._compiled.outputs for name in port.get_names()}
         self._ports = [(spec.name, ports.get(spec.name)) for spec in self.outputs]
-        self._lock = threading.Lock()  # guards swapping in the bucket copies
+        # One infer request holds the input/output tensors of one call; sessions may be shared
+        # between threads (the base class allows it), so calls on it are serialised.
+        self._lock = threading.Lock()
 
     def _compile(self, core: Any, config: dict[str, Any]) -> Any:
         try:
@@ -167,10 +172,6 @@ class OpenVINOSession(Session):
     @property
     def device(self) -> str:
         return self._device
-
-    @property
-    def concurrent(self) -> bool:
-        return self.options.streams > 1
 
     @property
     def compiled_model(self) -> Any:
@@ -201,7 +202,7 @@ class OpenVINOSession(Session):
             return
         try:
             copies = BucketCopies.compile(shared_core(), str(self.model_path), self._device, self._config, axis,
-                                          sizes, self.inputs, self.outputs, self.options.streams)
+                                          sizes, self.inputs, self.outputs)
         except Exception as exc:
             raise VoxportRuntimeError(f"graph {self.name!r}: OpenVINO could not compile its bucket copies "
                                       f"({axis} {list(sizes)}): {exc}") from exc
@@ -210,17 +211,15 @@ class OpenVINOSession(Session):
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
-            copies = self._copies
-        chosen = copies.requests_for(feeds) if copies is not None else None
-        requests, ports = chosen if chosen is not None else (self._requests, self._ports)
-        with requests.take() as request:
+            chosen = self._copies.request_for(feeds) if self._copies is not None else None
+            request, ports = chosen if chosen is not None else (self._request, self._ports)
             # share_outputs=False (the default) copies the outputs out of the request's tensors, which
             # the next call overwrites; they are small next to the compute.
             results = request.infer(feeds)
-        return {name: results[port] for name, port in ports}
+            return {name: results[port] for name, port in ports}
 
     def _close(self) -> None:
-        self._requests = None
+        self._request = None
         self._compiled = None
         self._copies = None
 
@@ -233,8 +232,8 @@ class OpenVINOSession(Session):
             return
         # An ov.Type prints as "<Type: 'bfloat16'>"; its type name is "bf16".
         reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
-        ran = REPORTED.get(reported.lower())
-        expected = REPORTED[PRECISIONS[self.precision][0]]
+        ran = _REPORTED.get(reported.lower())
+        expected = _REPORTED[_PRECISIONS[self.precision][0]]
         if ran is not None and ran != expected:
             raise DevicePrecisionError(
                 self.precision,
@@ -262,6 +261,42 @@ def _graph_tensor(port: Any) -> GraphTensor:
     return GraphTensor(name, dtype, dims, aliases=tuple(sorted(set(port.get_names()) - {name})))
 
 
+def _base_device(device: str) -> str:
+    """"AUTO:GPU,CPU" -> "AUTO"; "GPU.1" -> "GPU"."""
+    return device.split(":", 1)[0].split(".", 1)[0].upper()
+
+
+def _compile_config(core: Any, device: str, precision: str, options: RuntimeOptions, name: str) -> dict[str, Any]:
+    # LATENCY: one stream, every thread on the one request -- a TTS stage is one call at a time.
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0]}
+    supported = _supported_properties(core, device)
+    if _base_device(device) in _VIRTUAL_DEVICES or "INFERENCE_NUM_THREADS" in supported:
+        config["INFERENCE_NUM_THREADS"] = options.threads or physical_core_count()
+    if options.threads and options.threads < physical_core_count() and "ENABLE_CPU_PINNING" in supported:
+        # Fewer threads than cores means sharing the machine (a server's workers, one thread each): the CPU
+        # plugin pins every such model to the same first cores, so two workers ran slower than one (0.84x).
+        config["ENABLE_CPU_PINNING"] = False
+    if options.cache_dir is not None:
+        try:
+            Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
+            config["CACHE_DIR"] = str(options.cache_dir)
+        except OSError as exc:  # a read-only home on a board: start without the cache, slower
+            warnings.warn(f"graph {name!r}: cannot use the compile cache {options.cache_dir} ({exc}); "
+                          "compiling without it", RuntimeWarning, stacklevel=4)
+    raw = options.extra.get("config", {})
+    if not isinstance(raw, dict):
+        raise VoxportRuntimeError(f"graph {name!r}: RuntimeOptions.extra['config'] must be a dict, got {raw!r}")
+    config.update(raw)
+    return config
+
+
+def _supported_properties(core: Any, device: str) -> list[str]:
+    try:
+        return [str(p) for p in core.get_property(device, "SUPPORTED_PROPERTIES")]
+    except RuntimeError:  # the device's plugin cannot load (no driver): compile_model will say why
+        return []
+
+
 def _capabilities(core: Any, device: str) -> list[str] | None:
     try:
         return [str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")]
@@ -273,11 +308,11 @@ def _device_precisions(core: Any, device: str) -> list[str]:
     caps = _capabilities(core, device)
     if caps is None:
         return list(OpenVINOBackend.precisions)
-    return [p for p, (_, needed) in PRECISIONS.items() if set(needed) <= set(caps)]
+    return [p for p, (_, needed) in _PRECISIONS.items() if set(needed) <= set(caps)]
 
 
 def _check_capability(core: Any, devices: Sequence[str], precision: str) -> None:
-    needed = PRECISIONS[precision][1]
+    needed = _PRECISIONS[precision][1]
     for device in devices:
         caps = _capabilities(core, device)
         if caps is not None and not set(needed) <= set(caps):
@@ -293,7 +328,7 @@ def _check_capability(core: Any, devices: Sequence[str], precision: str) -> None
 def _check_speed(core: Any, devices: Sequence[str], precision: str, options: RuntimeOptions) -> list[Probe]:
     """Refuse (or, with ``allow_slow_precision``, warn about) a reduced precision that a device runs
     more than MAX_SLOWDOWN times slower than f32, as measured by the probe model."""
-    hint = PRECISIONS[precision][0]
+    hint = _PRECISIONS[precision][0]
     if hint == "f32":  # fp32, and int8 with an f32 remainder: nothing to emulate
         return []
     allow = options.extra.get("allow_slow_precision", False)
@@ -302,7 +337,7 @@ def _check_speed(core: Any, devices: Sequence[str], precision: str, options: Run
     probes = []
     for device in devices:
         config = {"PERFORMANCE_HINT": "LATENCY"}
-        if "INFERENCE_NUM_THREADS" in supported_properties(core, device):
+        if "INFERENCE_NUM_THREADS" in _supported_properties(core, device):
             config["INFERENCE_NUM_THREADS"] = options.threads or physical_core_count()
         probe = measure(core, device, hint, config)
         probes.append(probe)
@@ -314,7 +349,7 @@ def _check_speed(core: Any, devices: Sequence[str], precision: str, options: Run
             warnings.warn(f"OpenVINO {device} {precision}: {detail} (allowed by allow_slow_precision)",
                           SlowPrecisionWarning, stacklevel=2)
             continue
-        fast = [p for p in _device_precisions(core, device) if PRECISIONS[p][0] != hint]
+        fast = [p for p in _device_precisions(core, device) if _PRECISIONS[p][0] != hint]
         raise DevicePrecisionError(precision, fast, device, f"{detail}; RuntimeOptions(extra="
                                    "{'allow_slow_precision': True}) runs it anyway, with a warning")
     return probes

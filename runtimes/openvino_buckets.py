@@ -11,9 +11,7 @@ batch, keep running on the dynamic model.
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -42,28 +40,10 @@ def static_shapes(inputs: Sequence[TensorSpec], axis: str, size: int) -> dict[st
     return shapes
 
 
-class RequestPool:
-    """The infer requests of one compiled model, one per call it runs at once (its streams): `take()` lends
-    a free one for a call, waiting while all are busy."""
-
-    def __init__(self, compiled: Any, size: int = 1) -> None:
-        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for _ in range(size):
-            self._free.put(compiled.create_infer_request())
-
-    @contextmanager
-    def take(self) -> Iterator[Any]:
-        request = self._free.get()
-        try:
-            yield request
-        finally:
-            self._free.put(request)
-
-
 class BucketCopies:
-    """One compiled model and its requests per size; `requests_for(feeds)` picks one or gives None."""
+    """One compiled model and infer request per size; `request_for(feeds)` picks one or gives None."""
 
-    def __init__(self, requests: dict[int, tuple[RequestPool, list[tuple[str, Any]]]], axis: str,
+    def __init__(self, requests: dict[int, tuple[Any, list[tuple[str, Any]]]], axis: str,
                  inputs: Sequence[TensorSpec]) -> None:
         self._requests = requests
         self.axis = axis
@@ -73,12 +53,12 @@ class BucketCopies:
 
     @classmethod
     def compile(cls, core: Any, model_path: str, device: str, config: dict[str, Any], axis: str,
-                sizes: Sequence[int], inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], streams: int = 1
+                sizes: Sequence[int], inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
                 ) -> BucketCopies | None:
         """Copies for `sizes`, or None when the graph's inputs cannot be fixed by one size of `axis`."""
         if not any(t.shape and t.shape[-1] == axis for t in inputs):
             return None
-        requests: dict[int, tuple[RequestPool, list[tuple[str, Any]]]] = {}
+        requests: dict[int, tuple[Any, list[tuple[str, Any]]]] = {}
         # One model reshaped size after size: copies compiled from one model share its constants (six
         # encoder copies: +225 MB read once, +399 MB read per copy).
         model = core.read_model(model_path)
@@ -89,10 +69,10 @@ class BucketCopies:
             model.reshape(shapes)
             compiled = core.compile_model(model, device, config)
             ports = {name: port for port in compiled.outputs for name in port.get_names()}
-            requests[size] = (RequestPool(compiled, streams), [(s.name, ports.get(s.name)) for s in outputs])
+            requests[size] = (compiled.create_infer_request(), [(s.name, ports.get(s.name)) for s in outputs])
         return cls(requests, axis, inputs)
 
-    def requests_for(self, feeds: dict[str, np.ndarray]) -> tuple[RequestPool, list[tuple[str, Any]]] | None:
+    def request_for(self, feeds: dict[str, np.ndarray]) -> tuple[Any, list[tuple[str, Any]]] | None:
         size = next((feeds[k].shape[-1] for k in self._keys if k in feeds), None)
         chosen = self._requests.get(size)  # type: ignore[arg-type]
         if chosen is None or any(v.ndim and v.shape[0] != 1 for v in feeds.values()):

@@ -88,14 +88,8 @@ class RuntimeOptions:
     # What the exporter recorded about the graph being opened (the manifest's GraphEntry.hints), e.g.
     # {"keep_fp32_ops": True}: layers that overflow in fp16 stay fp32 (TensorRT). Set per graph by the SDK.
     hints: dict[str, Any] = field(default_factory=dict)
-    # Calls the session serves at once, from as many threads, each with `threads` of its own (a server's
-    # workers sharing one compiled graph). A runtime whose session runs one call at a time compiles for
-    # that many (OpenVINO: NUM_STREAMS); onnxruntime runs concurrent calls anyway and ignores it.
-    streams: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
-            raise ValueError(f"RuntimeOptions.streams must be an int >= 1, got {self.streams!r}")
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):

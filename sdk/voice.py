@@ -107,7 +107,6 @@ class Voice:
         shapes: ShapeChoice = None,
         static: bool = False,
         compile_cache: CompileCache = True,
-        streams: int = 1,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -124,9 +123,7 @@ class Voice:
         `compile_cache`: runtimes that can (OpenVINO) keep compiled graphs under
         `<voxport cache>/compiled/<bundle>/...` and skip compiling at the next start; False (or the
         environment's VOXPORT_COMPILE_CACHE=0) turns it off, a directory replaces `<voxport cache>/compiled`
-        (voxport.pipeline.compile_cache). `streams`: calls each graph runs at once, each with `threads`, for
-        copies that share this one's graphs from other threads (`sibling`; a server's workers): OpenVINO
-        compiles that many streams; onnxruntime runs concurrent calls anyway.
+        (voxport.pipeline.compile_cache).
         """
         if path is None:
             from voxport.bundle.default_voice import ensure_default_bundle
@@ -138,8 +135,7 @@ class Voice:
                 raise ValueError("static=True runs the static graphs of the bundle's own bucket plan: build them "
                                  "with `voxport build --static`, and leave `shapes` unset")
             shapes = bundle.manifest.shapes
-        options = RuntimeOptions(threads=threads, streams=streams)
-        sessions = StageSessions.open(bundle, runtime, precision, options, static=static,
+        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static,
                                       unpadded=_unpadded_stages(bundle, runtime, shapes),
                                       compile_cache=compile_cache_root(compile_cache))
         try:

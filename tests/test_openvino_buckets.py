@@ -45,7 +45,7 @@ def test_calls_at_a_bucket_run_on_its_copy_and_equal_the_dynamic_model(tiny_bund
         for n in (16, 32, 23):  # 23: no copy, so the dynamic model answers
             feeds = {"latent": rng.standard_normal((1, channels, n)).astype(np.float32),
                      "frame_mask": (np.arange(n) < n - 2).astype(np.float32).reshape(1, 1, n)}
-            assert (copied._copies.requests_for(feeds) is None) == (n == 23)
+            assert (copied._copies.request_for(feeds) is None) == (n == 23)
             np.testing.assert_allclose(copied.run(feeds)["audio"], dynamic.run(feeds)["audio"], atol=1e-5)
 
 

@@ -1,7 +1,6 @@
 """Loaded copies of a voice that share one set of graph sessions (Voice.sibling): a server's workers hold the
-weights once. Shared only where a session runs calls from several threads at once (onnxruntime; OpenVINO
-compiled with streams); the sessions close with the last copy; concurrent copies speak exactly what one copy
-speaks in turn."""
+weights and the runtime's arenas once. Shared only where a runtime's run is thread-safe (onnxruntime); the
+sessions close with the last copy; concurrent copies speak exactly what one copy speaks in turn."""
 
 from __future__ import annotations
 
@@ -18,19 +17,8 @@ TEXTS = ["The quick brown fox.", "It jumps over the lazy dog.", "Numbers like 42
          "Short one.", "A somewhat longer sentence, with a pause inside it.", "The end."]
 
 
-def _runtime_or_skip(runtime: str) -> dict:
-    if runtime.startswith("openvino"):
-        pytest.importorskip("openvino", reason="the OpenVINO case needs the openvino package")
-        # Two streams: the compiled graphs run two calls at once, so copies may share them; "fixed" adds
-        # the bucket copies, each with its own requests.
-        shapes = "fixed" if runtime.endswith("fixed") else "dynamic"
-        return {"runtime": "openvino", "streams": 2, "shapes": shapes, "compile_cache": False}
-    return {}
-
-
-@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino", "openvino-fixed"])
-def test_siblings_share_sessions_and_speak_the_same_at_once(tiny_bundle, runtime):
-    first = Voice.load(tiny_bundle, threads=1, **_runtime_or_skip(runtime))
+def test_siblings_share_sessions_and_speak_the_same_at_once(tiny_bundle):
+    first = Voice.load(tiny_bundle, threads=1)
     copies = [first, first.sibling(), first.sibling()]
     assert all(c is not None for c in copies)
     for stage, session in first.sessions.sessions.items():
@@ -76,7 +64,7 @@ def test_sessions_that_cannot_run_at_once_are_not_shared(tiny_bundle):
     pytest.importorskip("openvino", reason="the OpenVINO case needs the openvino package")
     voice = Voice.load(tiny_bundle, runtime="openvino", threads=1, shapes="dynamic", compile_cache=False)
     try:
-        assert voice.sibling() is None  # one stream: the server loads another copy instead
+        assert voice.sibling() is None  # the server loads another copy instead
     finally:
         voice.close()
 

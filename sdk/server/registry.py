@@ -102,14 +102,12 @@ class VoiceRegistry:
         def make_pool(slot: VoiceSlot) -> VoicePool:
             voices: list[Any] = []
             try:
-                # Workers share one copy's sessions where the runtime allows it (Voice.sibling): a worker then
-                # costs its own activations, not another copy of the weights. The first copy's graphs serve
-                # as many calls at once as there are workers (OpenVINO compiles that many streams).
-                streams = {"streams": slot.workers} if slot.workers > 1 else {}
                 for _ in range(slot.workers):
+                    # Workers share one copy's sessions where the runtime allows it (Voice.sibling): a worker
+                    # then costs its own activations, not another copy of the weights and arenas.
                     sibling = getattr(voices[0], "sibling", None) if voices else None
                     copy = sibling() if sibling is not None else None
-                    voices.append(copy or loader(slot.path, threads=threads, progress=False, **streams, **load_options))
+                    voices.append(copy or loader(slot.path, threads=threads, progress=False, **load_options))
                 alone = loader(slot.path, threads=solo, progress=False, **load_options) if solo > threads else None
             except BaseException:
                 for v in voices:
