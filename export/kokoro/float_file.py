@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 from onnx import ModelProto, NodeProto, helper, numpy_helper
 
-from voxport.export.kokoro.onnx_weights import _Graph, _scale_name
+from voxport.export.kokoro.onnx_weights import QuantizedGraph, scale_name
 
 _INTEGER_OPS = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
 
@@ -26,7 +26,7 @@ def activations_in_float(model: ModelProto) -> ModelProto:
     dequantized weights; nodes left without a consumer are dropped. ValueError on a pattern it does not know."""
     out = ModelProto()
     out.CopyFrom(model)
-    g = _Graph(out)
+    g = QuantizedGraph(out)
     graph_nodes = list(out.graph.node)  # one wrapper per node, so that identities below hold
     producer = {o: n for n in graph_nodes for o in n.output}
     consumers: dict[str, list[NodeProto]] = defaultdict(list)
@@ -59,7 +59,7 @@ def activations_in_float(model: ModelProto) -> ModelProto:
     return out
 
 
-def _float_product(node: NodeProto, g: _Graph, producer: dict[str, NodeProto],
+def _float_product(node: NodeProto, g: QuantizedGraph, producer: dict[str, NodeProto],
                    consumers: dict[str, list[NodeProto]]) -> tuple[list[NodeProto], list[NodeProto], list]:
     """MatMulInteger/ConvInteger [-> Add(bias quantized on the fly)] -> Cast -> Mul(scales): the nodes it
     replaces (the last one's output is kept), the float MatMul/Conv (with its float bias) and the nodes
@@ -82,8 +82,8 @@ def _float_product(node: NodeProto, g: _Graph, producer: dict[str, NodeProto],
     return [*dead, cast, scale], [*extra, float_node], weights
 
 
-def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: _Graph, producer: dict[str, NodeProto], axis: int,
-                   extra: list[NodeProto], weights: list) -> str:
+def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: QuantizedGraph, producer: dict[str, NodeProto],
+                   axis: int, extra: list[NodeProto], weights: list) -> str:
     """Operand `i` of an integer product in float: the input of its DynamicQuantizeLinear; a constant weight
     dequantized (added to `weights`); or an input quantized ahead (a quantized embedding, transposed)
     dequantized by a node added to `extra`, with its factor of the product's scale."""
@@ -93,7 +93,7 @@ def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: _Graph, produce
         return quantize.input[0]
     name = f"{q}_float"
     if q in g.inits:
-        weight = g.float_of(q, _scale_name(q), zero or None, axis=axis if i == 1 else 0)
+        weight = g.float_of(q, scale_name(q), zero or None, axis=axis if i == 1 else 0)
         weights.append(numpy_helper.from_array(weight.astype(np.float32), name))
         return name
     both = producer.get(scale.input[1])
@@ -104,7 +104,7 @@ def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: _Graph, produce
     return name
 
 
-def _float_bias(quantized: str, g: _Graph, producer: dict[str, NodeProto]) -> str:
+def _float_bias(quantized: str, g: QuantizedGraph, producer: dict[str, NodeProto]) -> str:
     """The float bias initializer behind Reshape <- Cast <- Floor <- Div(bias, scales)."""
     node = producer.get(quantized)
     for op in ("Reshape", "Cast", "Floor", "Div"):
@@ -118,7 +118,7 @@ def _float_bias(quantized: str, g: _Graph, producer: dict[str, NodeProto]) -> st
     raise AssertionError("unreachable")
 
 
-def _float_lstm(node: NodeProto, g: _Graph) -> tuple[NodeProto, list]:
+def _float_lstm(node: NodeProto, g: QuantizedGraph) -> tuple[NodeProto, list]:
     """DynamicQuantizeLSTM -> LSTM on dequantized W and R (stored transposed in the quantized op)."""
     ins = list(node.input) + [""] * 12
     w = g.float_of(ins[1], ins[8], ins[9]).transpose(0, 2, 1)
@@ -141,13 +141,12 @@ def _only(nodes: list[NodeProto], op: str, of: NodeProto) -> NodeProto:
 def _reachable(nodes: list[NodeProto], outputs: list[str]) -> list[NodeProto]:
     """`nodes` in their order, without those no graph output depends on."""
     producer = {o: n for n in nodes for o in n.output}
-    needed, stack, seen = set(), list(outputs), set()
+    needed: set[int] = set()
+    stack = list(outputs)
     while stack:
-        name = stack.pop()
-        node = producer.get(name)
-        if node is None or id(node) in seen:
+        node = producer.get(stack.pop())
+        if node is None or id(node) in needed:
             continue
-        seen.add(id(node))
         needed.add(id(node))
         stack.extend(i for i in node.input if i)
     return [n for n in nodes if id(n) in needed]

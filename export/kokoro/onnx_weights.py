@@ -22,7 +22,9 @@ from onnx import ModelProto, numpy_helper
 _SCOPED = re.compile(r"_\d+$")  # a repeated call's scope: attention_3 -> attention
 
 
-class _Graph:
+class QuantizedGraph:
+    """A kokoro-onnx graph's initializers, read as float on demand (dequantized where they are int8)."""
+
     def __init__(self, model: ModelProto) -> None:
         self.inits = {i.name: i for i in model.graph.initializer}
         self.nodes = list(model.graph.node)
@@ -71,7 +73,8 @@ def _module_path(node_name: str) -> str:
     return ".".join(kept)
 
 
-def _scale_name(quantized: str) -> str:
+def scale_name(quantized: str) -> str:
+    """The scale initializer's name beside an int8 one (`X_quantized` -> `X_scale`), or "" when it has none."""
     return quantized[: -len("_quantized")] + "_scale" if quantized.endswith("_quantized") else ""
 
 
@@ -81,7 +84,7 @@ def _lstm_to_torch(w: np.ndarray, hidden: int) -> np.ndarray:
     return np.concatenate([i, f, c, o])
 
 
-def _lstm(g: _Graph, node, module: str) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _lstm(g: QuantizedGraph, node, module: str) -> dict[str, np.ndarray]:  # noqa: ANN001
     quantized = node.op_type == "DynamicQuantizeLSTM"
     ins = list(node.input) + [""] * 12
     w = g.float_of(ins[1], ins[8] if quantized else None, ins[9] if quantized else None)
@@ -100,13 +103,13 @@ def _lstm(g: _Graph, node, module: str) -> dict[str, np.ndarray]:  # noqa: ANN00
     return out
 
 
-def _from_node(g: _Graph, node, consumers: Mapping[str, list]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _from_node(g: QuantizedGraph, node, consumers: Mapping[str, list]) -> dict[str, np.ndarray]:  # noqa: ANN001
     """The float weights one node reads, by module path (not yet resolved against the model)."""
     op, ins, module = node.op_type, list(node.input), _module_path(node.name)
     if op in ("LSTM", "DynamicQuantizeLSTM"):
         return _lstm(g, node, module)
     if op in ("MatMulInteger", "ConvInteger") and ins[1] in g.inits:
-        w = g.float_of(ins[1], _scale_name(ins[1]), ins[3] if len(ins) > 3 else None,
+        w = g.float_of(ins[1], scale_name(ins[1]), ins[3] if len(ins) > 3 else None,
                        axis=-1 if op == "MatMulInteger" else 0)
         return {f"{module}.weight": w.T if op == "MatMulInteger" else w}
     if op in ("MatMul", "Gemm") and len(ins) > 1 and ins[1] in g.inits:
@@ -117,7 +120,7 @@ def _from_node(g: _Graph, node, consumers: Mapping[str, list]) -> dict[str, np.n
     if op == "Gather" and ins[0] in g.inits and ins[0].endswith("_quantized"):
         deq = next((n for n in consumers.get(node.output[0], []) if n.op_type == "DequantizeLinear"), None)
         zero = deq.input[2] if deq is not None and len(deq.input) > 2 else ins[0][: -len("_quantized")] + "_zero_point"
-        return {f"{module}.weight": g.float_of(ins[0], _scale_name(ins[0]), zero)}
+        return {f"{module}.weight": g.float_of(ins[0], scale_name(ins[0]), zero)}
     if op == "Gather" and ins[0] in g.inits and g.array(ins[0]).ndim == 2:
         return {f"{module}.weight": g.float_of(ins[0], None, None)}
     return {}
@@ -127,7 +130,7 @@ def onnx_state(model: ModelProto, expected: Mapping[str, tuple[int, ...]]) -> tu
     """(param -> float array, initializers that map to nothing) for a model whose parameters have the
     `expected` shapes. A module path found in the graph is matched to a parameter directly or, for the
     predictor's blocks the wrapper called at its top level (`F0.1`, `shared`), under `predictor.`."""
-    g = _Graph(model)
+    g = QuantizedGraph(model)
     consumers: dict[str, list] = {}
     for n in g.nodes:
         for i in n.input:
