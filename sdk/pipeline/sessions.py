@@ -24,7 +24,13 @@ from voxport.pipeline.precision import (  # noqa: F401 -- StageChoice, per_stage
 from voxport.runtimes import RuntimeOptions, Session, get_backend, open_session
 from voxport.runtimes.static import StaticSessions
 
-_SHARING = threading.Lock()  # guards the holder counts of shared sessions
+
+class _Holders:
+    """How many StageSessions hold one set of sessions (StageSessions.share): the last to close closes them."""
+
+    def __init__(self) -> None:
+        self.count = 1
+        self.lock = threading.Lock()
 
 
 def parse_stage_choice(value: str, option: str = "a stage option") -> StageChoice:
@@ -80,8 +86,7 @@ class StageSessions:
     once every holder of them (`share`) has closed its own."""
 
     sessions: dict[str, Session]
-    # How many StageSessions hold these sessions (one list shared by every holder, see `share`).
-    _holders: list[int] = field(default_factory=lambda: [1], repr=False)
+    _holders: _Holders = field(default_factory=_Holders, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -129,19 +134,19 @@ class StageSessions:
         are closed when the last holder closes. ValueError unless every session runs concurrently."""
         if not self.concurrent:
             raise ValueError("these sessions cannot run from several threads at once: open another copy")
-        with _SHARING:
+        with self._holders.lock:
             if self._closed:
                 raise ValueError("these sessions are closed")
-            self._holders[0] += 1
+            self._holders.count += 1
         return StageSessions(self.sessions, self._holders)
 
     def close(self) -> None:
-        with _SHARING:
+        with self._holders.lock:
             if self._closed:
                 return
             self._closed = True
-            self._holders[0] -= 1
-            last = self._holders[0] == 0
+            self._holders.count -= 1
+            last = self._holders.count == 0
         if last:
             for session in self.sessions.values():
                 session.close()
