@@ -128,6 +128,7 @@ def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], 
     total = sum(1 + len(files) for files in candidates.files.values())
     progress.stage(say, f"timing fp32 and the candidates of {len(candidates.files)} stages", total)
     done = 0
+    unsupported: dict[str, tuple[list[str], str]] = {}  # candidate -> (stages, why): one note per candidate
     for stage, files in candidates.files.items():
         progress.step(say, done, total, f"timing {stage}: fp32 and {len(files)} candidates on "
                       f"{len(feeds[stage]) - 1} unseen sentences")
@@ -142,7 +143,7 @@ def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], 
                 t = time_session(lambda s=stage, c=label: candidates.open_stage(s, c), stage, feeds[stage],
                                  manifest, limit)
             except UnsupportedPrecisionError as exc:
-                candidates.notes.append(f"{stage} {label}: not run on this device ({exc})")
+                unsupported.setdefault(label, ([], str(exc)))[0].append(stage)
                 continue
             if t.stopped:
                 candidates.notes.append(f"{stage} {label}: not gated, {t.stopped}")
@@ -156,4 +157,7 @@ def time_candidates(candidates: CandidateSet, feeds: Mapping[str, list[Feeds]], 
         }
         done += 1
     progress.step(say, total, total)
+    for label, (stages, why) in unsupported.items():
+        where = "any stage" if len(stages) == len(candidates.files) else ", ".join(stages)
+        candidates.notes.append(f"{label} ({where}): not run on this device ({why})")
     return speed

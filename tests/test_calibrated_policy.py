@@ -184,3 +184,24 @@ def test_cold_time_is_the_first_call_per_shape_and_slow_candidates_are_stopped()
     assert timing.cold_ms > 20 and timing.warm_ms < 10 and timing.shapes == "dynamic" and not timing.stopped
     stopped = time_session(_ShapeCompilingSession, "encoder", feeds, manifest, limit_s=0.05)
     assert stopped.stopped.startswith("stopped after 2 sentences")
+
+
+def test_a_candidate_the_device_cannot_run_is_one_note_for_every_stage(monkeypatch, tiny_voice):
+    """A CPU without BF16 cannot run any stage's bf16 candidate: one note says so, not one per stage."""
+    from voxport.calibration import timing
+    from voxport.runtimes.errors import UnsupportedPrecisionError
+
+    def fake_time(open_session, stage, feeds, manifest, limit_s=None):  # noqa: ANN001, ANN202
+        session = open_session()
+        if session == "bf16":
+            raise UnsupportedPrecisionError("openvino", "bf16", ["fp32", "int8"])
+        return timing.Timing(10.0, 9.0, 0.1, "dynamic")
+
+    monkeypatch.setattr(timing, "time_session", fake_time)
+    files = {"decoder": {"bf16": "d.onnx", "int8": "d8.onnx"}, "vocoder": {"bf16": "v.onnx"}}
+    candidates = SimpleNamespace(files=files, notes=[], open_stage=lambda stage, c=None: c or "fp32")
+    feeds = {stage: [{}, {}, {}] for stage in files}
+    speed = timing.time_candidates(candidates, feeds, tiny_voice.manifest)
+    assert candidates.notes == ["bf16 (any stage): not run on this device (runtime 'openvino' does not support "
+                                "precision 'bf16'; supported: fp32, int8)"]
+    assert set(speed["decoder"]["candidates"]) == {"int8"} and speed["vocoder"]["candidates"] == {}
