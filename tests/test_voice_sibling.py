@@ -79,3 +79,24 @@ def test_a_server_pools_workers_on_one_set_of_sessions(tiny_bundle):
         assert all(v.sessions.sessions["encoder"] is voices[0].sessions.sessions["encoder"] for v in voices)
     finally:
         reg.close()
+
+
+@pytest.mark.parametrize("family", ["kokoro", "tacotron2-hifigan", "glowtts-hifigan"])
+def test_every_family_shares_its_sessions(committed_bundle, family):
+    """Siblings are the family's own pipeline on the shared sessions: each family speaks the same at once."""
+    first = Voice.load(committed_bundle(family), threads=1)
+    second = first.sibling()
+    assert second is not None
+    try:
+        text = "One sentence. And another one."
+        want = first.synthesize(text, seed=3)
+        got: list[np.ndarray] = []
+        thread = threading.Thread(target=lambda: got.append(second.synthesize(text, seed=3)))
+        thread.start()
+        again = first.synthesize(text, seed=3)
+        thread.join()
+        np.testing.assert_array_equal(want, got[0])
+        np.testing.assert_array_equal(want, again)
+    finally:
+        first.close()
+        second.close()
