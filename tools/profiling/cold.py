@@ -76,7 +76,7 @@ def char_count(text: str) -> int:
 
 def text_length(text: str, language: str = "en") -> int:
     """A sentence's length in its language's unit (UNITS): words, or characters for Japanese."""
-    return char_count(text) if corpus_language(language) == "ja" else word_count(text)
+    return char_count(text) if UNITS[corpus_language(language)] == "characters" else word_count(text)
 
 
 def draw_cold_texts(
