@@ -108,3 +108,23 @@ def test_first_chunk_leaves_before_the_rest_is_decoded(tiny_voice):
         # One encoder, duration, decoder-head and vocoder call; nothing of the rest of the sentence yet.
         assert calls == ["encoder", "duration", "decoder", "vocoder"]
         list(chunks)
+
+
+@pytest.mark.parametrize("n,decoder_calls", [(20, 1), (41, 1), (42, 2), (300, 2)])
+def test_a_head_that_reaches_the_end_is_the_only_decoder_call(n, decoder_calls):
+    from voxport.bundle.manifest import Reach
+    from voxport.pipeline.streaming import stream_windows
+
+    reach = Reach(decoder=32, vocoder=1)  # the head decodes [0, 8 + 1 + 32 = 41) for an 8-frame first chunk
+    latent = np.arange(n, dtype=np.float32)[None, None, :]
+    calls = []
+
+    def decode(lo: int, hi: int) -> np.ndarray:
+        calls.append((lo, hi))
+        return latent[:, :, lo:hi]
+
+    # An identity "vocoder" of hop 1: the joined stream must be the latent itself, frame for frame.
+    audio = np.concatenate([a for a, _ in stream_windows(decode, lambda z: z[0, 0], n, reach, hop=1, first=8,
+                                                          size=512)])
+    assert len(calls) == decoder_calls and calls[0][0] == 0
+    np.testing.assert_array_equal(audio, latent[0, 0])

@@ -88,6 +88,9 @@ def stream_windows(
         # Decoder windows lie on the frame multiple (n is one), so the decoder groups frames as in a full render.
         lo = max(0, valid - reach.decoder) // multiple * multiple
         hi = min(n, -(-(stop + reach.decoder) // multiple) * multiple)
+        # A call that reaches the sentence's end is exact up to it: keeping all of it spares a short
+        # sentence (the default voice: under ~0.6 s) a second decoder call over the same frames.
+        stop = n if hi == n else stop
         part = decode(lo, hi)[:, :, valid - lo : stop - lo]
         latent = part if latent is None else np.concatenate([latent, part], axis=2)
         valid = stop
