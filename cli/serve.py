@@ -31,7 +31,13 @@ def add_serve_parser(sub) -> None:
     add_runtime_options(s, threads_default=1)  # --threads: per worker
     s.add_argument("--solo-threads", type=int, metavar="N",
                    help="threads of one more copy of each voice, for a request that runs alone (the usual home "
-                   "has one client): default the usable cores; 0: no such copy (less memory)")
+                   "has one client): default the usable cores (none with --thread-pool shared); 0: no such copy "
+                   "(less memory)")
+    s.add_argument("--thread-pool", choices=("per-copy", "shared"), default="per-copy",
+                   help="onnxruntime threads: 'per-copy' (default): each copy keeps --threads, and a request "
+                   "running alone gets a copy of its own (--solo-threads); 'shared': one pool of the usable cores "
+                   "for the whole server and no extra copy: faster and smaller for one client at a time, slower "
+                   "under concurrent requests (docs/serving.md)")
     s.add_argument("--solo-windows", action="store_true",
                    help="a request running alone streams every sentence in windows, as on a worker copy "
                    "(default: once the client is far enough ahead, its next sentence is synthesized whole: "
@@ -90,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     voice_map = parse_voice_map(args.voice_map)  # malformed: refused before any voice loads
     registry = VoiceRegistry.load(specs, workers=args.workers, queue_size=args.queue, threads=args.threads,
                                   solo_threads=args.solo_threads, solo_ahead=not args.solo_windows,
+                                  shared_pool=args.thread_pool == "shared",
                                   preload=args.preload, max_loaded=args.max_loaded, progress=not args.quiet,
                                   **load_options)
     try:

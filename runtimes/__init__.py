@@ -11,7 +11,7 @@ from .errors import (
     UnsupportedPrecisionError,
     VoxportRuntimeError,
 )
-from .onnxruntime_cpu import OnnxRuntimeCPUBackend, OnnxRuntimeSession
+from .onnxruntime_cpu import OnnxRuntimeCPUBackend, OnnxRuntimeSession, share_thread_pool, shared_pool_threads
 from .openvino_backend import DevicePrecisionError, OpenVINOBackend, OpenVINOSession
 from .registry import (
     KNOWN_RUNTIMES,
@@ -56,4 +56,6 @@ __all__ = [
     "register_backend",
     "registered_backends",
     "compiles_precision",
+    "share_thread_pool",
+    "shared_pool_threads",
 ]

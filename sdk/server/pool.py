@@ -41,12 +41,15 @@ class VoicePool:
     """
 
     def __init__(self, name: str, voices: list[Any], queue_size: int, *, stats: PoolStats | None = None,
-                 on_idle: Callable[[], None] | None = None, solo: Any = None, solo_ahead: bool = True) -> None:
+                 on_idle: Callable[[], None] | None = None, solo: Any = None, solo_ahead: bool = True,
+                 shared_cores: bool = False) -> None:
         """`solo`: one more loaded copy, with every core's threads, that a request gets when no other request
         of this voice is running (the usual Home Assistant home has one client): a worker copy keeps one
         thread so that concurrent requests share the cores instead of fighting over them. `solo_ahead`: on
         that copy, a sentence the client is far enough ahead for is synthesized whole instead of in
-        windows (voxport.pipeline.pacing; the same audio, less work)."""
+        windows (voxport.pipeline.pacing; the same audio, less work). `shared_cores`: the copies run on one
+        thread pool for the process (voxport.runtimes.share_thread_pool), so a request running alone gets
+        every core on whichever copy it takes, and is paced as on the solo copy."""
         if not voices:
             raise ValueError("a voice pool needs at least one worker")
         self.name = name
@@ -57,7 +60,9 @@ class VoicePool:
             self._idle.put(v)
         self._voices = voices + ([solo] if solo is not None else [])
         self._solo, self._solo_free, self._running = solo, solo is not None, 0
-        self._solo_ahead = solo_ahead
+        # A request running alone is paced where it has every core: on the solo copy, or on any copy when
+        # the copies share one pool.
+        self._pace_alone = solo_ahead and (solo is not None or shared_cores)
         self.workers = len(voices)
         self.capacity = len(voices) + queue_size
         self._admitted = threading.BoundedSemaphore(self.capacity)
@@ -110,10 +115,10 @@ class VoicePool:
         """
         self._admit()
         try:
-            def make(voice: Any) -> Iterator[AudioChunk | SentenceTiming]:
-                # Only a request that runs alone is paced: a worker copy's request shares the cores with
-                # others, so its sentences keep their windows (first audio early for every client).
-                paced = {"pacing": AheadPacing()} if voice is self._solo and self._solo_ahead else {}
+            def make(voice: Any, alone: bool) -> Iterator[AudioChunk | SentenceTiming]:
+                # Only a request that runs alone is paced: one that shares the cores with others keeps its
+                # sentences' windows (first audio early for every client).
+                paced = {"pacing": AheadPacing()} if alone and self._pace_alone else {}
                 chunks = voice.stream(text, config, **kwargs, **paced)
                 return _with_timings(chunks) if timings else chunks
 
@@ -124,7 +129,7 @@ class VoicePool:
             self._release()
             raise
 
-    def _run(self, make: Callable[[Any], Iterator[AudioChunk | SentenceTiming]], timeout: float | None,
+    def _run(self, make: Callable[[Any, bool], Iterator[AudioChunk | SentenceTiming]], timeout: float | None,
              feed: TextFeed | None) -> ChunkStream:
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Any] = asyncio.Queue()
@@ -132,10 +137,10 @@ class VoicePool:
         admitted = time.perf_counter()
 
         def work() -> None:
-            voice = self._take()
+            voice, alone = self._take()
             start, samples, final = time.perf_counter(), 0, _END
             try:
-                for chunk in make(voice):
+                for chunk in make(voice, alone):
                     if stop.is_set():
                         raise Cancelled()
                     if isinstance(chunk, AudioChunk):
@@ -164,17 +169,18 @@ class VoicePool:
         return ChunkStream(out, stop, self._executor.submit(work), self._release, timeout,
                            sample_rate=self.sample_rate, feed=feed)
 
-    def _take(self) -> Any:
-        """The copy a starting request runs on: the all-cores copy when it would run alone, else a worker's
-        (there always is one free: the executor runs at most `workers` jobs, the solo copy counted among them)."""
+    def _take(self) -> tuple[Any, bool]:
+        """The copy a starting request runs on, and whether it starts alone: the all-cores copy when it
+        would run alone, else a worker's (there always is one free: the executor runs at most `workers`
+        jobs, the solo copy counted among them)."""
         with self._lock:
             alone = self._running == 0
             self._running += 1
             if alone and self._solo_free:
                 self._solo_free = False
                 self.stats.add(solo=1)
-                return self._solo
-        return self._idle.get()
+                return self._solo, True
+        return self._idle.get(), alone
 
     def _give(self, voice: Any) -> None:
         with self._lock:

@@ -73,7 +73,8 @@ class VoiceRegistry:
     def load(
         cls, specs: list[VoiceSpec], *, workers: int | None = None, queue_size: int = 8, threads: int = 1,
         loader: Callable[..., Any] | None = None, preload: bool = True, max_loaded: int | None = None,
-        progress: bool = False, solo_threads: int | None = None, solo_ahead: bool = True, **load_options: Any,
+        progress: bool = False, solo_threads: int | None = None, solo_ahead: bool = True,
+        shared_pool: bool = False, **load_options: Any,
     ) -> VoiceRegistry:
         """Configure `specs`, `workers` copies each when loaded (default: the cores shared among the voices,
         at most 8). `preload` loads them now (as many as `max_loaded` allows), else each on its first
@@ -81,7 +82,10 @@ class VoiceRegistry:
         reports it on stderr). `solo_threads` (default: the usable cores; 0: none) loads one more copy per
         voice with that many threads, for a request that runs alone (VoicePool); none when it would have no
         more threads than a worker's copy. `solo_ahead`: that request's later sentences are synthesized
-        whole once the client is far enough ahead (VoicePool), else every sentence streams in windows."""
+        whole once the client is far enough ahead (VoicePool), else every sentence streams in windows.
+        `shared_pool`: every onnxruntime session of the process runs on one pool of the usable cores
+        (voxport.runtimes.share_thread_pool; must come before any session opens), so a request running alone
+        has them all on any copy: no solo copy is loaded unless `solo_threads` asks for one."""
         if loader is None:
             from voxport.voice import Voice
 
@@ -97,7 +101,14 @@ class VoiceRegistry:
         for slot, spec in zip(slots, specs, strict=True):
             slot.options = dict(spec.options)
 
-        solo = _usable_cores() if solo_threads is None else solo_threads
+        pooled = shared_pool and _all_onnxruntime(load_options.get("runtime"))
+        if pooled:
+            from voxport.runtimes import share_thread_pool
+
+            share_thread_pool(_usable_cores())
+        # Where every stage runs on the shared pool a lone request has every core on any copy; other
+        # runtimes keep a pool per compiled model, so their lone request still needs a copy of its own.
+        solo = (0 if pooled else _usable_cores()) if solo_threads is None else solo_threads
 
         def make_pool(slot: VoiceSlot) -> VoicePool:
             voices: list[Any] = []
@@ -113,7 +124,8 @@ class VoiceRegistry:
                 for v in voices:
                     v.close()
                 raise
-            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone, solo_ahead=solo_ahead)
+            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone, solo_ahead=solo_ahead,
+                             shared_cores=pooled)
 
         changes = Changes()
         loaded = LoadedVoices(slots, make_pool, max_loaded, changes)
@@ -291,6 +303,19 @@ def _read_manifest(path: Path) -> Any:
     from voxport.bundle import Bundle
 
     return Bundle.load(path, verify=False).manifest
+
+
+def _all_onnxruntime(runtime: str | dict[str, str] | None) -> bool:
+    """Whether a voice loaded with `runtime` (one name, one per stage, or None: the default) runs every
+    stage on onnxruntime."""
+    from voxport.pipeline.precision import DEFAULT_RUNTIME
+    from voxport.runtimes import VoxportRuntimeError, canonical_runtime
+
+    names = runtime.values() if isinstance(runtime, dict) else [runtime or DEFAULT_RUNTIME]
+    try:
+        return all(canonical_runtime(name) == "onnxruntime" for name in names)
+    except VoxportRuntimeError:  # an unknown name: the voice's load says so, with the names it knows
+        return False
 
 
 def _usable_cores() -> int:
