@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,32 +102,7 @@ class VoiceRegistry:
         for slot, spec in zip(slots, specs, strict=True):
             slot.options = dict(spec.options)
 
-        pooled = shared_pool and _all_onnxruntime(load_options.get("runtime"))
-        if pooled:
-            from voxport.runtimes import share_thread_pool
-
-            share_thread_pool(_usable_cores())
-        # Where every stage runs on the shared pool a lone request has every core on any copy; other
-        # runtimes keep a pool per compiled model, so their lone request still needs a copy of its own.
-        solo = (0 if pooled else _usable_cores()) if solo_threads is None else solo_threads
-
-        def make_pool(slot: VoiceSlot) -> VoicePool:
-            voices: list[Any] = []
-            try:
-                for _ in range(slot.workers):
-                    # Workers share one copy's sessions where the runtime allows it (Voice.sibling): a worker
-                    # then costs its own activations, not another copy of the weights and arenas.
-                    sibling = getattr(voices[0], "sibling", None) if voices else None
-                    copy = sibling() if sibling is not None else None
-                    voices.append(copy or loader(slot.path, threads=threads, progress=False, **load_options))
-                alone = loader(slot.path, threads=solo, progress=False, **load_options) if solo > threads else None
-            except BaseException:
-                for v in voices:
-                    v.close()
-                raise
-            return VoicePool(slot.name, voices, queue_size, stats=slot.stats, solo=alone, solo_ahead=solo_ahead,
-                             shared_cores=pooled)
-
+        make_pool = _PoolMaker(loader, queue_size, threads, solo_threads, solo_ahead, shared_pool, load_options)
         changes = Changes()
         loaded = LoadedVoices(slots, make_pool, max_loaded, changes)
         try:
@@ -303,6 +279,41 @@ def _read_manifest(path: Path) -> Any:
     from voxport.bundle import Bundle
 
     return Bundle.load(path, verify=False).manifest
+
+
+class _PoolMaker:
+    """Loads a voice's copies into a VoicePool (called when the voice is loaded, at start or on demand)."""
+
+    def __init__(self, loader: Callable[..., Any], queue_size: int, threads: int, solo_threads: int | None,
+                 solo_ahead: bool, shared_pool: bool, load_options: dict[str, Any]) -> None:
+        self.pooled = shared_pool and _all_onnxruntime(load_options.get("runtime"))
+        if self.pooled:
+            from voxport.runtimes import share_thread_pool
+
+            share_thread_pool(_usable_cores())
+        # Where every stage runs on the shared pool a lone request has every core on any copy; other
+        # runtimes keep a pool per compiled model, so their lone request still needs a copy of its own.
+        self.solo = (0 if self.pooled else _usable_cores()) if solo_threads is None else solo_threads
+        self.loader, self.queue_size, self.threads = loader, queue_size, threads
+        self.solo_ahead, self.load_options = solo_ahead, load_options
+
+    def __call__(self, slot: VoiceSlot) -> VoicePool:
+        voices: list[Any] = []
+        load = partial(self.loader, slot.path, progress=False, **self.load_options)
+        try:
+            for _ in range(slot.workers):
+                # Workers share one copy's sessions where the runtime allows it (Voice.sibling): a worker
+                # then costs its own activations, not another copy of the weights and arenas.
+                sibling = getattr(voices[0], "sibling", None) if voices else None
+                copy = sibling() if sibling is not None else None
+                voices.append(copy or load(threads=self.threads))
+            alone = load(threads=self.solo) if self.solo > self.threads else None
+        except BaseException:
+            for v in voices:
+                v.close()
+            raise
+        return VoicePool(slot.name, voices, self.queue_size, stats=slot.stats, solo=alone,
+                         solo_ahead=self.solo_ahead, shared_cores=self.pooled)
 
 
 def _all_onnxruntime(runtime: str | dict[str, str] | None) -> bool:
