@@ -202,6 +202,11 @@ class Session(ABC):
         other sizes must keep working, if more slowly.  Default: nothing to prepare.
         """
 
+    def release_memory(self) -> None:  # noqa: B027 - optional hook
+        """Free the buffers the runtime keeps between calls for the shapes it has run (OpenVINO keeps a
+        dynamic model's for the largest shape met and a static copy's for its size); the next call
+        allocates what it needs again. Called once after the load's warm-up calls. Default: nothing."""
+
     def close(self) -> None:
         """Release the runtime's resources.  Idempotent."""
         if not self._closed:

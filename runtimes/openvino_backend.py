@@ -209,6 +209,13 @@ class OpenVINOSession(Session):
         with self._lock:
             self._copies = copies
 
+    def release_memory(self) -> None:
+        self._ensure_open()
+        with self._lock:
+            self._compiled.release_memory()
+            if self._copies is not None:
+                self._copies.release_memory()
+
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
             chosen = self._copies.request_for(feeds) if self._copies is not None else None

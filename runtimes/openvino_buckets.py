@@ -72,6 +72,11 @@ class BucketCopies:
             requests[size] = (compiled.create_infer_request(), [(s.name, ports.get(s.name)) for s in outputs])
         return cls(requests, axis, inputs)
 
+    def release_memory(self) -> None:
+        """Free every copy's intermediate buffers (CompiledModel.release_memory)."""
+        for request, _ in self._requests.values():
+            request.get_compiled_model().release_memory()
+
     def request_for(self, feeds: dict[str, np.ndarray]) -> tuple[Any, list[tuple[str, Any]]] | None:
         size = next((feeds[k].shape[-1] for k in self._keys if k in feeds), None)
         chosen = self._requests.get(size)  # type: ignore[arg-type]

@@ -81,8 +81,10 @@ class Voice:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up()
-        # Compilations and warm-up calls free tens of MB that glibc would keep: RSS after load is what a
-        # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
+        # The warm-up calls leave their buffers with the runtime (OpenVINO: ~290 MB of 933 on the
+        # joe-medium voice's default plan, ~60 of 400 on the small one), and compilations free tens of MB
+        # that glibc would keep: RSS after load is what a small board has left between sentences.
+        sessions.release_memory()
         release_freed_memory()
         self._reach: Reach | None = m.streaming
         self._shapes = shapes

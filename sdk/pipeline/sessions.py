@@ -129,6 +129,14 @@ class StageSessions:
         """Whether every session may run from several threads at once (Session.concurrent)."""
         return all(getattr(session, "concurrent", False) for session in self.sessions.values())
 
+    def release_memory(self) -> None:
+        """Session.release_memory on every session: the buffers of the shapes met so far (the load's warm-up
+        calls) are freed, and a call allocates its own again."""
+        for session in self.sessions.values():
+            release = getattr(session, "release_memory", None)
+            if release is not None:
+                release()
+
     def share(self) -> StageSessions:
         """The same sessions for another holder (a second loaded copy of the voice on another thread); they
         are closed when the last holder closes. ValueError unless every session runs concurrently."""
