@@ -64,8 +64,9 @@ class Voice:
 
     def __init__(
         self, bundle: Bundle, sessions: StageSessions, *, sentence_silence: float = DEFAULT_SENTENCE_SILENCE,
-        shapes: ShapeChoice = "dynamic",
+        shapes: ShapeChoice = "dynamic", warm_up: bool = True,
     ) -> None:
+        """`warm_up` False: the sessions met every bucket already (a sibling of a loaded copy)."""
         m = bundle.manifest
         self.bundle = bundle
         self.manifest = m
@@ -80,12 +81,13 @@ class Voice:
         if phoneme_level and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
-        self.warm_up_seconds = self.engine.warm_up()
-        # The warm-up calls leave their buffers with the runtime (OpenVINO: ~290 MB of 933 on the
-        # joe-medium voice's default plan, ~60 of 400 on the small one), and compilations free tens of MB
-        # that glibc would keep: RSS after load is what a small board has left between sentences.
-        sessions.release_memory()
-        release_freed_memory()
+        self.warm_up_seconds = self.engine.warm_up() if warm_up else {}
+        if warm_up:
+            # The warm-up calls leave their buffers with the runtime (OpenVINO: ~290 MB of 933 on the
+            # joe-medium voice's default plan, ~60 of 400 on the small one), and compilations free tens of
+            # MB that glibc would keep: RSS after load is what a small board has left between sentences.
+            sessions.release_memory()
+            release_freed_memory()
         self._reach: Reach | None = m.streaming
         self._shapes = shapes
         self.sentence_silence = sentence_silence
@@ -268,11 +270,14 @@ class Voice:
             return None
         shared = self.sessions.share()
         try:
-            copy = Voice(self.bundle, shared, sentence_silence=self.sentence_silence, shapes=self._shapes)
+            # The shared sessions met every bucket when this copy loaded: no second warm-up.
+            copy = Voice(self.bundle, shared, sentence_silence=self.sentence_silence, shapes=self._shapes,
+                         warm_up=False)
         except BaseException:
             shared.close()
             raise
         copy._reach = self._reach  # measured once is enough
+        copy.warm_up_seconds = self.warm_up_seconds
         return copy
 
     def close(self) -> None:

@@ -52,6 +52,20 @@ def test_siblings_share_sessions_and_speak_the_same_at_once(tiny_bundle):
         copies[2].synthesize("Gone.", seed=0)
 
 
+def test_a_fixed_shape_sibling_does_not_warm_up_again(tiny_bundle):
+    with Voice.load(tiny_bundle, shapes="fixed", threads=1) as first:
+        assert first.warm_up_seconds and first.engine.runners  # onnxruntime on buckets: every one ran once
+        calls: list[str] = []
+        for stage, session in first.sessions.sessions.items():  # the sessions the sibling will share
+            real = session.run
+            session.run = lambda feeds, _real=real, _stage=stage: calls.append(_stage) or _real(feeds)
+        copy = first.sibling()
+        assert copy is not None and calls == []  # the shared sessions met every bucket already
+        assert copy.warm_up_seconds == first.warm_up_seconds and set(copy.engine.runners) == set(first.engine.runners)
+        np.testing.assert_array_equal(copy.synthesize(TEXTS[0], seed=2), first.synthesize(TEXTS[0], seed=2))
+        copy.close()
+
+
 def test_sessions_that_cannot_run_at_once_are_not_shared(tiny_bundle):
     class OneAtATime:  # a session without `concurrent` (OpenVINO's infer requests, TensorRT's contexts)
         def close(self) -> None:
