@@ -55,18 +55,18 @@ async def _speak(reg: VoiceRegistry, text: str) -> None:
         pass
 
 
-@pytest.mark.parametrize("ahead", [True, False])
-def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice, ahead):
-    gate, paced = threading.Event(), []
-    reg, ran, loaded = _registry(tiny_voice, solo_threads=4, gate=gate, paced=paced, solo_ahead=ahead)
-    assert sorted(loaded) == [1, 1, 4]  # two worker copies and the all-cores one
+def _alone_beside_alone(reg: VoiceRegistry, ran: list[int], gate: threading.Event, *, first_alone: bool) -> None:
+    """Requests in turn: (one alone, if `first_alone`), one alone held open while another runs beside it, one
+    alone again; the registry is closed after."""
 
     async def scenario() -> None:
-        await _speak(reg, "alone")
-        held = asyncio.ensure_future(_speak(reg, "hold"))  # alone: takes the all-cores copy, then waits
-        while len(ran) < 2:
+        if first_alone:
+            await _speak(reg, "alone")
+        started = len(ran) + 1
+        held = asyncio.ensure_future(_speak(reg, "hold"))  # alone: then waits for the gate
+        while len(ran) < started:
             await asyncio.sleep(0.01)
-        await _speak(reg, "beside it")  # another is running: a one-thread worker copy
+        await _speak(reg, "beside it")  # another is running
         gate.set()
         await held
         await _speak(reg, "alone again")
@@ -76,6 +76,15 @@ def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice,
     finally:
         gate.set()
         reg.close()
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_a_lone_request_runs_on_every_core_and_concurrent_ones_share(tiny_voice, ahead):
+    gate, paced = threading.Event(), []
+    reg, ran, loaded = _registry(tiny_voice, solo_threads=4, gate=gate, paced=paced, solo_ahead=ahead)
+    assert sorted(loaded) == [1, 1, 4]  # two worker copies and the all-cores one
+
+    _alone_beside_alone(reg, ran, gate, first_alone=True)
     assert ran == [4, 4, 1, 4]
     assert reg.slots["v"].stats.solo == 3
     # The lone requests are paced (unless turned off); the one beside them keeps its windows.
@@ -166,20 +175,7 @@ def test_with_one_shared_pool_a_lone_request_is_paced_on_a_worker_copy(tiny_voic
     reg, ran, loaded = _registry(tiny_voice, solo_threads=None, gate=gate, paced=paced, shared_pool=True)
     assert loaded == [1, 1] and shared_pool_calls == [2]  # no all-cores copy: the pool gives every core
 
-    async def scenario() -> None:
-        held = asyncio.ensure_future(_speak(reg, "hold"))  # alone
-        while len(ran) < 1:
-            await asyncio.sleep(0.01)
-        await _speak(reg, "beside it")  # another is running: keeps its windows
-        gate.set()
-        await held
-        await _speak(reg, "alone again")
-
-    try:
-        asyncio.run(scenario())
-    finally:
-        gate.set()
-        reg.close()
+    _alone_beside_alone(reg, ran, gate, first_alone=False)
     assert paced == [True, False, True] and reg.slots["v"].stats.solo == 0
 
 
