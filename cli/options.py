@@ -44,6 +44,12 @@ def add_runtime_options(parser: argparse.ArgumentParser, *, matrix: bool = False
                             "(OpenVINO: ~400 instead of ~890 MB on a medium Piper voice)")
 
 
+def add_lean_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lean", action="store_true",
+                        help="hand back each graph call's buffers when it returns: between sentences the voice "
+                        "holds about what its load left, for some speed (boards with little memory)")
+
+
 def add_calibration_runtime(parser: argparse.ArgumentParser) -> None:
     """--runtime and --threads of `voxport calibrate`: one runtime for every stage (a policy is per runtime)."""
     names = [*KNOWN_RUNTIMES, "cpu"]

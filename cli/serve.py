@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from voxport.cli.options import add_runtime_options, stage_choice
+from voxport.cli.options import add_lean_option, add_runtime_options, stage_choice
 
 
 def add_serve_parser(sub) -> None:
@@ -29,6 +29,7 @@ def add_serve_parser(sub) -> None:
                    help="workers (loaded copies) per voice (default: cores / voices loaded at once, at most 8)")
     s.add_argument("--queue", type=int, default=8, help="requests waiting per voice before 'busy' (default 8)")
     add_runtime_options(s, threads_default=1)  # --threads: per worker
+    add_lean_option(s)
     s.add_argument("--solo-threads", type=int, metavar="N",
                    help="threads of one more copy of each voice, for a request that runs alone (the usual home "
                    "has one client): default the usable cores (none with --thread-pool shared); 0: no such copy "
@@ -90,7 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Every copy of every voice loads with these; a voice that cannot (no calibrated policy, a runtime
     # missing) fails at start with --preload, else on its first request with the reason.
     load_options = {"runtime": stage_choice(args.runtime, "--runtime"),
-                    "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes}
+                    "precision": stage_choice(args.precision, "--precision"), "shapes": args.shapes,
+                    "lean": args.lean}
     if args.solo_threads is not None and args.solo_threads < 0:
         raise ValueError(f"--solo-threads must be 0 or more, got {args.solo_threads}")
     voice_map = parse_voice_map(args.voice_map)  # malformed: refused before any voice loads

@@ -94,6 +94,10 @@ class OnnxRuntimeSession(Session):
                 f"graph {self.name!r}: onnxruntime could not load {self.model_path}: {exc}"
             ) from exc
         self._output_names = [spec.name for spec in self.outputs]
+        self._run_options = None
+        if self.options.lean:  # the arena hands back what the call did not keep, at the end of each call
+            self._run_options = ort.RunOptions()
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     @property
     def session_options(self) -> Any:
@@ -114,7 +118,7 @@ class OnnxRuntimeSession(Session):
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # Ask for the declared outputs only: a manifest may expose a subset of the graph's outputs.
-        results = self._sess.run(self._output_names, feeds)
+        results = self._sess.run(self._output_names, feeds, self._run_options)
         return dict(zip(self._output_names, results, strict=True))
 
     def _close(self) -> None:

@@ -223,7 +223,10 @@ class OpenVINOSession(Session):
             # share_outputs=False (the default) copies the outputs out of the request's tensors, which
             # the next call overwrites; they are small next to the compute.
             results = request.infer(feeds)
-            return {name: results[port] for name, port in ports}
+            out = {name: results[port] for name, port in ports}  # copies: the release cannot touch them
+            if self.options.lean:
+                request.get_compiled_model().release_memory()
+            return out
 
     def _close(self) -> None:
         self._request = None

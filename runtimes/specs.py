@@ -85,6 +85,9 @@ class RuntimeOptions:
     device: str | None = None  # None: the backend's default device
     cache_dir: str | None = None  # where a backend may keep compiled engines / blobs
     extra: dict[str, Any] = field(default_factory=dict)
+    # Free the buffers a call used once it returns (onnxruntime: its arena shrinks; OpenVINO: the compiled
+    # model's memory is released): between calls a voice holds what its load left, for some speed.
+    lean: bool = False
     # What the exporter recorded about the graph being opened (the manifest's GraphEntry.hints), e.g.
     # {"keep_fp32_ops": True}: layers that overflow in fp16 stay fp32 (TensorRT). Set per graph by the SDK.
     hints: dict[str, Any] = field(default_factory=dict)

@@ -111,6 +111,7 @@ class Voice:
         shapes: ShapeChoice = None,
         static: bool = False,
         compile_cache: CompileCache = True,
+        lean: bool = False,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -128,6 +129,10 @@ class Voice:
         `<voxport cache>/compiled/<bundle>/...` and skip compiling at the next start; False (or the
         environment's VOXPORT_COMPILE_CACHE=0) turns it off, a directory replaces `<voxport cache>/compiled`
         (voxport.pipeline.compile_cache).
+        `lean`: every graph call hands back the buffers it used once it returns (onnxruntime's arena
+        shrinks, OpenVINO releases its compiled models' memory), so between sentences the voice holds about
+        what its load left instead of what its longest sentence needed: for boards with little memory, at
+        some speed (docs/runtimes-and-shapes.md, small devices).
         """
         if path is None:
             from voxport.bundle.default_voice import ensure_default_bundle
@@ -139,7 +144,8 @@ class Voice:
                 raise ValueError("static=True runs the static graphs of the bundle's own bucket plan: build them "
                                  "with `voxport build --static`, and leave `shapes` unset")
             shapes = bundle.manifest.shapes
-        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads), static=static,
+        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads, lean=lean),
+                                      static=static,
                                       unpadded=_unpadded_stages(bundle, runtime, shapes),
                                       compile_cache=compile_cache_root(compile_cache))
         try:
