@@ -59,3 +59,21 @@ def test_the_cli_passes_lean_to_the_voice(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setattr(Voice, "load", load)
     assert main(["speak", "Lean.", "--bundle", str(tiny_bundle), "-o", str(tmp_path / "a.wav"), "--lean"]) == 0
     assert seen == {"lean": True}
+
+
+def test_serve_loads_every_copy_lean(tiny_bundle, monkeypatch):
+    pytest.importorskip("uvicorn", reason="voxport serve needs the serve extra")
+    import voxport.server.app as app
+    from voxport.cli import main
+
+    seen = {}
+
+    async def fake_serve(registry, options):  # the registry as the server would get it, then stop
+        voices = registry.pools["tiny"]._voices
+        seen["lean"] = [all(s._run_options is not None for s in v.sessions.sessions.values()) for v in voices]
+
+    monkeypatch.setattr(app, "serve", fake_serve)
+    argv = ["serve", "--voice", f"tiny={tiny_bundle}", "--preload", "--workers", "2", "--port", "0",
+            "--wyoming", "none", "--lean"]
+    assert main(argv) == 0
+    assert seen["lean"] and all(seen["lean"])
