@@ -83,10 +83,14 @@ class Voice:
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_up_seconds = self.engine.warm_up() if warm_up else {}
         if warm_up:
-            # The warm-up calls leave their buffers with the runtime (OpenVINO: ~290 MB of 933 on the
-            # joe-medium voice's default plan, ~60 of 400 on the small one), and compilations free tens of
-            # MB that glibc would keep: RSS after load is what a small board has left between sentences.
-            sessions.release_memory()
+            if shapes == "small":
+                # The warm-up calls leave their buffers with the runtime (OpenVINO: ~80 of 406 MB on the
+                # joe-medium voice's small plan). Only on the plan for small boards: the first call of each
+                # shape then allocates them again, which cost ~4 % of streaming speed on cold sentences with
+                # the default plan (its copies per bucket held ~310 of 889 MB; docs/runtimes-and-shapes.md).
+                sessions.release_memory()
+            # Compilations and warm-up calls free tens of MB that glibc would keep: RSS after load is what a
+            # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
             release_freed_memory()
         self._reach: Reach | None = m.streaming
         self._shapes = shapes
