@@ -205,7 +205,8 @@ class Session(ABC):
     def release_memory(self) -> None:  # noqa: B027 - optional hook
         """Free the buffers the runtime keeps between calls for the shapes it has run (OpenVINO keeps a
         dynamic model's for the largest shape met and a static copy's for its size); the next call
-        allocates what it needs again. Called once after the load's warm-up calls. Default: nothing."""
+        allocates what it needs again. `Voice` calls it after the small plan's warm-up (voxport.voice);
+        `RuntimeOptions.lean` does the same after every call. Default: nothing."""
 
     def close(self) -> None:
         """Release the runtime's resources.  Idempotent."""
