@@ -11,8 +11,6 @@ the twin against the bundle is what voxport's import and split cost.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 from onnx import ModelProto, NodeProto, helper, numpy_helper
 
@@ -27,18 +25,13 @@ def activations_in_float(model: ModelProto) -> ModelProto:
     out = ModelProto()
     out.CopyFrom(model)
     g = QuantizedGraph(out)
-    graph_nodes = list(out.graph.node)  # one wrapper per node, so that identities below hold
-    producer = {o: n for n in graph_nodes for o in n.output}
-    consumers: dict[str, list[NodeProto]] = defaultdict(list)
-    for n in graph_nodes:
-        for i in n.input:
-            consumers[i].append(n)
+    graph_nodes = g.nodes
     replaced: dict[int, list[NodeProto]] = {}  # id of a node that float nodes take the place of -> those nodes
     removed: set[int] = set()
     new_weights = []
     for node in graph_nodes:
         if node.op_type in _INTEGER_OPS:
-            dead, float_nodes, weight = _float_product(node, g, producer, consumers)
+            dead, float_nodes, weight = _float_product(node, g)
         elif node.op_type == "DynamicQuantizeLSTM":
             lstm, weight = _float_lstm(node, g)
             dead, float_nodes = [node], [lstm]
@@ -59,36 +52,35 @@ def activations_in_float(model: ModelProto) -> ModelProto:
     return out
 
 
-def _float_product(node: NodeProto, g: QuantizedGraph, producer: dict[str, NodeProto],
-                   consumers: dict[str, list[NodeProto]]) -> tuple[list[NodeProto], list[NodeProto], list]:
+def _float_product(node: NodeProto, g: QuantizedGraph) -> tuple[list[NodeProto], list[NodeProto], list]:
     """MatMulInteger/ConvInteger [-> Add(bias quantized on the fly)] -> Cast -> Mul(scales): the nodes it
     replaces (the last one's output is kept), the float MatMul/Conv (with its float bias) and the nodes
     before it, and its float weights."""
-    after, bias = consumers[node.output[0]], None
+    after, bias = g.consumers.get(node.output[0], []), None
     if len(after) == 1 and after[0].op_type == "Add":  # a conv's bias, divided by both scales and floored
-        bias = _float_bias(after[0].input[1], g, producer)
+        bias = _float_bias(after[0].input[1], g)
         dead = [node, after[0]]
-        cast = _only(consumers[after[0].output[0]], "Cast", node)
+        cast = _only(g.consumers.get(after[0].output[0], []), "Cast", node)
     else:
         dead, cast = [node], _only(after, "Cast", node)
-    scale = _only(consumers[cast.output[0]], "Mul", node)
+    scale = _only(g.consumers.get(cast.output[0], []), "Mul", node)
     axis = -1 if node.op_type == "MatMulInteger" else 0
     extra: list[NodeProto] = []
     weights: list = []
-    operands = [_float_operand(node, i, scale, g, producer, axis, extra, weights) for i in (0, 1)]
+    operands = [_float_operand(node, i, scale, g, axis, extra, weights) for i in (0, 1)]
     float_node = helper.make_node(_INTEGER_OPS[node.op_type], operands + ([bias] if bias else []), [scale.output[0]],
                                   name=f"{node.name}_float")
     float_node.attribute.extend(node.attribute)  # ConvInteger's strides, pads, dilations, group
     return [*dead, cast, scale], [*extra, float_node], weights
 
 
-def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: QuantizedGraph, producer: dict[str, NodeProto],
-                   axis: int, extra: list[NodeProto], weights: list) -> str:
+def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: QuantizedGraph, axis: int,
+                   extra: list[NodeProto], weights: list) -> str:
     """Operand `i` of an integer product in float: the input of its DynamicQuantizeLinear; a constant weight
     dequantized (added to `weights`); or an input quantized ahead (a quantized embedding, transposed)
     dequantized by a node added to `extra`, with its factor of the product's scale."""
     q, zero = node.input[i], node.input[i + 2] if len(node.input) > i + 2 else ""
-    quantize = producer.get(q)
+    quantize = g.producer.get(q)
     if quantize is not None and quantize.op_type == "DynamicQuantizeLinear":
         return quantize.input[0]
     name = f"{q}_float"
@@ -96,7 +88,7 @@ def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: QuantizedGraph,
         weight = g.float_of(q, scale_name(q), zero or None, axis=axis if i == 1 else 0)
         weights.append(numpy_helper.from_array(weight.astype(np.float32), name))
         return name
-    both = producer.get(scale.input[1])
+    both = g.producer.get(scale.input[1])
     if both is None or both.op_type != "Mul":
         raise ValueError(f"{node.name}: the product's scale is not its two inputs' scales multiplied")
     extra.append(helper.make_node("DequantizeLinear", [q, both.input[i]] + ([zero] if zero else []), [name],
@@ -104,9 +96,9 @@ def _float_operand(node: NodeProto, i: int, scale: NodeProto, g: QuantizedGraph,
     return name
 
 
-def _float_bias(quantized: str, g: QuantizedGraph, producer: dict[str, NodeProto]) -> str:
+def _float_bias(quantized: str, g: QuantizedGraph) -> str:
     """The float bias initializer behind Reshape <- Cast <- Floor <- Div(bias, scales)."""
-    node = producer.get(quantized)
+    node = g.producer.get(quantized)
     for op in ("Reshape", "Cast", "Floor", "Div"):
         if node is None or node.op_type != op:
             raise ValueError(f"{quantized}: not a bias quantized on the fly ({op} expected)")
@@ -114,7 +106,7 @@ def _float_bias(quantized: str, g: QuantizedGraph, producer: dict[str, NodeProto
             if node.input[0] not in g.inits:
                 raise ValueError(f"{quantized}: its float bias is not a constant")
             return node.input[0]
-        node = producer.get(node.input[0])
+        node = g.producer.get(node.input[0])
     raise AssertionError("unreachable")
 
 

@@ -27,7 +27,12 @@ class QuantizedGraph:
 
     def __init__(self, model: ModelProto) -> None:
         self.inits = {i.name: i for i in model.graph.initializer}
-        self.nodes = list(model.graph.node)
+        self.nodes = list(model.graph.node)  # one wrapper per node: identities (`is`, id) hold across the maps
+        self.producer = {o: n for n in self.nodes for o in n.output}
+        self.consumers: dict[str, list] = {}
+        for n in self.nodes:
+            for i in n.input:
+                self.consumers.setdefault(i, []).append(n)
         self._cache: dict[str, np.ndarray] = {}
 
     def array(self, name: str) -> np.ndarray | None:
@@ -131,10 +136,6 @@ def onnx_state(model: ModelProto, expected: Mapping[str, tuple[int, ...]]) -> tu
     `expected` shapes. A module path found in the graph is matched to a parameter directly or, for the
     predictor's blocks the wrapper called at its top level (`F0.1`, `shared`), under `predictor.`."""
     g = QuantizedGraph(model)
-    consumers: dict[str, list] = {}
-    for n in g.nodes:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
     found: dict[str, np.ndarray] = {}
     used: set[str] = set()
 
@@ -163,7 +164,7 @@ def onnx_state(model: ModelProto, expected: Mapping[str, tuple[int, ...]]) -> tu
         if not np.issubdtype(value.dtype, np.integer) and put(key, value.astype(np.float32)):
             used.add(name)
     for n in g.nodes:
-        for key, value in _from_node(g, n, consumers).items():
+        for key, value in _from_node(g, n, g.consumers).items():
             if put(key, value):
                 used.update(i for i in n.input if i in g.inits)
     unused = sorted(n for n in g.inits if n not in used and n.endswith(("_quantized", ".weight", ".bias")))
