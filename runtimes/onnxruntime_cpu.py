@@ -132,7 +132,7 @@ def _graph_tensor(arg: Any, required: bool = True) -> GraphTensor:
     return GraphTensor(arg.name, _ORT_DTYPES.get(arg.type), shape, required=required)
 
 
-_shared_pool: list[int] = []  # the process-wide pool's size once share_thread_pool ran (at most once)
+_shared_pool_size: int | None = None  # set once, by share_thread_pool
 
 
 def share_thread_pool(threads: int | None = None) -> int:
@@ -146,8 +146,9 @@ def share_thread_pool(threads: int | None = None) -> int:
     next stage's, which is what makes spinning lose with a pool per session. Sessions opened before the
     call keep their own pools.
     """
-    if _shared_pool:
-        return _shared_pool[0]
+    global _shared_pool_size
+    if _shared_pool_size is not None:
+        return _shared_pool_size
     import onnxruntime.capi._pybind_state as ort_state
 
     size = max(1, int(threads or physical_core_count()))
@@ -155,18 +156,18 @@ def share_thread_pool(threads: int | None = None) -> int:
         ort_state.set_global_thread_pool_sizes(size, 1)
     except Exception as exc:  # onnxruntime's own type: the pools exist already (set by other code)
         raise VoxportRuntimeError(f"onnxruntime could not share one thread pool: {exc}") from exc
-    _shared_pool.append(size)
+    _shared_pool_size = size
     return size
 
 
 def shared_pool_threads() -> int | None:
     """The size of the process-wide pool, or None while sessions keep their own pools."""
-    return _shared_pool[0] if _shared_pool else None
+    return _shared_pool_size
 
 
 def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
     so = ort.SessionOptions()
-    if _shared_pool:  # onnxruntime refuses a session with its own pool once the global pools exist
+    if _shared_pool_size is not None:  # onnxruntime refuses a session with its own pool once the global pools exist
         so.use_per_session_threads = False
     else:
         so.intra_op_num_threads = options.threads or physical_core_count()

@@ -64,9 +64,9 @@ class Voice:
 
     def __init__(
         self, bundle: Bundle, sessions: StageSessions, *, sentence_silence: float = DEFAULT_SENTENCE_SILENCE,
-        shapes: ShapeChoice = "dynamic", warm_up: bool = True,
+        shapes: ShapeChoice = "dynamic", warmed: dict[str, dict[int, float]] | None = None,
     ) -> None:
-        """`warm_up` False: the sessions met every bucket already (a sibling of a loaded copy)."""
+        """`warmed`: the warm-up these sessions already had (a sibling of a loaded copy), else they get one."""
         m = bundle.manifest
         self.bundle = bundle
         self.manifest = m
@@ -81,8 +81,10 @@ class Voice:
         if phoneme_level and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
-        self.warm_up_seconds = self.engine.warm_up() if warm_up else {}
-        if warm_up:
+        if warmed is not None:
+            self.warm_up_seconds = warmed
+        else:
+            self.warm_up_seconds = self.engine.warm_up()
             if shapes == "small":
                 # The warm-up calls leave their buffers with the runtime (OpenVINO: ~80 of 406 MB on the
                 # joe-medium voice's small plan). Only on the plan for small boards: the first call of each
@@ -282,12 +284,11 @@ class Voice:
         try:
             # The shared sessions met every bucket when this copy loaded: no second warm-up.
             copy = Voice(self.bundle, shared, sentence_silence=self.sentence_silence, shapes=self._shapes,
-                         warm_up=False)
+                         warmed=self.warm_up_seconds)
         except BaseException:
             shared.close()
             raise
         copy._reach = self._reach  # measured once is enough
-        copy.warm_up_seconds = self.warm_up_seconds
         return copy
 
     def close(self) -> None:
