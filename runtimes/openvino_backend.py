@@ -229,6 +229,9 @@ class OpenVINOSession(Session):
             return out
 
     def _close(self) -> None:
+        # The output ports hold their compiled model too: kept, they kept every graph of a closed voice
+        # resident until the session object itself was collected (424 MB of 883 on the default voice).
+        self._ports = []
         self._request = None
         self._compiled = None
         self._copies = None
