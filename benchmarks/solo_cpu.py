@@ -66,13 +66,13 @@ def load_voice(threads: int, spinning: bool) -> Any:
     from voxport.bundle import Bundle
     from voxport.bundle.default_voice import ensure_default_bundle
     from voxport.pipeline.sessions import StageSessions
+    from voxport.pipeline.shaped import unpadded_stages
     from voxport.runtimes import RuntimeOptions
-    from voxport.voice import _unpadded_stages
 
     bundle = Bundle.load(ensure_default_bundle(progress=False))
     options = RuntimeOptions(threads=threads, extra={"allow_spinning": True})
     return Voice(bundle, StageSessions.open(bundle, options=options,
-                                            unpadded=_unpadded_stages(bundle, "onnxruntime", None)))
+                                            unpadded=unpadded_stages(bundle, "onnxruntime", None)))
 
 
 def main() -> None:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 
 from voxport.cli import checks
 from voxport.cli.build import add_build_parser, progress
-from voxport.cli.options import add_calibration_runtime, add_lean_option, add_runtime_options, stage_choice
+from voxport.cli.options import (
+    add_calibration_runtime,
+    add_lean_option,
+    add_memory_option,
+    add_runtime_options,
+    stage_choice,
+)
 from voxport.cli.serve import add_serve_parser
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
@@ -33,9 +39,11 @@ def cmd_speak(args: argparse.Namespace) -> int:
         checks.check_writable(Path(args.output))  # before the load and synthesis that a bad path would waste
     t0 = time.perf_counter()
     voice = Voice.load(args.bundle, runtime=runtime, precision=precision, threads=args.threads,
-                       shapes=args.shapes, static=args.static, lean=args.lean,
+                       shapes=args.shapes, static=args.static, lean=args.lean, memory_mb=args.memory_mb,
                        sentence_silence=args.sentence_silence)
     load_s = time.perf_counter() - t0
+    if voice.memory_fit is not None:
+        print(voice.memory_fit.describe(), file=sys.stderr)
     with voice:
         config = _synthesis_config(args, voice)
         if args.play:
@@ -204,6 +212,7 @@ def _add_speak(sub) -> None:
     add_runtime_options(s)
     s.add_argument("--static", action="store_true", help="run the bundle's static-shape graphs (build --static)")
     add_lean_option(s)
+    add_memory_option(s)
     s.add_argument("--sentence-silence", type=float, default=DEFAULT_SENTENCE_SILENCE,
                    help="seconds between sentences")
     s.add_argument("--volume", type=float, default=1.0)

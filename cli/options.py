@@ -50,6 +50,13 @@ def add_lean_option(parser: argparse.ArgumentParser) -> None:
                         "holds about what its load left, for some speed (boards with little memory)")
 
 
+def add_memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory-mb", type=float, metavar="MB",
+                        help="the most resident memory the voice may add: the fastest of --shapes, small and "
+                        "--lean that measures within it (each measured in a fresh process, seconds), else the "
+                        "smallest with a warning")
+
+
 def add_calibration_runtime(parser: argparse.ArgumentParser) -> None:
     """--runtime and --threads of `voxport calibrate`: one runtime for every stage (a policy is per runtime)."""
     names = [*KNOWN_RUNTIMES, "cpu"]

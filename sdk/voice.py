@@ -19,11 +19,12 @@ from voxport.families import Family, Pipeline, family_of
 from voxport.pipeline.compile_cache import CompileCache, compile_cache_root
 from voxport.pipeline.engine import FRONTEND, Engine
 from voxport.pipeline.memory import release_freed_memory
+from voxport.pipeline.memory_budget import MemoryFit, load_within_budget, rss_mb
 from voxport.pipeline.pacing import AheadPacing
-from voxport.pipeline.precision import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice, per_stage
+from voxport.pipeline.precision import DEFAULT_PRECISION, DEFAULT_RUNTIME, StageChoice
 from voxport.pipeline.reach import Reach
 from voxport.pipeline.sessions import StageSessions
-from voxport.pipeline.shaped import ShapeChoice, fixed_stages, will_pad
+from voxport.pipeline.shaped import ShapeChoice, fixed_stages, unpadded_stages
 from voxport.pipeline.streaming import (
     DEFAULT_CHUNK_FRAMES,
     DEFAULT_FIRST_CHUNK_FRAMES,
@@ -31,8 +32,7 @@ from voxport.pipeline.streaming import (
     LazyTiming,
     sentences_from_pieces,
 )
-from voxport.runtimes import RuntimeOptions, canonical_runtime
-from voxport.runtimes.errors import RuntimeUnavailableError
+from voxport.runtimes import RuntimeOptions
 from voxport.synthesis import DEFAULT_SENTENCE_SILENCE, SynthesisConfig
 
 
@@ -81,19 +81,23 @@ class Voice:
         if phoneme_level and plan is not None:
             self.frontend.max_ids = plan.phoneme_buckets[-1]
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
+        self.warm_rss_mb: float | None = None  # resident MB after the warm-up, before any release (memory_budget)
+        self.memory_fit: MemoryFit | None = None  # set by Voice.load(memory_mb=...)
         if warmed is not None:
             self.warm_up_seconds = warmed
         else:
             self.warm_up_seconds = self.engine.warm_up()
+            # Compilations and warm-up calls free tens of MB that glibc would keep: RSS after load is what a
+            # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
+            release_freed_memory()
+            self.warm_rss_mb = rss_mb()
             if shapes == "small":
                 # The warm-up calls leave their buffers with the runtime (OpenVINO: ~80 of 406 MB on the
                 # joe-medium voice's small plan). Only on the plan for small boards: the first call of each
                 # shape then allocates them again, which cost ~4 % of streaming speed on cold sentences with
                 # the default plan (its copies per bucket held ~310 of 889 MB; docs/runtimes-and-shapes.md).
                 sessions.release_memory()
-            # Compilations and warm-up calls free tens of MB that glibc would keep: RSS after load is what a
-            # small board has left (20 MB of 413 on the joe-medium voice, OpenVINO, small plan).
-            release_freed_memory()
+                release_freed_memory()
         self._reach: Reach | None = m.streaming
         self._shapes = shapes
         self.sentence_silence = sentence_silence
@@ -118,6 +122,7 @@ class Voice:
         static: bool = False,
         compile_cache: CompileCache = True,
         lean: bool = False,
+        memory_mb: float | None = None,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -139,6 +144,9 @@ class Voice:
         shrinks, OpenVINO releases its compiled models' memory), so between sentences the voice holds about
         what its load left instead of what its longest sentence needed: for boards with little memory, at
         some speed (docs/runtimes-and-shapes.md, small devices).
+        `memory_mb`: the most resident memory the voice may add to the process; of `shapes`, "small" and
+        `lean`, the fastest whose load measures within it is kept (voxport.pipeline.memory_budget; the
+        smallest, with a warning, when none does); `memory_fit` then says what it holds.
         """
         if path is None:
             from voxport.bundle.default_voice import ensure_default_bundle
@@ -150,9 +158,19 @@ class Voice:
                 raise ValueError("static=True runs the static graphs of the bundle's own bucket plan: build them "
                                  "with `voxport build --static`, and leave `shapes` unset")
             shapes = bundle.manifest.shapes
+        if memory_mb is not None:
+            kwargs = {"runtime": runtime, "precision": precision, "threads": threads, "shapes": shapes,
+                      "static": static, "compile_cache": compile_cache, "lean": lean,
+                      "sentence_silence": sentence_silence}
+
+            def load_rung(rung_shapes: ShapeChoice, rung_lean: bool) -> Voice:
+                return cls.load(bundle.root, **{**kwargs, "shapes": rung_shapes, "lean": rung_lean},
+                                verify=False, progress=progress)
+
+            return load_within_budget(memory_mb, bundle, kwargs, load_rung)
         sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads, lean=lean),
                                       static=static,
-                                      unpadded=_unpadded_stages(bundle, runtime, shapes),
+                                      unpadded=unpadded_stages(bundle, runtime, shapes),
                                       compile_cache=compile_cache_root(compile_cache))
         try:
             return cls(bundle, sessions, sentence_silence=sentence_silence, shapes=shapes)
@@ -360,17 +378,3 @@ class Voice:
                 warnings.warn(f"{knob} has no effect on a {self.manifest.family} voice (see SynthesisConfig)",
                               UserWarning, stacklevel=4)
 
-
-def _unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
-    """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
-    graph without frame_mask): voxport.pipeline.shaped.will_pad, read from the runtime names."""
-    family = family_of(bundle.manifest)
-    runtimes = per_stage(runtime, bundle.stages, "runtime")
-    return tuple(s for s in bundle.stages if not will_pad(family, s, shapes, _runtime_name(runtimes[s])))
-
-
-def _runtime_name(name: str) -> str | None:
-    try:
-        return canonical_runtime(name)
-    except RuntimeUnavailableError:  # an unknown name: opening its session reports it
-        return None

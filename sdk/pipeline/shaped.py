@@ -19,14 +19,17 @@ import numpy as np
 
 from voxport.bundle import contract as c
 from voxport.pipeline.windows import cheapest_windows, plan_windows
-from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan
+from voxport.runtimes import FIXED_SHAPE_RUNTIMES, ShapePlan, canonical_runtime
 from voxport.runtimes.base import Session
+from voxport.runtimes.errors import RuntimeUnavailableError
 from voxport.runtimes.shapes import SHAPE_CHOICES, small_plan
 from voxport.runtimes.static import StaticSessions
 
 if TYPE_CHECKING:
+    from voxport.bundle import Bundle
     from voxport.bundle.manifest import Manifest
     from voxport.families.base import Family
+    from voxport.pipeline.precision import StageChoice
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,24 @@ def will_pad(family: Family, stage: str, choice: ShapeChoice, runtime: str | Non
     """The one rule for which stages run on buckets: those the family lets pad, on a runtime `choice`
     pads (`pads`); a graph that cannot mask padding (`can_pad`) stays dynamic all the same."""
     return family.may_pad(stage) and pads(choice, runtime)
+
+
+def unpadded_stages(bundle: Bundle, runtime: StageChoice, shapes: ShapeChoice) -> tuple[str, ...]:
+    """The stages `Voice` will never pad, known before their sessions are opened (so that they can open a
+    graph without frame_mask): `will_pad`, read from the runtime names."""
+    from voxport.families import family_of  # the families import the engine, which imports this module
+    from voxport.pipeline.precision import per_stage
+
+    family = family_of(bundle.manifest)
+    runtimes = per_stage(runtime, bundle.stages, "runtime")
+    return tuple(s for s in bundle.stages if not will_pad(family, s, shapes, _runtime_name(runtimes[s])))
+
+
+def _runtime_name(name: str) -> str | None:
+    try:
+        return canonical_runtime(name)
+    except RuntimeUnavailableError:  # an unknown name: opening its session reports it
+        return None
 
 
 def fixed_stages(choice: ShapeChoice, sessions: Mapping[str, Session], default: ShapePlan | None,
