@@ -162,12 +162,8 @@ class Voice:
             kwargs = {"runtime": runtime, "precision": precision, "threads": threads, "shapes": shapes,
                       "static": static, "compile_cache": compile_cache, "lean": lean,
                       "sentence_silence": sentence_silence}
-
-            def load_rung(rung_shapes: ShapeChoice, rung_lean: bool) -> Voice:
-                return cls.load(bundle.root, **{**kwargs, "shapes": rung_shapes, "lean": rung_lean},
-                                verify=False, progress=progress)
-
-            return load_within_budget(memory_mb, bundle, kwargs, load_rung)
+            return load_within_budget(memory_mb, bundle, kwargs, partial(cls.load, bundle.root, verify=False,
+                                                                         progress=progress))
         sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads, lean=lean),
                                       static=static,
                                       unpadded=unpadded_stages(bundle, runtime, shapes),

@@ -156,11 +156,11 @@ def _keep(voice: Voice, fit: MemoryFit) -> Voice:
 
 
 def load_within_budget(budget_mb: float, bundle: Bundle, load_kwargs: dict[str, Any],
-                       load: Callable[[Any, bool], Voice]) -> Voice:
+                       load: Callable[..., Voice]) -> Voice:
     """`Voice.load(memory_mb=...)`: the ladder for `bundle` (no "small" rung for static graphs, whose
     buckets are the bundle's; rungs known to run a stage on dynamic shapes without lean left out), each
-    measured by loading it in a fresh process with `load_kwargs` (Voice.load's, shapes and lean aside), the
-    one kept loaded here with `load(shapes, lean)`.
+    measured by loading it in a fresh process with `load_kwargs` (Voice.load's keywords), the one kept
+    loaded here with `load(**load_kwargs)`, the rung's shapes and lean in them.
 
     A fresh process because a runtime keeps some of what a closed voice held (OpenVINO: ~85 MB after the
     default plan's copies), which would count against every rung measured after it; it also measures what
@@ -171,7 +171,7 @@ def load_within_budget(budget_mb: float, bundle: Bundle, load_kwargs: dict[str, 
     rungs = [r for r in ladder(shapes, lean, pads_some_stage)
              if r.lean or static or not unpadded_stages(bundle, runtime, r.shapes)]
     return load_within(budget_mb, rungs, partial(measure_in_fresh_process, bundle.root, load_kwargs),
-                       lambda rung: load(rung.shapes, rung.lean))
+                       lambda rung: load(**{**load_kwargs, "shapes": rung.shapes, "lean": rung.lean}))
 
 
 def measure_in_fresh_process(root: Path, load_kwargs: dict[str, Any], rung: Rung) -> Measured:
