@@ -54,7 +54,7 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-mb", type=float, metavar="MB",
                         help="the most resident memory the voice may add: the fastest of --shapes, small and "
                         "--lean that measures within it (each measured in a fresh process, seconds), else the "
-                        "smallest with a warning")
+                        "smallest with a warning; measured once per machine, kept with the compile cache")
 
 
 def add_calibration_runtime(parser: argparse.ArgumentParser) -> None:

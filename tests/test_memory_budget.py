@@ -15,6 +15,14 @@ from voxport.pipeline import memory_budget as mb
 from voxport.pipeline.memory_budget import Measured, MemoryBudgetWarning, Rung, ladder, load_within
 from voxport.runtimes import available_runtimes
 
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Each test its own compile cache, where measurements are remembered between loads."""
+    monkeypatch.setenv("VOXPORT_COMPILE_CACHE", str(tmp_path / "compiled"))
+    return tmp_path / "compiled"
+
+
 needs_proc = pytest.mark.skipif(mb.rss_mb() is None, reason="resident memory is read from /proc (Linux only)")
 
 
@@ -145,3 +153,45 @@ def test_a_measuring_process_that_fails_hands_the_load_to_this_one(tiny_bundle, 
     # A rung that cannot load at all fails here with the real error, not with a budget message.
     with pytest.raises(Exception, match="nosuchruntime"):
         Voice.load(tiny_bundle, runtime="nosuchruntime", memory_mb=500)
+
+
+def _count_measurements(monkeypatch) -> list[Rung]:
+    measured: list[Rung] = []
+    real = mb.measure_in_fresh_process
+
+    def counting(root, kwargs, rung):
+        measured.append(rung)
+        return real(root, kwargs, rung)
+
+    monkeypatch.setattr(mb, "measure_in_fresh_process", counting)
+    return measured
+
+
+@needs_proc
+def test_a_second_start_loads_the_chosen_plan_without_measuring_again(tiny_bundle, own_cache, monkeypatch):
+    measured = _count_measurements(monkeypatch)
+    with Voice.load(tiny_bundle, threads=1, memory_mb=2000) as first:
+        assert not first.memory_fit.remembered
+    assert len(measured) == 1 and list(own_cache.glob("*/memory-budget.json"))
+    with Voice.load(tiny_bundle, threads=1, memory_mb=2000) as second:
+        assert second.memory_fit.remembered and second.memory_fit.held_mb == first.memory_fit.held_mb
+        assert "(measured at an earlier start)" in second.memory_fit.describe()
+    assert len(measured) == 1
+    # Other settings are another measurement; so is a damaged file, which is then rewritten.
+    with Voice.load(tiny_bundle, threads=2, memory_mb=2000):
+        pass
+    assert len(measured) == 2
+    for store in own_cache.glob("*/memory-budget.json"):
+        store.write_text("{not json")
+    with Voice.load(tiny_bundle, threads=1, memory_mb=2000) as again:
+        assert not again.memory_fit.remembered
+    assert len(measured) == 3
+
+
+@needs_proc
+def test_without_the_compile_cache_nothing_is_remembered(tiny_bundle, own_cache, monkeypatch):
+    measured = _count_measurements(monkeypatch)
+    for _ in range(2):
+        with Voice.load(tiny_bundle, threads=1, memory_mb=2000, compile_cache=False) as voice:
+            assert not voice.memory_fit.remembered
+    assert len(measured) == 2 and not own_cache.exists()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from voxport.bundle import Bundle
 
-__all__ = ["CompileCache", "ENV", "bundle_key", "compile_cache_root", "runtime_cache_dir"]
+__all__ = ["CompileCache", "ENV", "bundle_cache_dir", "bundle_key", "compile_cache_root", "runtime_cache_dir"]
 
 ENV = "VOXPORT_COMPILE_CACHE"
 _OFF = {"0", "off", "false", "no"}
@@ -67,6 +67,12 @@ def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", part) or "_"
 
 
+def bundle_cache_dir(root: Path, bundle: Bundle) -> Path:
+    """`root/<bundle key>`: everything kept for `bundle` between starts (compiled graphs per runtime, the
+    memory budget's measurements); deleting it is always safe."""
+    return root / _safe(bundle_key(bundle))
+
+
 def runtime_cache_dir(root: Path, bundle: Bundle, runtime: str, module: str, device: str | None) -> Path:
     """`root/<bundle key>/<runtime>-<device>-<version of module>`: the directory one runtime's compiled
     graphs of `bundle` on `device` go to."""
@@ -74,4 +80,4 @@ def runtime_cache_dir(root: Path, bundle: Bundle, runtime: str, module: str, dev
         ver = version(module)
     except PackageNotFoundError:  # a runtime importable without package metadata (a source build)
         ver = "unknown"
-    return root / _safe(bundle_key(bundle)) / _safe(f"{runtime}-{device or 'default'}-{ver}")
+    return bundle_cache_dir(root, bundle) / _safe(f"{runtime}-{device or 'default'}-{ver}")

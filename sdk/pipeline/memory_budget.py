@@ -21,16 +21,20 @@ On a system without ``/proc/self/status`` nothing can be measured: the last rung
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import platform
 import subprocess
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voxport.pipeline.compile_cache import bundle_cache_dir, compile_cache_root
 from voxport.pipeline.memory import release_freed_memory
 from voxport.pipeline.shaped import unpadded_stages
 
@@ -39,6 +43,11 @@ if TYPE_CHECKING:
     from voxport.voice import Voice
 
 __all__ = ["MemoryFit", "Rung", "MemoryBudgetWarning", "rss_mb", "ladder", "load_within", "load_within_budget"]
+
+
+MEMORY_FILE = "memory-budget.json"
+# The load settings a measurement depends on (compile_cache and sentence_silence do not change it).
+REMEMBERED_KWARGS = ("runtime", "precision", "threads", "static")
 
 
 class MemoryBudgetWarning(RuntimeWarning):
@@ -67,6 +76,7 @@ class MemoryFit:
     rung: Rung
     held_mb: float | None  # None: not measurable on this system
     tried: tuple[tuple[Rung, float], ...] = ()
+    remembered: bool = False  # the kept rung's figure is an earlier start's measurement
 
     @property
     def fits(self) -> bool:
@@ -75,7 +85,8 @@ class MemoryFit:
     def describe(self) -> str:
         held = "unmeasured" if self.held_mb is None else f"{self.held_mb:.0f} MB"
         over = "".join(f"; {r.label}: {mb:.0f} MB, over" for r, mb in self.tried)
-        return f"memory budget {self.budget_mb:g} MB: {self.rung.label} holds {held}{over}"
+        earlier = " (measured at an earlier start)" if self.remembered else ""
+        return f"memory budget {self.budget_mb:g} MB: {self.rung.label} holds {held}{earlier}{over}"
 
 
 def rss_mb() -> float | None:
@@ -117,6 +128,7 @@ class Measured:
     held_mb: float | None
     dynamic: bool
     error: str = ""  # the measuring process's last line of stderr when it failed
+    remembered: bool = False  # read from an earlier start's measurement (measure_remembered)
 
 
 def load_within(budget_mb: float, rungs: list[Rung], measure: Callable[[Rung], Measured],
@@ -140,7 +152,7 @@ def load_within(budget_mb: float, rungs: list[Rung], measure: Callable[[Rung], M
             return _keep(voice, MemoryFit(budget_mb, rung, None, tuple(tried)))
         if not rung.lean and found.dynamic and not last:
             continue  # its buffers grow past what any load shows (module docstring)
-        fit = MemoryFit(budget_mb, rung, found.held_mb, tuple(tried))
+        fit = MemoryFit(budget_mb, rung, found.held_mb, tuple(tried), found.remembered)
         if fit.fits or last:
             if not fit.fits:
                 warnings.warn(f"{fit.describe()}: no plan fits memory_mb={budget_mb:g}, the smallest is loaded "
@@ -170,8 +182,61 @@ def load_within_budget(budget_mb: float, bundle: Bundle, load_kwargs: dict[str, 
     pads_some_stage = not static and len(unpadded_stages(bundle, runtime, shapes)) < len(bundle.stages)
     rungs = [r for r in ladder(shapes, lean, pads_some_stage)
              if r.lean or static or not unpadded_stages(bundle, runtime, r.shapes)]
-    return load_within(budget_mb, rungs, partial(measure_in_fresh_process, bundle.root, load_kwargs),
+    return load_within(budget_mb, rungs, partial(measure_remembered, bundle, load_kwargs),
                        lambda rung: load(**{**load_kwargs, "shapes": rung.shapes, "lean": rung.lean}))
+
+
+def measure_remembered(bundle: Bundle, load_kwargs: dict[str, Any], rung: Rung) -> Measured:
+    """`measure_in_fresh_process`, kept beside the bundle's compiled graphs (`<compile cache>/<bundle>/
+    memory-budget.json`, keyed by the load's settings, voxport's and the runtimes' versions and the
+    machine): a board's second start loads the plan it chose without measuring again. The compile cache's
+    opt-out turns it off; a file that cannot be read or written costs a measurement, never the load."""
+    root = compile_cache_root(load_kwargs["compile_cache"])
+    store = bundle_cache_dir(root, bundle) / MEMORY_FILE if root is not None else None
+    key = json.dumps({"shapes": repr(rung.shapes), "lean": rung.lean,
+                      "load": {k: repr(load_kwargs[k]) for k in REMEMBERED_KWARGS}, "versions": _versions(),
+                      "machine": [platform.machine(), os.cpu_count(), _cpu_model()]}, sort_keys=True)
+    entries = _read_entries(store)
+    if key in entries:
+        held, dynamic = entries[key]
+        return Measured(held, dynamic, remembered=True)
+    found = measure_in_fresh_process(bundle.root, load_kwargs, rung)
+    if store is not None and not found.error:
+        entries[key] = [found.held_mb, found.dynamic]
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            partial_file = store.with_suffix(f".{os.getpid()}.tmp")
+            partial_file.write_text(json.dumps(entries, indent=1))
+            partial_file.replace(store)  # atomic: two processes starting at once never leave half a file
+        except OSError:
+            pass
+    return found
+
+
+def _read_entries(store: Path | None) -> dict[str, Any]:
+    try:
+        entries = json.loads(store.read_text()) if store is not None else {}
+    except (OSError, ValueError):  # none yet, or damaged: measured again and rewritten
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("voxport", "onnxruntime", "openvino", "tensorrt"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        return ""
 
 
 def measure_in_fresh_process(root: Path, load_kwargs: dict[str, Any], rung: Rung) -> Measured:
