@@ -83,6 +83,9 @@ class Voice:
         # Every bucket once now, so that no sentence meets a shape for the first time (seconds per bucket).
         self.warm_rss_mb: float | None = None  # resident MB after the warm-up, before any release (memory_budget)
         self.memory_fit: MemoryFit | None = None  # set by Voice.load(memory_mb=...)
+        # lean: the runtimes hand their buffers back after each call, but glibc keeps what Python and the
+        # pipeline freed (~45 MB after a long sentence, OpenVINO small plan), so each sentence trims it too.
+        self._lean = any(getattr(getattr(s, "options", None), "lean", False) for s in sessions.sessions.values())
         if warmed is not None:
             self.warm_up_seconds = warmed
         else:
@@ -261,6 +264,8 @@ class Voice:
                 mark = time.perf_counter()  # the time the consumer held the chunk is no synthesis
                 offset += audio.size
             index += 1
+            if self._lean:
+                release_freed_memory()
 
     def _windows(self, utterance: Any, reach: Reach, first: int, size: int, pacing: AheadPacing | None
                  ) -> Iterator[tuple[np.ndarray, bool]]:
@@ -355,8 +360,11 @@ class Voice:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         self._check_knobs(config)  # SSML gives each sentence its own config
         utterance = self.pipeline.utterance(ids, config, draws)
-        audio = self.pipeline.render(utterance)
-        return audio, self.pipeline.frames(utterance)
+        audio, frames = self.pipeline.render(utterance), self.pipeline.frames(utterance)
+        if self._lean:
+            del utterance
+            release_freed_memory()
+        return audio, frames
 
     def _draws(self, config: SynthesisConfig) -> Any:
         """One synthesis call's source of draws (the family's: noise, dropout masks...)."""

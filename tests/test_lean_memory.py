@@ -77,3 +77,20 @@ def test_serve_loads_every_copy_lean(tiny_bundle, monkeypatch):
             "--wyoming", "none", "--lean"]
     assert main(argv) == 0
     assert seen["lean"] and all(seen["lean"])
+
+
+def test_a_lean_voice_trims_the_heap_after_every_sentence_and_a_plain_one_does_not(tiny_bundle, monkeypatch):
+    import voxport.voice as voice_module
+
+    trims = []
+    monkeypatch.setattr(voice_module, "release_freed_memory", lambda: trims.append(1) or True)
+    text = "One sentence here. And a second one there."
+    with Voice.load(tiny_bundle, threads=1) as plain, Voice.load(tiny_bundle, threads=1, lean=True) as lean:
+        trims.clear()
+        plain.synthesize(text)
+        list(plain.stream(text))
+        assert trims == []
+        lean.synthesize(text)
+        assert len(trims) == 2
+        list(lean.stream(text))
+        assert len(trims) == 4
