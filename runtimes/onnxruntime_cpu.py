@@ -10,10 +10,16 @@ Backend-specific ``RuntimeOptions.extra`` keys (anything else raises VoxportRunt
 ``optimized_model_path`` (str)
     Write the graph as optimised by onnxruntime to this file, to inspect what the optimiser fused.
 ``allow_spinning`` (bool, voxport's default: False; onnxruntime's own default is True)
-    Whether idle intra-op threads busy-wait after a call.  voxport runs four sessions back to back,
-    each with its own pool: a spinning pool of the stage that just finished steals the cores from the
-    next stage.  Measured on 2 cores (benchmarks/split_vs_monolith.py): with spinning the split
-    pipeline took 1.36x the monolith's time, without it 0.93x.
+    Whether idle intra-op threads busy-wait, during and after a call.  voxport runs four sessions back
+    to back, each with its own pool: a spinning pool of the stage that just finished steals the cores
+    from the next stage.  Measured on 2 cores (benchmarks/split_vs_monolith.py): with spinning the split
+    pipeline took 1.36x the monolith's time, without it 0.93x.  Set, it overrides ``RuntimeOptions.spin``.
+
+``RuntimeOptions.spin`` spins only while a call runs (onnxruntime's ``session.force_spinning_stop``: the
+threads stop busy-waiting when the call returns, so the next stage's pool has the cores): one voice
+alone on 2 cores ran 2-4 % faster in one process and 5.5 % faster served (the server's copy for a lone
+request uses it), but two voices running at once lost 21-29 % (docs/serving.md). Pools of one thread
+have no threads to spin: it changes nothing there.
 ``graph_optimization_level`` ("disable" | "basic" | "extended" | "all", default "all")
     Lower it to bisect a numerical difference against the unoptimised graph.
 ``session_config`` (dict[str, str])
@@ -184,7 +190,13 @@ def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPTIMIZATION_LEVELS[level])
     if "optimized_model_path" in options.extra:
         so.optimized_model_filepath = str(options.extra["optimized_model_path"])
-    spinning = bool(options.extra.get("allow_spinning", False))
+    if "allow_spinning" in options.extra:
+        spinning = bool(options.extra["allow_spinning"])
+    elif options.spin and _shared_pool_size is None and (options.threads or physical_core_count()) > 1:
+        spinning = True
+        so.add_session_config_entry("session.force_spinning_stop", "1")
+    else:
+        spinning = False
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     for key, value in dict(options.extra.get("session_config", {})).items():
         so.add_session_config_entry(str(key), str(value))

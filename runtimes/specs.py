@@ -88,6 +88,10 @@ class RuntimeOptions:
     # Free the buffers a call used once it returns (onnxruntime: its arena shrinks; OpenVINO: the compiled
     # model's memory is released): between calls a voice holds what its load left, for some speed.
     lean: bool = False
+    # The voice runs one call at a time with the machine to itself (a server's copy for a lone request):
+    # onnxruntime's threads busy-wait while a call runs and stop when it returns (+2-5 % on 2 cores; with
+    # two voices running at once it cost 21-29 %). Other runtimes ignore it.
+    spin: bool = False
     # What the exporter recorded about the graph being opened (the manifest's GraphEntry.hints), e.g.
     # {"keep_fp32_ops": True}: layers that overflow in fp16 stay fp32 (TensorRT). Set per graph by the SDK.
     hints: dict[str, Any] = field(default_factory=dict)

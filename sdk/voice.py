@@ -126,6 +126,7 @@ class Voice:
         compile_cache: CompileCache = True,
         lean: bool = False,
         memory_mb: float | None = None,
+        spin: bool = False,
     ) -> Voice:
         """Load a bundle directory (None: the default voice, built into the cache on first use).
 
@@ -150,6 +151,8 @@ class Voice:
         `memory_mb`: the most resident memory the voice may add to the process; of `shapes`, "small" and
         `lean`, the fastest whose load measures within it is kept (voxport.pipeline.memory_budget; the
         smallest, with a warning, when none does); `memory_fit` then says what it holds.
+        `spin`: the voice has the machine to itself, one call at a time: onnxruntime's threads busy-wait
+        while a call runs (a few % faster alone; far slower when other voices run at once).
         """
         if path is None:
             from voxport.bundle.default_voice import ensure_default_bundle
@@ -163,11 +166,11 @@ class Voice:
             shapes = bundle.manifest.shapes
         if memory_mb is not None:
             kwargs = {"runtime": runtime, "precision": precision, "threads": threads, "shapes": shapes,
-                      "static": static, "compile_cache": compile_cache, "lean": lean,
+                      "static": static, "compile_cache": compile_cache, "lean": lean, "spin": spin,
                       "sentence_silence": sentence_silence}
             return load_within_budget(memory_mb, bundle, kwargs, partial(cls.load, bundle.root, verify=False,
                                                                          progress=progress))
-        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads, lean=lean),
+        sessions = StageSessions.open(bundle, runtime, precision, RuntimeOptions(threads=threads, lean=lean, spin=spin),
                                       static=static,
                                       unpadded=unpadded_stages(bundle, runtime, shapes),
                                       compile_cache=compile_cache_root(compile_cache))

@@ -220,6 +220,26 @@ def test_extra_options(affine_model: Path, tmp_path: Path) -> None:
     assert optimized.is_file()
 
 
+@pytest.mark.parametrize("threads,extra,spins,stops", [
+    (2, {}, "1", "1"),  # spin: busy-wait while a call runs, stop when it returns
+    (1, {}, "0", None),  # a pool of one thread has nothing to spin
+    (2, {"allow_spinning": False}, "0", None),  # the explicit extra key wins
+    (2, {"allow_spinning": True}, "1", None),  # ... spinning after calls too, as onnxruntime's default
+])
+def test_spin_spins_only_while_a_call_runs(affine_model: Path, threads, extra, spins, stops) -> None:
+    options = RuntimeOptions(threads=threads, spin=True, extra=extra)
+    with open_session("cpu", affine_model, INPUTS, OUTPUTS, options=options) as sess:
+        so = sess.session_options
+        assert so.get_session_config_entry("session.intra_op.allow_spinning") == spins
+        if stops is None:
+            with pytest.raises(RuntimeError):  # onnxruntime raises when the entry was never set
+                so.get_session_config_entry("session.force_spinning_stop")
+        else:
+            assert so.get_session_config_entry("session.force_spinning_stop") == stops
+        np.testing.assert_allclose(sess.run(_feeds())["y"], open_session(
+            "cpu", affine_model, INPUTS, OUTPUTS, options=RuntimeOptions(threads=threads)).run(_feeds())["y"])
+
+
 def test_unknown_extra_option_rejected(affine_model: Path) -> None:
     options = RuntimeOptions(extra={"alow_spinning": False})
     with pytest.raises(VoxportRuntimeError, match="alow_spinning") as info:

@@ -36,13 +36,18 @@ class ThreadsVoice:
         pass
 
 
+spinning: list[bool] = []  # `spin` of each copy the last _registry loaded, in load order
+
+
 def _registry(tiny_voice, *, solo_threads: int | None, gate: threading.Event | None = None,
               paced: list[bool] | None = None, **options):
     ran: list[int] = []
     loaded: list[int] = []
+    spinning.clear()
 
-    def loader(path, *, threads: int, **kwargs):
+    def loader(path, *, threads: int, spin: bool = False, **kwargs):
         loaded.append(threads)
+        spinning.append(spin)
         return ThreadsVoice(tiny_voice.manifest, threads, ran, gate, paced)
 
     reg = VoiceRegistry.load([VoiceSpec("v", "unused")], workers=2, queue_size=2, threads=1, loader=loader,
@@ -109,6 +114,8 @@ def test_the_default_is_the_usable_cores(tiny_voice, monkeypatch, cores):
     reg, _, loaded = _registry(tiny_voice, solo_threads=None)
     reg.close()
     assert loaded == ([1, 1, 2] if cores == 2 else [1, 1])
+    # Only the copy that runs while its request is alone spins during its calls.
+    assert spinning == ([False, False, True] if cores == 2 else [False, False])
 
 
 TEXT = "A lone request speaks first. Then its next sentence comes whole. And the last one too!"

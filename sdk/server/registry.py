@@ -307,7 +307,8 @@ class _PoolMaker:
                 sibling = getattr(voices[0], "sibling", None) if voices else None
                 copy = sibling() if sibling is not None else None
                 voices.append(copy or load(threads=self.threads))
-            alone = load(threads=self.solo) if self.solo > self.threads else None
+            # The solo copy runs only while its request is alone: its threads may spin during a call.
+            alone = load(threads=self.solo, spin=True) if self.solo > self.threads else None
         except BaseException:
             for v in voices:
                 v.close()
