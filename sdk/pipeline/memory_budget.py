@@ -14,8 +14,10 @@ A rung that is not lean and runs some stage on dynamic shapes is never judged by
 buffers grow with the longest sentence it will meet (onnxruntime: 139 MB after load, 514 MB after thirty
 corpus sentences on the default voice), which no load measures. Such rungs are skipped.
 
-The first rung that fits is kept; when none does, the last is kept with one warning naming what it holds.
-On a system without ``/proc/self/status`` nothing can be measured: the last rung is loaded, with a warning.
+Each rung is measured in a fresh Python process (`load_within_budget` says why) and the figure is kept
+beside the bundle's compiled graphs, so a later start measures nothing (`measure_remembered`). The first
+rung that fits is kept; when none does, the last is kept with one warning naming what it holds. On a system
+without ``/proc/self/status`` nothing can be measured: the last rung is loaded, with a warning.
 """
 
 from __future__ import annotations
