@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VoxportRuntimeError
-from .specs import TensorSpec
+from .specs import RuntimeOptions, TensorSpec
 from .stats import CallStats
 
 TIME_AXES = ("phonemes", "frames")
@@ -30,6 +30,7 @@ class StaticSessions:
         self.runtime: str = first.runtime  # type: ignore[attr-defined]
         self.precision: str = first.precision  # type: ignore[attr-defined]
         self.model_path: Path = first.model_path  # type: ignore[attr-defined]
+        self.options: RuntimeOptions = first.options  # type: ignore[attr-defined]
         self.concurrent: bool = all(getattr(x, "concurrent", False) for x in self.by_size.values())
         self._axis = {t.name: t.shape[-1] for t in self.inputs if t.shape and t.shape[-1] in TIME_AXES}
         self.stats = CallStats()

@@ -85,7 +85,7 @@ class Voice:
         self.memory_fit: MemoryFit | None = None  # set by Voice.load(memory_mb=...)
         # lean: the runtimes hand their buffers back after each call, but glibc keeps what Python and the
         # pipeline freed (~45 MB after a long sentence, OpenVINO small plan), so each sentence trims it too.
-        self._lean = any(getattr(getattr(s, "options", None), "lean", False) for s in sessions.sessions.values())
+        self._lean = sessions.lean
         if warmed is not None:
             self.warm_up_seconds = warmed
         else:

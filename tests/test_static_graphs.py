@@ -59,3 +59,15 @@ def test_openvino_compiles_every_static_graph_with_static_shapes(static_bundle):
 def test_static_needs_the_bundle_plan(tiny_bundle):
     with pytest.raises(ValueError, match="voxport build --static"):
         Voice.load(tiny_bundle, static=True)
+
+
+def test_a_lean_static_voice_trims_after_every_sentence_too(static_bundle, monkeypatch):
+    import voxport.voice as voice_module
+
+    trims = []
+    monkeypatch.setattr(voice_module, "release_freed_memory", lambda: trims.append(1) or True)
+    with Voice.load(static_bundle, static=True, threads=1, lean=True) as voice:
+        assert voice.sessions.lean
+        trims.clear()
+        voice.synthesize(TEXT)
+        assert len(trims) == 2  # two sentences

@@ -129,6 +129,11 @@ class StageSessions:
         """Whether every session may run from several threads at once (Session.concurrent)."""
         return all(getattr(session, "concurrent", False) for session in self.sessions.values())
 
+    @property
+    def lean(self) -> bool:
+        """Whether the sessions hand their buffers back after every call (RuntimeOptions.lean)."""
+        return any(getattr(getattr(session, "options", None), "lean", False) for session in self.sessions.values())
+
     def release_memory(self) -> None:
         """Session.release_memory on every session: the buffers of the shapes met so far (the load's warm-up
         calls) are freed, and a call allocates its own again."""
