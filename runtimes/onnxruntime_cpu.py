@@ -173,10 +173,11 @@ def shared_pool_threads() -> int | None:
 
 def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
     so = ort.SessionOptions()
+    threads = options.threads or physical_core_count()
     if _shared_pool_size is not None:  # onnxruntime refuses a session with its own pool once the global pools exist
         so.use_per_session_threads = False
     else:
-        so.intra_op_num_threads = options.threads or physical_core_count()
+        so.intra_op_num_threads = threads
         # TTS graphs are chains of dependent ops: inter-op parallelism only adds a second thread pool.
         so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -192,7 +193,7 @@ def _session_options(ort: Any, options: RuntimeOptions, name: str) -> Any:
         so.optimized_model_filepath = str(options.extra["optimized_model_path"])
     if "allow_spinning" in options.extra:
         spinning = bool(options.extra["allow_spinning"])
-    elif options.spin and _shared_pool_size is None and (options.threads or physical_core_count()) > 1:
+    elif options.spin and _shared_pool_size is None and threads > 1:
         spinning = True
         so.add_session_config_entry("session.force_spinning_stop", "1")
     else:
