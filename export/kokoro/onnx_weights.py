@@ -108,7 +108,7 @@ def _lstm(g: QuantizedGraph, node, module: str) -> dict[str, np.ndarray]:  # noq
     return out
 
 
-def _from_node(g: QuantizedGraph, node, consumers: Mapping[str, list]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _from_node(g: QuantizedGraph, node) -> dict[str, np.ndarray]:  # noqa: ANN001
     """The float weights one node reads, by module path (not yet resolved against the model)."""
     op, ins, module = node.op_type, list(node.input), _module_path(node.name)
     if op in ("LSTM", "DynamicQuantizeLSTM"):
@@ -123,7 +123,7 @@ def _from_node(g: QuantizedGraph, node, consumers: Mapping[str, list]) -> dict[s
     if op in ("Conv", "ConvTranspose") and ins[1] in g.inits:
         return {f"{module}.weight": g.float_of(ins[1], None, None)}
     if op == "Gather" and ins[0] in g.inits and ins[0].endswith("_quantized"):
-        deq = next((n for n in consumers.get(node.output[0], []) if n.op_type == "DequantizeLinear"), None)
+        deq = next((n for n in g.consumers.get(node.output[0], []) if n.op_type == "DequantizeLinear"), None)
         zero = deq.input[2] if deq is not None and len(deq.input) > 2 else ins[0][: -len("_quantized")] + "_zero_point"
         return {f"{module}.weight": g.float_of(ins[0], scale_name(ins[0]), zero)}
     if op == "Gather" and ins[0] in g.inits and g.array(ins[0]).ndim == 2:
@@ -164,7 +164,7 @@ def onnx_state(model: ModelProto, expected: Mapping[str, tuple[int, ...]]) -> tu
         if not np.issubdtype(value.dtype, np.integer) and put(key, value.astype(np.float32)):
             used.add(name)
     for n in g.nodes:
-        for key, value in _from_node(g, n, g.consumers).items():
+        for key, value in _from_node(g, n).items():
             if put(key, value):
                 used.update(i for i in n.input if i in g.inits)
     unused = sorted(n for n in g.inits if n not in used and n.endswith(("_quantized", ".weight", ".bias")))
