@@ -40,9 +40,9 @@ def _compile_cache_in_tmp(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def shared_pool_calls(monkeypatch) -> list:
-    """`voxport serve` runs onnxruntime on one pool per process by default (share_thread_pool), which cannot
-    be undone and would change every later session of the test process: in-process tests get a recorder of
-    the calls instead; tests/test_shared_pool.py runs the real one in child processes."""
+    """`voxport serve --thread-pool shared` runs onnxruntime on one pool per process (share_thread_pool), which
+    cannot be undone and would change every later session of the test process: in-process tests get a
+    recorder of the calls instead; tests/test_shared_pool.py runs the real one in child processes."""
     import voxport.runtimes as runtimes
 
     calls: list = []

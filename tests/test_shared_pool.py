@@ -1,6 +1,6 @@
-"""One onnxruntime thread pool for the whole process (voxport.runtimes.share_thread_pool, what `voxport serve`
-uses by default): the same audio as sessions with pools of their own, every session opened after it on the
-pool, and calls from several threads at once still exact.
+"""One onnxruntime thread pool for the whole process (voxport.runtimes.share_thread_pool, what
+`voxport serve --thread-pool shared` uses): the same audio as sessions with pools of their own, every
+session opened after it on the pool, and calls from several threads at once still exact.
 
 The pool cannot be undone in a process, so each case runs in a child process of its own.
 """
