@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from _kokoro_prepare import COLD, FIRST_AUDIO, bundle
 
-SPACE_ID = 16  # " " in Kokoro's vocab: words are separated in its phonemes, Japanese included
+SPACE = " "  # words are separated in Kokoro's phonemes, Japanese included
 FADE_S = 0.010
 
 
@@ -62,9 +62,10 @@ def _whole_and_joined(voice: Any, ids: list[int], cut: int, look: int, ctx: int
 def phoneme_windows(voice: Any, utterances: list[list[int]], first: int, look: int, ctx: int) -> str:
     from voxport.tools.quality import dtw_mel_cepstral_distortion_db
 
+    space = voice.manifest.phoneme_id_map[SPACE][0]  # the voice's own symbol table (16 in Kokoro-82M's)
     mcd, ratio = [], []
     for ids in utterances:
-        cuts = [i for i, x in enumerate(ids) if x == SPACE_ID and first <= i < len(ids) - 8]
+        cuts = [i for i, x in enumerate(ids) if x == space and first <= i < len(ids) - 8]
         if not cuts:
             continue
         whole, joined, r = _whole_and_joined(voice, ids, cuts[0], look, ctx)
