@@ -21,8 +21,8 @@ class ThreadsVoice:
     """Stands in for a Voice loaded with `threads`; each stream records them, then waits for `gate` if set."""
 
     def __init__(self, manifest, threads: int, ran: list[int], gate: threading.Event | None,
-                 paced: list[bool] | None = None) -> None:
-        self.manifest, self.sample_rate, self.threads = manifest, 22050, threads
+                 paced: list[bool] | None = None, spin: bool = False) -> None:
+        self.manifest, self.sample_rate, self.threads, self.spin = manifest, 22050, threads, spin
         self.ran, self.gate, self.paced = ran, gate, paced if paced is not None else []
 
     def stream(self, text, config, **kwargs):
@@ -36,19 +36,14 @@ class ThreadsVoice:
         pass
 
 
-spinning: list[bool] = []  # `spin` of each copy the last _registry loaded, in load order
-
-
 def _registry(tiny_voice, *, solo_threads: int | None, gate: threading.Event | None = None,
               paced: list[bool] | None = None, **options):
     ran: list[int] = []
     loaded: list[int] = []
-    spinning.clear()
 
     def loader(path, *, threads: int, spin: bool = False, **kwargs):
         loaded.append(threads)
-        spinning.append(spin)
-        return ThreadsVoice(tiny_voice.manifest, threads, ran, gate, paced)
+        return ThreadsVoice(tiny_voice.manifest, threads, ran, gate, paced, spin)
 
     reg = VoiceRegistry.load([VoiceSpec("v", "unused")], workers=2, queue_size=2, threads=1, loader=loader,
                              solo_threads=solo_threads, **options)
@@ -112,10 +107,11 @@ def test_the_default_is_the_usable_cores(tiny_voice, monkeypatch, cores):
 
     monkeypatch.setattr(registry, "_usable_cores", lambda: cores)
     reg, _, loaded = _registry(tiny_voice, solo_threads=None)
+    copies = reg.pools["v"]._voices  # the workers', then the lone request's
     reg.close()
     assert loaded == ([1, 1, 2] if cores == 2 else [1, 1])
     # Only the copy that runs while its request is alone spins during its calls.
-    assert spinning == ([False, False, True] if cores == 2 else [False, False])
+    assert [c.spin for c in copies] == ([False, False, True] if cores == 2 else [False, False])
 
 
 TEXT = "A lone request speaks first. Then its next sentence comes whole. And the last one too!"
